@@ -1,0 +1,114 @@
+import { InMemoryClusterView } from '../cluster/inMemoryClusterView.js';
+import { loadManifests, type ManifestObject } from '../cluster/manifests.js';
+import { loadConfig, ruleSettings } from '../config/config.js';
+import { buildRuleSet, decide } from '../rules/ruleSet.js';
+import type { AdmissionRequest, JsonPatchOperation, KubeObject } from '../rules/types.js';
+import { combine } from '../rules/verdicts.js';
+import { parseCommandArgs, UsageError } from './usage.js';
+
+export interface CheckResult {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  allowed: boolean;
+  message: string;
+  patch: JsonPatchOperation[];
+  warnings: string[];
+}
+
+export const CHECK_USAGE = `Usage: kgateway-admission check [--output text|json] [--config FILE] PATH...
+
+Evaluates Kubernetes manifests (YAML or JSON files and folders, multi-document)
+as the webhook would on CREATE. ReferenceGrants and GatewayClasses in the input
+are the cluster state for the run. Exit status: 0 all admitted, 1 some denied,
+2 bad usage or unreadable input.`;
+
+function splitApiVersion(apiVersion: string): { group: string; version: string } {
+  const slash = apiVersion.indexOf('/');
+  return slash < 0 ? { group: '', version: apiVersion } : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
+}
+
+/** The CREATE request the API server would send for this manifest (namespace defaulted to `default`). */
+export function createRequestFor(object: KubeObject, index: number): AdmissionRequest {
+  const namespace = object.metadata?.namespace || 'default';
+  const { group, version } = splitApiVersion(object.apiVersion ?? '');
+  return {
+    uid: `check-${index}`,
+    kind: { group, version, kind: object.kind ?? '' },
+    operation: 'CREATE',
+    namespace,
+    name: object.metadata?.name ?? '',
+    object: { ...object, metadata: { ...object.metadata, namespace } },
+  };
+}
+
+export async function evaluateManifests(manifests: readonly ManifestObject[], configFile?: string): Promise<CheckResult[]> {
+  const config = await loadConfig(configFile);
+  const ruleSet = buildRuleSet(ruleSettings(config));
+  const view = InMemoryClusterView.fromObjects(manifests.map((m) => m.object));
+  return manifests.map(({ object }, index) => {
+    const request = createRequestFor(object, index);
+    const verdict = combine([decide(ruleSet.mutating, request, view), decide(ruleSet.validating, request, view)]);
+    return {
+      apiVersion: object.apiVersion ?? '',
+      kind: object.kind ?? '',
+      namespace: request.namespace ?? 'default',
+      name: object.metadata?.name ?? object.metadata?.generateName ?? '',
+      allowed: verdict.allowed,
+      message: verdict.message ?? '',
+      patch: verdict.patch,
+      warnings: verdict.warnings,
+    };
+  });
+}
+
+function indent(text: string, prefix: string): string {
+  return text
+    .split('\n')
+    .map((line) => (line === '' ? line : prefix + line))
+    .join('\n');
+}
+
+export function formatText(results: readonly CheckResult[], manifests: readonly ManifestObject[]): string {
+  const lines: string[] = [];
+  let denied = 0;
+  let patched = 0;
+  results.forEach((result, i) => {
+    const where = manifests[i] ? ` (${manifests[i].file}:${manifests[i].line})` : '';
+    const what = `${result.kind} ${result.namespace}/${result.name}`;
+    if (!result.allowed) {
+      denied++;
+      lines.push(`DENIED   ${what}${where}`, indent(result.message, '    '));
+    } else if (result.patch.length > 0) {
+      patched++;
+      lines.push(`PATCHED  ${what}${where}`);
+      for (const op of result.patch) lines.push(`    ${op.op} ${op.path} ${JSON.stringify(op.value)}`);
+    } else {
+      lines.push(`ALLOWED  ${what}${where}`);
+    }
+    for (const warning of result.warnings) lines.push(`    warning: ${warning}`);
+  });
+  lines.push(`${results.length} objects: ${results.length - denied - patched} allowed, ${patched} patched, ${denied} denied`);
+  return lines.join('\n');
+}
+
+export async function runCheck(args: string[], out: (text: string) => void): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    'check',
+    args,
+    { output: { type: 'string', short: 'o', default: 'text' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    true,
+  );
+  if (values.help) {
+    out(CHECK_USAGE);
+    return 0;
+  }
+  if (values.output !== 'text' && values.output !== 'json') throw new UsageError(`check: --output must be text or json, got ${JSON.stringify(values.output)}`);
+  if (positionals.length === 0) throw new UsageError(`check: name at least one file or folder\n\n${CHECK_USAGE}`);
+  const manifests = await loadManifests(positionals);
+  if (manifests.length === 0) throw new UsageError(`check: no Kubernetes objects found in ${positionals.join(', ')}`);
+  const results = await evaluateManifests(manifests, values.config);
+  out(values.output === 'json' ? JSON.stringify({ results }, null, 2) : formatText(results, manifests));
+  return results.every((r) => r.allowed) ? 0 : 1;
+}

@@ -1,0 +1,24 @@
+import type { ClusterView } from '../rules/clusterView.js';
+import { InMemoryClusterView } from './inMemoryClusterView.js';
+import { loadManifests } from './manifests.js';
+
+/** Where the cluster view comes from, and whether it can be trusted yet. */
+export interface ClusterSource {
+  readonly view: ClusterView;
+  /** Why decisions cannot be trusted yet, or undefined once synced. */
+  notReadyReason(): string | undefined;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A view read once from manifest files: the offline check and the embedded default. */
+export async function manifestClusterSource(paths: readonly string[]): Promise<ClusterSource & { view: InMemoryClusterView }> {
+  const manifests = await loadManifests(paths);
+  const view = InMemoryClusterView.fromObjects(manifests.map((m) => m.object));
+  return {
+    view,
+    notReadyReason: () => undefined,
+    start: async () => {},
+    stop: async () => {},
+  };
+}

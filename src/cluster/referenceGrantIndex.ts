@@ -1,0 +1,142 @@
+import type { ReferenceFrom, ReferenceTo } from '../rules/clusterView.js';
+
+interface GrantEntries {
+  from: { group: string; kind: string; namespace: string }[];
+  to: { group: string; kind: string; name: string }[];
+}
+
+/** Per target namespace: from "group/kind/namespace" → to "group/kind" → allowed names, or every name. */
+type NamespaceLookup = Map<string, Map<string, { everyName: boolean; names: Set<string> }>>;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Reads spec.from / spec.to of a ReferenceGrant, dropping entries the CRD schema would reject. */
+export function grantEntries(spec: unknown): GrantEntries {
+  const entries: GrantEntries = { from: [], to: [] };
+  if (!isRecord(spec)) return entries;
+  for (const f of Array.isArray(spec.from) ? spec.from : []) {
+    if (!isRecord(f)) continue;
+    const group = str(f.group) ?? '';
+    const kind = str(f.kind);
+    const namespace = str(f.namespace);
+    if (kind && namespace) entries.from.push({ group, kind, namespace });
+  }
+  for (const t of Array.isArray(spec.to) ? spec.to : []) {
+    if (!isRecord(t)) continue;
+    const group = str(t.group) ?? '';
+    const kind = str(t.kind);
+    if (kind) entries.to.push({ group, kind, name: str(t.name) ?? '' });
+  }
+  return entries;
+}
+
+/**
+ * ReferenceGrants indexed by the namespace they live in (the target's), so a
+ * decision is a few map lookups however many grants the cluster holds. A
+ * change to one grant rebuilds only its namespace's lookup.
+ */
+export class ReferenceGrantIndex {
+  private readonly grants = new Map<string, Map<string, GrantEntries>>();
+  private readonly lookups = new Map<string, NamespaceLookup>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  upsert(namespace: string, name: string, spec: unknown): void {
+    let inNamespace = this.grants.get(namespace);
+    if (!inNamespace) {
+      inNamespace = new Map();
+      this.grants.set(namespace, inNamespace);
+    }
+    if (!inNamespace.has(name)) this.count++;
+    inNamespace.set(name, grantEntries(spec));
+    this.rebuild(namespace);
+  }
+
+  remove(namespace: string, name: string): void {
+    const inNamespace = this.grants.get(namespace);
+    if (!inNamespace?.delete(name)) return;
+    this.count--;
+    if (inNamespace.size === 0) this.grants.delete(namespace);
+    this.rebuild(namespace);
+  }
+
+  /** Replaces everything, as after a fresh list. */
+  reset(grants: Iterable<{ namespace: string; name: string; spec: unknown }>): void {
+    this.grants.clear();
+    this.lookups.clear();
+    this.count = 0;
+    const touched = new Set<string>();
+    for (const g of grants) {
+      let inNamespace = this.grants.get(g.namespace);
+      if (!inNamespace) {
+        inNamespace = new Map();
+        this.grants.set(g.namespace, inNamespace);
+      }
+      if (!inNamespace.has(g.name)) this.count++;
+      inNamespace.set(g.name, grantEntries(g.spec));
+      touched.add(g.namespace);
+    }
+    for (const ns of touched) this.rebuild(ns);
+  }
+
+  /** Names of the grants in `namespace` that allow this reference; empty when none does. */
+  grantsAllowing(from: ReferenceFrom, to: ReferenceTo): string[] {
+    const names: string[] = [];
+    for (const [name, entries] of this.grants.get(to.namespace) ?? []) {
+      const fromOk = entries.from.some((f) => f.group === from.group && f.kind === from.kind && f.namespace === from.namespace);
+      const toOk = entries.to.some((t) => t.group === to.group && t.kind === to.kind && (t.name === '' || t.name === to.name));
+      if (fromOk && toOk) names.push(name);
+    }
+    return names;
+  }
+
+  isGranted(from: ReferenceFrom, to: ReferenceTo): boolean {
+    const lookup = this.lookups.get(to.namespace);
+    if (!lookup) return false;
+    const targets = lookup.get(`${from.group}/${from.kind}/${from.namespace}`);
+    if (!targets) return false;
+    const allowed = targets.get(`${to.group}/${to.kind}`);
+    return allowed !== undefined && (allowed.everyName || allowed.names.has(to.name));
+  }
+
+  private rebuild(namespace: string): void {
+    const inNamespace = this.grants.get(namespace);
+    if (!inNamespace) {
+      this.lookups.delete(namespace);
+      return;
+    }
+    // A grant allows the cross product of its own from and to lists, never
+    // a `from` of one grant with a `to` of another (GEP-709).
+    const lookup: NamespaceLookup = new Map();
+    for (const entries of inNamespace.values()) {
+      for (const f of entries.from) {
+        const fromKey = `${f.group}/${f.kind}/${f.namespace}`;
+        let targets = lookup.get(fromKey);
+        if (!targets) {
+          targets = new Map();
+          lookup.set(fromKey, targets);
+        }
+        for (const t of entries.to) {
+          const toKey = `${t.group}/${t.kind}`;
+          let allowed = targets.get(toKey);
+          if (!allowed) {
+            allowed = { everyName: false, names: new Set() };
+            targets.set(toKey, allowed);
+          }
+          if (t.name === '') allowed.everyName = true;
+          else allowed.names.add(t.name);
+        }
+      }
+    }
+    this.lookups.set(namespace, lookup);
+  }
+}

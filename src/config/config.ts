@@ -1,0 +1,84 @@
+import { readFile } from 'node:fs/promises';
+import { Ajv, type ErrorObject } from 'ajv';
+import { parse } from 'yaml';
+import { builtInBackendRefKinds } from '../rules/backendRefKinds.js';
+import type { RuleSettings } from '../rules/settings.js';
+import schema from './config.schema.json' with { type: 'json' };
+
+export interface Config {
+  mutation: {
+    gatewayClassNames: string[];
+    gatewayControllerNames: string[];
+    parametersRef: { group: string; kind: string; name: string };
+  };
+  validation: {
+    backendRefKinds: { group: string; kind: string; paths: string[] }[];
+  };
+  server: {
+    host: string;
+    port: number;
+    metricsPort: number;
+    bodyLimitBytes: number;
+    keepAliveTimeoutMs: number;
+  };
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
+const validateConfig = ajv.compile<Config>(schema);
+
+function describe(error: ErrorObject): string {
+  const at = error.instancePath === '' ? '(top level)' : error.instancePath.slice(1).replaceAll('/', '.');
+  if (error.keyword === 'additionalProperties') {
+    const field = (error.params as { additionalProperty: string }).additionalProperty;
+    const where = error.instancePath === '' ? '' : `${at}.`;
+    return `${where}${field}: unknown field`;
+  }
+  if (error.keyword === 'enum') {
+    return `${at}: must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
+  }
+  return `${at}: ${error.message ?? 'is invalid'}`;
+}
+
+/** Validates a parsed config document and fills in every default. */
+export function parseConfig(document: unknown, source = 'config'): Config {
+  const value = document === null || document === undefined ? {} : structuredClone(document);
+  if (!validateConfig(value)) {
+    const problems = (validateConfig.errors ?? []).map(describe);
+    throw new ConfigError(`${source} is invalid:\n  ${[...new Set(problems)].join('\n  ')}`);
+  }
+  return value;
+}
+
+export async function loadConfig(file?: string): Promise<Config> {
+  if (!file) return parseConfig({});
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  let document: unknown;
+  try {
+    document = parse(text);
+  } catch (error) {
+    throw new ConfigError(`config file ${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+  }
+  return parseConfig(document, file);
+}
+
+export function ruleSettings(config: Config): RuleSettings {
+  return {
+    gatewayClassNames: config.mutation.gatewayClassNames,
+    gatewayControllerNames: config.mutation.gatewayControllerNames,
+    parametersRef: config.mutation.parametersRef,
+    backendRefKinds: [...builtInBackendRefKinds, ...config.validation.backendRefKinds],
+  };
+}

@@ -1,0 +1,23 @@
+/** The part of the configuration that decisions depend on. */
+export interface ParametersRef {
+  group: string;
+  kind: string;
+  name: string;
+}
+
+export interface BackendRefKind {
+  group: string;
+  kind: string;
+  /**
+   * Where backendRefs sit, as dotted paths from the object root; a segment
+   * ending in `[]` is an array whose every item is visited.
+   */
+  paths: string[];
+}
+
+export interface RuleSettings {
+  gatewayClassNames: string[];
+  gatewayControllerNames: string[];
+  parametersRef: ParametersRef;
+  backendRefKinds: BackendRefKind[];
+}

@@ -1,0 +1,41 @@
+import type { JsonPatchOperation, Verdict } from './types.js';
+
+// Small named constructors, in the manner of controller-runtime's
+// webhook/admission/response.go, so every rule builds results the same way.
+
+export function allowed(): Verdict {
+  return { allowed: true, patch: [], warnings: [] };
+}
+
+export function denied(message: string, code = 403): Verdict {
+  return { allowed: false, message, code, patch: [], warnings: [] };
+}
+
+export function patched(patch: JsonPatchOperation[]): Verdict {
+  return { allowed: true, patch, warnings: [] };
+}
+
+export function withWarnings(verdict: Verdict, ...warnings: string[]): Verdict {
+  return { ...verdict, warnings: [...verdict.warnings, ...warnings] };
+}
+
+/**
+ * Folds several verdicts into one: any denial wins and every denial message is
+ * kept (cert-manager's chain collects every error, not just the first);
+ * patches and warnings concatenate (controller-runtime's multi.go).
+ */
+export function combine(verdicts: readonly Verdict[]): Verdict {
+  const denials = verdicts.filter((v) => !v.allowed);
+  const warnings = verdicts.flatMap((v) => v.warnings);
+  if (denials.length > 0) {
+    const code = Math.max(...denials.map((d) => d.code ?? 403));
+    return {
+      allowed: false,
+      message: denials.map((d) => d.message ?? 'denied').join('\n'),
+      code,
+      patch: [],
+      warnings,
+    };
+  }
+  return { allowed: true, patch: verdicts.flatMap((v) => v.patch), warnings };
+}

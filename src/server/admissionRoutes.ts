@@ -1,0 +1,70 @@
+import type { FastifyError, FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { Logger } from 'pino';
+import { rejectedReview } from '../admission/admissionReview.js';
+import type { AdmissionEngine, Endpoint } from '../admission/admissionEngine.js';
+import type { AdmissionMetrics } from './metrics.js';
+
+export interface AdmissionRoutesOptions {
+  engine: AdmissionEngine;
+  logger: Logger;
+  metrics: AdmissionMetrics;
+  bodyLimitBytes: number;
+}
+
+/**
+ * POST /mutate and POST /validate. Every answer, even to a body that is empty,
+ * malformed, of the wrong type or too large, is an AdmissionReview with a
+ * reason, as controller-runtime's http.go answers.
+ */
+export const admissionRoutes: FastifyPluginAsync<AdmissionRoutesOptions> = async (app: FastifyInstance, options) => {
+  const { engine, logger, metrics } = options;
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const statusCode = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    const reason =
+      error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+        ? `request body is larger than the limit of ${options.bodyLimitBytes} bytes`
+        : error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+          ? `unsupported content type ${JSON.stringify(request.headers['content-type'] ?? '')}: send application/json`
+          : error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
+            ? 'request body is empty: send an AdmissionReview'
+            : statusCode === 500
+              ? 'internal error'
+              : `request body is not valid JSON: ${error.message}`;
+    const endpoint = request.url.startsWith('/validate') ? 'validate' : 'mutate';
+    metrics.observe({ endpoint, kind: 'unknown', operation: 'unknown', decision: 'invalid' }, 0);
+    if (statusCode === 500) logger.error({ err: error, endpoint }, 'admission request failed');
+    else logger.warn({ endpoint, statusCode, reason }, 'rejected admission request');
+    void reply.code(statusCode).send(rejectedReview('', statusCode, reason));
+  });
+
+  const route = (endpoint: Endpoint) => {
+    app.post(`/${endpoint}`, { bodyLimit: options.bodyLimitBytes }, async (request, reply) => {
+      const started = process.hrtime.bigint();
+      const outcome = engine.review(endpoint, request.body);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const admission = outcome.request;
+      const kind = admission?.kind.kind ?? 'unknown';
+      const operation = admission?.operation ?? 'unknown';
+      metrics.observe({ endpoint, kind, operation, decision: outcome.decision }, seconds);
+      // One line per decision; names only, never object bodies.
+      logger.info(
+        {
+          endpoint,
+          uid: outcome.body.response.uid,
+          kind,
+          operation,
+          namespace: admission?.object?.metadata?.namespace ?? admission?.namespace,
+          name: admission?.object?.metadata?.name ?? admission?.name,
+          decision: outcome.decision,
+          durationMs: Math.round(seconds * 1e6) / 1e3,
+          ...(outcome.decision === 'invalid' ? { reason: outcome.body.response.status?.message } : {}),
+        },
+        'admission decision',
+      );
+      return reply.code(outcome.statusCode).send(outcome.body);
+    });
+  };
+  route('mutate');
+  route('validate');
+};

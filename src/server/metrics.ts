@@ -1,0 +1,45 @@
+import { createServer, type Server } from 'node:http';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const LABELS = ['endpoint', 'kind', 'operation', 'decision'] as const;
+
+/** Prometheus metrics of the webhook, served on their own plain-HTTP port. */
+export class AdmissionMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'kgateway_admission_requests_total',
+    help: 'Admission reviews answered, by endpoint, kind, operation and decision.',
+    labelNames: LABELS,
+    registers: [this.registry],
+  });
+  readonly duration = new Histogram({
+    name: 'kgateway_admission_request_duration_seconds',
+    help: 'Time from a parsed AdmissionReview to its response, by endpoint, kind, operation and decision.',
+    labelNames: LABELS,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'kgateway_admission_' });
+  }
+
+  observe(labels: Record<(typeof LABELS)[number], string>, seconds: number): void {
+    this.requests.inc(labels);
+    this.duration.observe(labels, seconds);
+  }
+}
+
+/** A bare HTTP server for GET /metrics: scraping never shares the admission port or its TLS. */
+export function createMetricsServer(registry: Registry): Server {
+  return createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url !== '/metrics' && !req.url?.startsWith('/metrics?'))) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: metrics are served at GET /metrics\n');
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      (error: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${String(error)}\n`),
+    );
+  });
+}

@@ -1,0 +1,98 @@
+import type { Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { AdmissionEngine } from '../admission/admissionEngine.js';
+import type { ClusterSource } from '../cluster/clusterSource.js';
+import { ruleSettings, type Config } from '../config/config.js';
+import { buildRuleSet } from '../rules/ruleSet.js';
+import { buildApp } from './app.js';
+import { AdmissionMetrics, createMetricsServer } from './metrics.js';
+import { CertificateReloader, loadTls, secureContextOptions, type TlsFiles } from './tls.js';
+
+export interface WebhookServerOptions {
+  config: Config;
+  source: ClusterSource;
+  tls: TlsFiles;
+  logger: Logger;
+  /** How often the certificate files are polled for a rotation. */
+  certificatePollMs?: number;
+}
+
+export interface RunningWebhookServer {
+  app: FastifyInstance;
+  metrics: AdmissionMetrics;
+  metricsServer: Server;
+  url: string;
+  metricsUrl: string;
+  certificates: CertificateReloader;
+  close(): Promise<void>;
+}
+
+function urlOf(scheme: string, address: AddressInfo): string {
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `${scheme}://${host}:${address.port}`;
+}
+
+/** Wires config, cluster source, TLS, the app and the metrics port together, and listens. */
+export async function startWebhookServer(options: WebhookServerOptions): Promise<RunningWebhookServer> {
+  const { config, source, logger } = options;
+  const initialTls = await loadTls(options.tls);
+  const metrics = new AdmissionMetrics();
+  const engine = new AdmissionEngine({
+    ruleSet: buildRuleSet(ruleSettings(config)),
+    view: source.view,
+    isReady: () => source.notReadyReason() === undefined,
+  });
+  let listening = false;
+  const app = buildApp({
+    engine,
+    logger,
+    metrics,
+    tls: initialTls,
+    bodyLimitBytes: config.server.bodyLimitBytes,
+    keepAliveTimeoutMs: config.server.keepAliveTimeoutMs,
+    notReadyReason: () => (listening ? source.notReadyReason() : 'not listening yet'),
+  });
+  const certificates = new CertificateReloader(
+    options.tls,
+    initialTls,
+    (tls) => {
+      (app.server as unknown as HttpsServer).setSecureContext(secureContextOptions(tls));
+      logger.info({ certFile: options.tls.certFile }, 'serving certificate reloaded');
+    },
+    (error) => logger.warn({ err: error }, 'could not reload the serving certificate; keeping the current one'),
+    options.certificatePollMs,
+  );
+  app.addHook('onClose', async () => {
+    certificates.stop();
+    await source.stop();
+  });
+
+  await source.start();
+  await app.listen({ host: config.server.host, port: config.server.port });
+  listening = true;
+  certificates.start();
+
+  const metricsServer = createMetricsServer(metrics.registry);
+  await new Promise<void>((resolve, reject) => {
+    metricsServer.once('error', reject);
+    metricsServer.listen(config.server.metricsPort, config.server.host, () => resolve());
+  });
+
+  const url = urlOf('https', app.server.address() as AddressInfo);
+  const metricsUrl = urlOf('http', metricsServer.address() as AddressInfo);
+  return {
+    app,
+    metrics,
+    metricsServer,
+    url,
+    metricsUrl,
+    certificates,
+    async close() {
+      await app.close();
+      await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+    },
+  };
+}
