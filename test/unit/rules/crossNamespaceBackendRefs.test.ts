@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { InMemoryClusterView } from '../../../src/cluster/inMemoryClusterView.js';
+import { ruleSettings, parseConfig } from '../../../src/config/config.js';
+import { buildRuleSet, decide } from '../../../src/rules/ruleSet.js';
+import type { KubeObject } from '../../../src/rules/types.js';
+import { admissionRequest, backendRef, httpListenerPolicy, listenerPolicy, referenceGrant } from '../../support/builders.js';
+
+const rules = buildRuleSet(ruleSettings(parseConfig({}))).validating;
+
+function validate(object: KubeObject, grants: KubeObject[], operation: 'CREATE' | 'UPDATE' = 'CREATE') {
+  return decide(rules, admissionRequest(object, operation), InMemoryClusterView.fromObjects(grants));
+}
+
+// Table written from Gateway API GEP-709: a grant lives in the target's
+// namespace, its `from` must match the referrer's group, kind and namespace,
+// and one of its `to` entries the target's group and kind, with an empty name
+// allowing every object of that kind.
+describe('cross-namespace backendRefs need a ReferenceGrant (GEP-709)', () => {
+  it.each<[string, KubeObject[], boolean]>([
+    ['no grant at all', [], false],
+    ['the matching grant of the brief', [referenceGrant()], true],
+    ['the matching grant served as v1', [referenceGrant({ version: 'v1' })], true],
+    ['grant in the referrer namespace instead of the target', [referenceGrant({ namespace: 'kgateway' })], false],
+    ['grant in an unrelated namespace', [referenceGrant({ namespace: 'other' })], false],
+    ['from group differs', [referenceGrant({ from: [{ group: 'gateway.networking.k8s.io' }] })], false],
+    ['from kind differs', [referenceGrant({ from: [{ kind: 'TrafficPolicy' }] })], false],
+    ['from namespace differs', [referenceGrant({ from: [{ namespace: 'apps' }] })], false],
+    ['to name differs', [referenceGrant({ to: [{ name: 'other-collector' }] })], false],
+    ['to name empty allows every Service', [referenceGrant({ to: [{ name: '' }] })], true],
+    ['to name absent allows every Service', [{ ...referenceGrant(), spec: { from: [{ group: 'gateway.kgateway.dev', kind: 'HTTPListenerPolicy', namespace: 'kgateway' }], to: [{ group: '', kind: 'Service' }] } }], true],
+    ['to kind differs', [referenceGrant({ to: [{ kind: 'Secret', name: '' }] })], false],
+    ['to group differs', [referenceGrant({ to: [{ group: 'gateway.kgateway.dev' }] })], false],
+    [
+      'several from and to entries, one pair matching',
+      [referenceGrant({ from: [{ kind: 'TrafficPolicy' }, {}], to: [{ kind: 'Secret', name: 'x' }, {}] })],
+      true,
+    ],
+    [
+      'from of one grant and to of another do not combine',
+      [
+        referenceGrant({ name: 'a', to: [{ kind: 'Secret' }] }),
+        referenceGrant({ name: 'b', from: [{ namespace: 'apps' }] }),
+      ],
+      false,
+    ],
+    ['a matching grant beside a non-matching one', [referenceGrant({ name: 'a', to: [{ name: 'x' }] }), referenceGrant({ name: 'b' })], true],
+  ])('%s', (_name, grants, expectAllowed) => {
+    const verdict = validate(httpListenerPolicy(), grants);
+    expect(verdict.allowed).toBe(expectAllowed);
+    if (!expectAllowed) {
+      expect(verdict.code).toBe(403);
+      expect(verdict.message).toContain('Service monitoring/otel-collector-collector');
+    }
+  });
+
+  it('needs no grant for a ref in the policy namespace, explicit or defaulted', () => {
+    const policy = httpListenerPolicy({
+      otelAccessLogRefs: [backendRef({ namespace: 'kgateway' }), { name: 'local-collector', port: 4317 }],
+    });
+    expect(validate(policy, []).allowed).toBe(true);
+  });
+
+  it('takes the policy namespace from the request when the object has none', () => {
+    const policy = httpListenerPolicy({ otelAccessLogRefs: [{ name: 'collector', port: 4317 }] });
+    delete policy.metadata!.namespace;
+    const request = { ...admissionRequest(policy), namespace: 'kgateway' };
+    expect(decide(rules, request, InMemoryClusterView.fromObjects([])).allowed).toBe(true);
+  });
+
+  it('defaults a ref to the core Service kind, and checks Backend refs by their own group and kind', () => {
+    const backend = backendRef({ group: 'gateway.kgateway.dev', kind: 'Backend', name: 'collector-backend' });
+    const policy = httpListenerPolicy({ otelAccessLogRefs: [backend] });
+    expect(validate(policy, [referenceGrant({ to: [{ name: '' }] })]).allowed).toBe(false);
+    const verdict = validate(policy, [referenceGrant({ to: [{ group: 'gateway.kgateway.dev', kind: 'Backend', name: 'collector-backend' }] })]);
+    expect(verdict.allowed).toBe(true);
+    expect(validate(policy, []).message).toContain('Backend.gateway.kgateway.dev monitoring/collector-backend');
+  });
+
+  it('checks all three HTTPListenerPolicy locations and names only the refs that lack a grant', () => {
+    const policy = httpListenerPolicy({
+      accessLogRefs: [backendRef({ name: 'grpc-sink', namespace: 'logging' })],
+      otelAccessLogRefs: [backendRef()],
+      tracingRef: backendRef({ name: 'tempo', namespace: 'tracing' }),
+    });
+    const verdict = validate(policy, [referenceGrant()]);
+    expect(verdict.allowed).toBe(false);
+    expect(verdict.message).toContain('- spec.accessLog[0].grpcService.backendRef: Service logging/grpc-sink');
+    expect(verdict.message).toContain('- spec.tracing.provider.openTelemetry.grpcService.backendRef: Service tracing/tempo');
+    expect(verdict.message).not.toContain('otel-collector-collector');
+    expect(verdict.message).toContain('one in each target namespace (logging, tracing)');
+  });
+
+  it('checks ListenerPolicy default and per-port httpSettings', () => {
+    const grantFor = (kind: string) => referenceGrant({ from: [{ kind }] });
+    const perPort = listenerPolicy({ perPortRefs: [backendRef({ namespace: 'kgateway' }), backendRef()] });
+    const missing = validate(perPort, [grantFor('HTTPListenerPolicy')]);
+    expect(missing.allowed).toBe(false);
+    expect(missing.message).toContain('spec.perPort[1].listener.httpSettings.accessLog[0].openTelemetry.grpcService.backendRef');
+    expect(validate(perPort, [grantFor('ListenerPolicy')]).allowed).toBe(true);
+    const byDefault = listenerPolicy({ defaultRef: backendRef() });
+    expect(validate(byDefault, []).message).toContain('spec.default.httpSettings.accessLog[0]');
+    expect(validate(byDefault, [grantFor('ListenerPolicy')]).allowed).toBe(true);
+  });
+
+  it('validates UPDATE like CREATE, and lets DELETE and CONNECT through untouched', () => {
+    expect(validate(httpListenerPolicy(), [], 'UPDATE').allowed).toBe(false);
+    const view = InMemoryClusterView.fromObjects([]);
+    for (const operation of ['DELETE', 'CONNECT'] as const) {
+      const verdict = decide(rules, admissionRequest(null, operation, httpListenerPolicy()), view);
+      expect(verdict).toEqual({ allowed: true, patch: [], warnings: [] });
+    }
+  });
+
+  it('lets an object that is already being deleted shed its finalizers', () => {
+    const policy = httpListenerPolicy();
+    policy.metadata!.deletionTimestamp = '2026-01-01T00:00:00Z';
+    expect(validate(policy, [], 'UPDATE').allowed).toBe(true);
+  });
+
+  it('ignores kinds that are not in the table', () => {
+    const other = { ...httpListenerPolicy(), kind: 'TrafficPolicyX' };
+    expect(validate(other, []).allowed).toBe(true);
+  });
+
+  it('puts in the message a ReferenceGrant that, once created, admits the policy', () => {
+    const policy = httpListenerPolicy({
+      otelAccessLogRefs: [backendRef(), backendRef({ name: 'second' }), backendRef({ name: 'tempo', namespace: 'tracing' })],
+    });
+    const verdict = validate(policy, []);
+    expect(verdict.allowed).toBe(false);
+    const yamlText = verdict.message!.slice(verdict.message!.indexOf('apiVersion:'));
+    const suggested = yamlText.split('\n---\n').map((doc) => parse(doc) as KubeObject);
+    expect(suggested.map((g) => g.metadata?.namespace)).toEqual(['monitoring', 'tracing']);
+    expect(suggested[0]).toEqual({
+      apiVersion: 'gateway.networking.k8s.io/v1beta1',
+      kind: 'ReferenceGrant',
+      metadata: { name: 'allow-httplistenerpolicy-from-kgateway', namespace: 'monitoring' },
+      spec: {
+        from: [{ group: 'gateway.kgateway.dev', kind: 'HTTPListenerPolicy', namespace: 'kgateway' }],
+        to: [
+          { group: '', kind: 'Service', name: 'otel-collector-collector' },
+          { group: '', kind: 'Service', name: 'second' },
+        ],
+      },
+    });
+    expect(validate(policy, suggested).allowed).toBe(true);
+  });
+
+  it('skips refs that are not objects instead of throwing', () => {
+    const policy = httpListenerPolicy();
+    (policy.spec as { accessLog: unknown[] }).accessLog.push('junk', { openTelemetry: { grpcService: { backendRef: 42 } } }, null);
+    expect(() => validate(policy, [])).not.toThrow();
+    expect(validate(policy, [referenceGrant()]).allowed).toBe(true);
+  });
+});

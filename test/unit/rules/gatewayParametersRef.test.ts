@@ -1,0 +1,89 @@
+import fastJsonPatch from 'fast-json-patch';
+import { describe, expect, it } from 'vitest';
+import { InMemoryClusterView } from '../../../src/cluster/inMemoryClusterView.js';
+import { parseConfig, ruleSettings } from '../../../src/config/config.js';
+import { buildRuleSet, decide } from '../../../src/rules/ruleSet.js';
+import type { KubeObject, Operation } from '../../../src/rules/types.js';
+import { admissionRequest, gateway, gatewayClass } from '../../support/builders.js';
+
+const defaults = buildRuleSet(ruleSettings(parseConfig({}))).mutating;
+const OTEL_REF = { group: 'gateway.kgateway.dev', kind: 'GatewayParameters', name: 'agentgateway-otel' };
+
+function mutate(object: KubeObject, options: { operation?: Operation; view?: KubeObject[]; rules?: typeof defaults } = {}) {
+  const verdict = decide(options.rules ?? defaults, admissionRequest(object, options.operation ?? 'CREATE'), InMemoryClusterView.fromObjects(options.view ?? []));
+  const result = fastJsonPatch.applyPatch(structuredClone(object), fastJsonPatch.deepClone(verdict.patch), true, false).newDocument;
+  return { verdict, result };
+}
+
+describe('agentgateway Gateways get the OTEL parametersRef', () => {
+  it.each(['v1', 'v1beta1'])('adds spec.infrastructure whole to a %s Gateway that has none', (version) => {
+    const { verdict, result } = mutate(gateway({ version }));
+    expect(verdict.patch).toEqual([{ op: 'add', path: '/spec/infrastructure', value: { parametersRef: OTEL_REF } }]);
+    expect(result).toEqual({ ...gateway({ version }), spec: { ...(gateway().spec as object), infrastructure: { parametersRef: OTEL_REF } } });
+  });
+
+  it('adds only parametersRef when infrastructure exists, leaving its labels and annotations alone', () => {
+    const infrastructure = { labels: { team: 'ai' }, annotations: { note: 'keep' } };
+    const { verdict, result } = mutate(gateway({ spec: { infrastructure } }));
+    expect(verdict.patch).toEqual([{ op: 'add', path: '/spec/infrastructure/parametersRef', value: OTEL_REF }]);
+    expect((result.spec as { infrastructure: unknown }).infrastructure).toEqual({ ...infrastructure, parametersRef: OTEL_REF });
+  });
+
+  it('never overwrites an explicit parametersRef', () => {
+    const own = { group: 'gateway.kgateway.dev', kind: 'GatewayParameters', name: 'mine' };
+    const { verdict } = mutate(gateway({ spec: { infrastructure: { parametersRef: own } } }));
+    expect(verdict).toEqual({ allowed: true, patch: [], warnings: [] });
+  });
+
+  it('puts the ref back when an UPDATE removes it', () => {
+    const { verdict, result } = mutate(gateway({ spec: { infrastructure: { labels: { a: 'b' } } } }), { operation: 'UPDATE' });
+    expect(verdict.allowed).toBe(true);
+    expect((result.spec as { infrastructure: { parametersRef: unknown } }).infrastructure.parametersRef).toEqual(OTEL_REF);
+  });
+
+  it('leaves other classes alone', () => {
+    expect(mutate(gateway({ className: 'kgateway' })).verdict.patch).toEqual([]);
+  });
+
+  it.each([
+    ['"true" opts out', 'true', 0],
+    ['"false" does not', 'false', 1],
+    ['any other value does not', 'yes', 1],
+  ])('skip annotation %s', (_name, value, patches) => {
+    const { verdict } = mutate(gateway({ annotations: { 'kgateway-admission.dev/skip': value } }));
+    expect(verdict.patch).toHaveLength(patches);
+  });
+
+  it('treats a class whose GatewayClass is run by a configured controller as agentgateway', () => {
+    const own = gateway({ className: 'ai-gateways' });
+    expect(mutate(own).verdict.patch).toEqual([]);
+    expect(mutate(own, { view: [gatewayClass('ai-gateways', 'agentgateway.dev/agentgateway')] }).verdict.patch).toHaveLength(1);
+    expect(mutate(own, { view: [gatewayClass('ai-gateways', 'kgateway.dev/agentgateway')] }).verdict.patch).toHaveLength(1);
+    expect(mutate(own, { view: [gatewayClass('ai-gateways', 'kgateway.dev/kgateway')] }).verdict.patch).toEqual([]);
+  });
+
+  it('uses the configured classes and parametersRef', () => {
+    const rules = buildRuleSet(
+      ruleSettings(parseConfig({ mutation: { gatewayClassNames: ['ai'], parametersRef: { group: 'agentgateway.dev', kind: 'AgentgatewayParameters', name: 'otel' } } })),
+    ).mutating;
+    expect(mutate(gateway(), { rules }).verdict.patch).toEqual([]);
+    const { result } = mutate(gateway({ className: 'ai' }), { rules });
+    expect((result.spec as { infrastructure: unknown }).infrastructure).toEqual({
+      parametersRef: { group: 'agentgateway.dev', kind: 'AgentgatewayParameters', name: 'otel' },
+    });
+  });
+
+  it('lets DELETE through untouched and ignores other kinds', () => {
+    const view = InMemoryClusterView.fromObjects([]);
+    expect(decide(defaults, admissionRequest(null, 'DELETE', gateway()), view)).toEqual({ allowed: true, patch: [], warnings: [] });
+    const route = { ...gateway(), kind: 'HTTPRoute' };
+    expect(decide(defaults, admissionRequest(route), view).patch).toEqual([]);
+  });
+
+  it('replaces a null infrastructure and ignores a Gateway without a spec', () => {
+    const { result } = mutate(gateway({ spec: { infrastructure: null } }));
+    expect((result.spec as { infrastructure: unknown }).infrastructure).toEqual({ parametersRef: OTEL_REF });
+    const bare: KubeObject = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'x', namespace: 'y' } };
+    expect(mutate(bare).verdict.patch).toEqual([]);
+  });
+});
