@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     reporters: ['default', './test/support/countReporter.ts'],
+    globalSetup: ['./test/support/buildOnce.ts'],
     projects: [
       {
         test: {

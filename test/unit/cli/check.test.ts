@@ -1,0 +1,83 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gateway, httpListenerPolicy, referenceGrant } from '../../support/builders.js';
+import { runCli } from '../../support/cli.js';
+
+let dir: string;
+const file = async (name: string, content: string) => {
+  const path = join(dir, name);
+  await writeFile(path, content);
+  return path;
+};
+const docs = (...objects: unknown[]) => objects.map((o) => stringify(o)).join('---\n');
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kga-check-'));
+});
+
+describe('kgateway-admission check', () => {
+  it('admits the bundled examples, patching the Gateway (exit 0)', async () => {
+    const { code, stdout } = await runCli(['check', 'examples/']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('PATCHED  Gateway kgateway/agentgateway (examples/40-gateway.yaml:');
+    expect(stdout).toContain('ALLOWED  HTTPListenerPolicy kgateway/logging-policy');
+    expect(stdout).toMatch(/8 objects: 7 allowed, 1 patched, 0 denied$/m);
+  });
+
+  it('prints one JSON result per object and exits 1 when something is denied', async () => {
+    const path = await file('bundle.yaml', docs(gateway(), httpListenerPolicy(), { ...gateway({ name: 'plain', className: 'kgateway' }), metadata: { name: 'plain' } }));
+    const { code, stdout } = await runCli(['check', '--output', 'json', path]);
+    expect(code).toBe(1);
+    const { results } = JSON.parse(stdout);
+    expect(results).toHaveLength(3);
+    expect(results[0]).toEqual({
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'Gateway',
+      namespace: 'kgateway',
+      name: 'agentgateway',
+      allowed: true,
+      message: '',
+      patch: [{ op: 'add', path: '/spec/infrastructure', value: { parametersRef: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters', name: 'agentgateway-otel' } } }],
+      warnings: [],
+    });
+    expect(results[1]).toMatchObject({ kind: 'HTTPListenerPolicy', namespace: 'kgateway', name: 'logging-policy', allowed: false, patch: [], warnings: [] });
+    expect(results[1].message).toContain('Create this ReferenceGrant in namespace monitoring');
+    expect(results[2]).toMatchObject({ name: 'plain', namespace: 'default', allowed: true, patch: [] });
+  });
+
+  it('takes ReferenceGrants in the input as the cluster state (v1 and v1beta1)', async () => {
+    for (const version of ['v1', 'v1beta1']) {
+      const path = await file(`granted-${version}.yaml`, docs(httpListenerPolicy(), referenceGrant({ version })));
+      const { code, stdout } = await runCli(['check', path]);
+      expect(code, stdout).toBe(0);
+    }
+  });
+
+  it('uses --config', async () => {
+    const config = await file('config.yaml', 'mutation:\n  gatewayClassNames: [ai]\n');
+    const path = await file('ai.yaml', docs(gateway({ className: 'ai' }), gateway({ name: 'default-class' })));
+    const { code, stdout } = await runCli(['check', '--output', 'json', '--config', config, path]);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout).results.map((r: { patch: unknown[] }) => r.patch.length)).toEqual([1, 0]);
+  });
+
+  it.each<[string, () => Promise<string[]>, RegExp]>([
+    ['invalid YAML, with file and line', async () => ['check', await file('bad.yaml', 'apiVersion: v1\nkind: X\nmetadata:\n  name: [oops\n')], /bad\.yaml:\d+: invalid YAML/],
+    ['a non-Kubernetes document', async () => ['check', await file('data.yaml', 'apiVersion: v1\nkind: Namespace\n---\nfoo: bar\n')], /data\.yaml:4: not a Kubernetes object/],
+    ['an unreadable path', async () => ['check', join(dir, 'nope.yaml')], /nope\.yaml: cannot read: ENOENT/],
+    ['empty input', async () => ['check', await file('empty.yaml', '# nothing\n')], /no Kubernetes objects found/],
+    ['no path', async () => ['check'], /name at least one file or folder/],
+    ['a bad --output', async () => ['check', '--output', 'xml', 'examples'], /--output must be text or json/],
+    ['an unknown option', async () => ['check', '--frobnicate', 'examples'], /Unknown option '--frobnicate'/],
+    ['an invalid config', async () => ['check', '--config', await file('badconf.yaml', 'logLevel: loud\n'), 'examples'], /logLevel: must be one of/],
+    ['an unknown command', async () => ['frobnicate'], /unknown command "frobnicate"/],
+  ])('exits 2 on %s', async (_name, args, message) => {
+    const { code, stderr, stdout } = await runCli(await args());
+    expect(code).toBe(2);
+    expect(stderr).toMatch(message);
+    expect(stdout).toBe('');
+  });
+});

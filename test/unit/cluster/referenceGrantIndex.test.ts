@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { ReferenceGrantIndex } from '../../../src/cluster/referenceGrantIndex.js';
+import { referenceGrant } from '../../support/builders.js';
+
+const from = { group: 'gateway.kgateway.dev', kind: 'HTTPListenerPolicy', namespace: 'kgateway' };
+const to = { group: '', kind: 'Service', namespace: 'monitoring', name: 'otel-collector-collector' };
+
+describe('ReferenceGrantIndex', () => {
+  it('follows upserts, replacements and removals', () => {
+    const index = new ReferenceGrantIndex();
+    expect(index.isGranted(from, to)).toBe(false);
+    index.upsert('monitoring', 'g', referenceGrant().spec);
+    expect(index.isGranted(from, to)).toBe(true);
+    expect(index.size).toBe(1);
+    index.upsert('monitoring', 'g', referenceGrant({ to: [{ name: 'other' }] }).spec);
+    expect(index.isGranted(from, to)).toBe(false);
+    expect(index.size).toBe(1);
+    index.upsert('monitoring', 'h', referenceGrant().spec);
+    expect(index.isGranted(from, to)).toBe(true);
+    index.remove('monitoring', 'h');
+    expect(index.isGranted(from, to)).toBe(false);
+    index.remove('monitoring', 'h');
+    expect(index.size).toBe(1);
+  });
+
+  it('reset replaces everything', () => {
+    const index = new ReferenceGrantIndex();
+    index.upsert('monitoring', 'old', referenceGrant().spec);
+    index.reset([{ namespace: 'tracing', name: 'new', spec: referenceGrant().spec }]);
+    expect(index.size).toBe(1);
+    expect(index.isGranted(from, to)).toBe(false);
+    expect(index.isGranted(from, { ...to, namespace: 'tracing' })).toBe(true);
+  });
+
+  it('names the grants that allow a reference', () => {
+    const index = new ReferenceGrantIndex();
+    index.upsert('monitoring', 'a', referenceGrant().spec);
+    index.upsert('monitoring', 'b', referenceGrant({ to: [{ name: '' }] }).spec);
+    index.upsert('monitoring', 'c', referenceGrant({ from: [{ namespace: 'x' }] }).spec);
+    expect(index.grantsAllowing(from, to).sort()).toEqual(['a', 'b']);
+  });
+
+  it('ignores malformed entries instead of throwing', () => {
+    const index = new ReferenceGrantIndex();
+    index.upsert('monitoring', 'bad', { from: 'x', to: [null, 1, { kind: 5 }] });
+    index.upsert('monitoring', 'worse', null);
+    expect(index.isGranted(from, to)).toBe(false);
+    expect(index.size).toBe(2);
+  });
+});

@@ -1,0 +1,49 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseConfig, ruleSettings } from '../../../src/config/config.js';
+
+describe('config', () => {
+  it('fills every default', () => {
+    expect(parseConfig({})).toEqual({
+      mutation: {
+        gatewayClassNames: ['agentgateway'],
+        gatewayControllerNames: ['agentgateway.dev/agentgateway', 'kgateway.dev/agentgateway'],
+        parametersRef: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters', name: 'agentgateway-otel' },
+      },
+      validation: { backendRefKinds: [] },
+      server: { host: '127.0.0.1', port: 8443, metricsPort: 9090, bodyLimitBytes: 3145728, keepAliveTimeoutMs: 120000 },
+      logLevel: 'info',
+    });
+  });
+
+  it.each<[string, unknown, string]>([
+    ['an unknown top-level field', { mutations: {} }, 'mutations: unknown field'],
+    ['an unknown nested field', { server: { prot: 1 } }, 'server.prot: unknown field'],
+    ['a wrong type', { server: { port: 'x' } }, 'server.port: must be integer'],
+    ['a port out of range', { server: { port: 70000 } }, 'server.port: must be <= 65535'],
+    ['a bad parametersRef name', { mutation: { parametersRef: { name: 'Not_Valid' } } }, 'mutation.parametersRef.name: must match pattern'],
+    ['a bad log level', { logLevel: 'loud' }, 'logLevel: must be one of'],
+    ['a bad backendRef path', { validation: { backendRefKinds: [{ group: 'g', kind: 'K', paths: ['spec..x'] }] } }, 'validation.backendRefKinds.0.paths.0: must match pattern'],
+  ])('names the field of %s', (_name, document, message) => {
+    expect(() => parseConfig(document, 'c.yaml')).toThrow(ConfigError);
+    expect(() => parseConfig(document, 'c.yaml')).toThrow(message);
+  });
+
+  it('appends configured backendRef kinds to the built-in table', () => {
+    const settings = ruleSettings(parseConfig({ validation: { backendRefKinds: [{ group: 'example.com', kind: 'Thing', paths: ['spec.backendRef'] }] } }));
+    expect(settings.backendRefKinds.map((k) => k.kind)).toEqual(['HTTPListenerPolicy', 'ListenerPolicy', 'Thing']);
+  });
+
+  it('loads YAML files and explains unreadable ones', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kga-config-'));
+    await writeFile(join(dir, 'ok.yaml'), 'logLevel: warn\nmutation:\n  gatewayClassNames: [ai]\n');
+    const config = await loadConfig(join(dir, 'ok.yaml'));
+    expect(config.logLevel).toBe('warn');
+    expect(config.mutation.gatewayClassNames).toEqual(['ai']);
+    await writeFile(join(dir, 'bad.yaml'), 'a: [');
+    await expect(loadConfig(join(dir, 'bad.yaml'))).rejects.toThrow(/is not valid YAML/);
+    await expect(loadConfig(join(dir, 'none.yaml'))).rejects.toThrow(/cannot read config file .*none\.yaml: ENOENT/);
+  });
+});
