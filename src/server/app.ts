@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { AdmissionEngine } from '../admission/admissionEngine.js';
 import { admissionRoutes } from './admissionRoutes.js';
@@ -24,7 +24,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const app = Fastify({
     https: secureContextOptions(options.tls),
     loggerInstance: options.logger,
-    disableRequestLogging: true,
+    // The admission routes log one line per decision themselves.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes,
     keepAliveTimeout: options.keepAliveTimeoutMs,
     // The API server gives up on a webhook after at most 30 s.
