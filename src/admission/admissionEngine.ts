@@ -6,6 +6,7 @@ import { completeResponse, decodeAdmissionReview, rejectedReview, type Admission
 
 export type Endpoint = 'mutate' | 'validate';
 export type Decision = 'allowed' | 'patched' | 'denied' | 'not-ready' | 'error' | 'invalid';
+export type ConfirmationOutcome = 'confirmed' | 'overturned' | 'failed';
 
 export interface ReviewOutcome {
   /** HTTP status: 200 for every decided review, 400 for a body that is not one. */
@@ -20,6 +21,13 @@ export interface AdmissionEngineOptions {
   view: ClusterView;
   /** False until the cluster view has synced; validation then fails closed. */
   isReady?: () => boolean;
+  /**
+   * Re-reads the ReferenceGrants of these namespaces from the API server into
+   * the view. A watch can lag a `kubectl apply` that sends a grant and the
+   * policy needing it together, so a denial is confirmed before it is sent.
+   */
+  refreshReferenceGrants?: (namespaces: string[]) => Promise<void>;
+  onConfirmation?: (outcome: ConfirmationOutcome, error?: unknown) => void;
 }
 
 function decisionOf(verdict: Verdict): Decision {
@@ -34,7 +42,7 @@ function decisionOf(verdict: Verdict): Decision {
 export class AdmissionEngine {
   constructor(private readonly options: AdmissionEngineOptions) {}
 
-  review(endpoint: Endpoint, body: unknown): ReviewOutcome {
+  async review(endpoint: Endpoint, body: unknown): Promise<ReviewOutcome> {
     const decoded = decodeAdmissionReview(body);
     if (!decoded.ok) {
       return { statusCode: 400, body: rejectedReview(decoded.uid, 400, decoded.reason), decision: 'invalid' };
@@ -52,6 +60,9 @@ export class AdmissionEngine {
         decision = 'not-ready';
       } else {
         verdict = decide(rules, request, this.options.view);
+        if (!verdict.allowed && verdict.recheckReferenceGrantsIn && this.options.refreshReferenceGrants) {
+          verdict = await this.confirmDenial(verdict, verdict.recheckReferenceGrantsIn, () => decide(rules, request, this.options.view));
+        }
         decision = decisionOf(verdict);
       }
     } catch (error) {
@@ -66,5 +77,18 @@ export class AdmissionEngine {
       decision = 'error';
     }
     return { statusCode: 200, body: completeResponse(request.uid, verdict, apiVersion), decision, request };
+  }
+
+  private async confirmDenial(verdict: Verdict, namespaces: string[], decideAgain: () => Verdict): Promise<Verdict> {
+    try {
+      await this.options.refreshReferenceGrants!(namespaces);
+    } catch (error) {
+      // The cached view already denies; a failed re-read keeps that answer.
+      this.options.onConfirmation?.('failed', error);
+      return verdict;
+    }
+    const again = decideAgain();
+    this.options.onConfirmation?.(again.allowed ? 'overturned' : 'confirmed');
+    return again;
   }
 }

@@ -1,5 +1,9 @@
+import { existsSync } from 'node:fs';
+import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { manifestClusterSource, type ClusterSource } from '../cluster/clusterSource.js';
+import { LiveClusterSource } from '../cluster/liveClusterSource.js';
+import { AdmissionMetrics } from '../server/metrics.js';
 import { loadConfig } from '../config/config.js';
 import { ensureCertificates } from '../server/certificates.js';
 import { startWebhookServer } from '../server/webhookServer.js';
@@ -13,7 +17,28 @@ Serves POST /mutate and /validate (AdmissionReview admission.k8s.io/v1) over
 HTTPS, GET /healthz and /readyz on the same port, and GET /metrics over plain
 HTTP on --metrics-port. Without --tls-cert/--tls-key, a CA and serving
 certificate are generated into --certs-dir (default certs/) and reused.
-The cluster view comes from --manifests files, or from a live cluster.`;
+The cluster view comes from --manifests files, or from list+watch of a live
+cluster: --kubeconfig, else $KUBECONFIG, else in-cluster credentials.`;
+
+const IN_CLUSTER_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/** --kubeconfig, else $KUBECONFIG, else in-cluster credentials; undefined when there are none. */
+export function loadKubeConfig(file: string | undefined): KubeConfig | undefined {
+  const kubeConfig = new KubeConfig();
+  if (file) {
+    kubeConfig.loadFromFile(file);
+    return kubeConfig;
+  }
+  if (process.env.KUBECONFIG) {
+    kubeConfig.loadFromDefault();
+    return kubeConfig;
+  }
+  if (process.env.KUBERNETES_SERVICE_HOST && existsSync(IN_CLUSTER_TOKEN)) {
+    kubeConfig.loadFromCluster();
+    return kubeConfig;
+  }
+  return undefined;
+}
 
 export async function runServe(args: string[]): Promise<number> {
   const { values } = parseCommandArgs(
@@ -46,11 +71,28 @@ export async function runServe(args: string[]): Promise<number> {
 
   const logger = pino({ level: config.logLevel, base: { service: 'kgateway-admission' } });
 
+  const metrics = new AdmissionMetrics();
   let source: ClusterSource;
   if (values.manifests && values.manifests.length > 0) {
+    if (values.kubeconfig) throw new UsageError('serve: give --manifests or --kubeconfig, not both');
     source = await manifestClusterSource(values.manifests);
   } else {
-    throw new UsageError('serve: give --manifests PATH for a view from files, or --kubeconfig FILE for a live cluster');
+    let kubeConfig: KubeConfig | undefined;
+    try {
+      kubeConfig = loadKubeConfig(values.kubeconfig);
+    } catch (error) {
+      throw new UsageError(`serve: cannot load the kubeconfig: ${(error as Error).message}`);
+    }
+    if (!kubeConfig) {
+      throw new UsageError('serve: no cluster view: give --manifests PATH, or --kubeconfig FILE (or set KUBECONFIG, or run in a cluster)');
+    }
+    source = new LiveClusterSource({
+      kubeConfig,
+      logger,
+      parametersKind: { group: config.mutation.parametersRef.group, kind: config.mutation.parametersRef.kind },
+      onList: (resource, reason) => metrics.watchLists.inc({ resource, reason }),
+      onWatchError: (resource) => metrics.watchErrors.inc({ resource }),
+    });
   }
 
   let tls;
@@ -66,6 +108,7 @@ export async function runServe(args: string[]): Promise<number> {
     config,
     source,
     logger,
+    metrics,
     tls: values['client-ca'] ? { ...tls, clientCaFile: values['client-ca'] } : tls,
   });
   logger.info({ url: server.url, metricsUrl: `${server.metricsUrl}/metrics` }, 'kgateway-admission serving');

@@ -9,6 +9,8 @@ export interface ClusterSource {
   notReadyReason(): string | undefined;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Re-reads the ReferenceGrants of these namespaces from the source of truth, when there is one. */
+  refreshReferenceGrants?(namespaces: string[]): Promise<void>;
 }
 
 /** A view read once from manifest files: the offline check and the embedded default. */

@@ -88,6 +88,17 @@ export class ReferenceGrantIndex {
     for (const ns of touched) this.rebuild(ns);
   }
 
+  /** Replaces the grants of one namespace, as after a live list of it. */
+  replaceNamespace(namespace: string, grants: Iterable<{ name: string; spec: unknown }>): void {
+    this.count -= this.grants.get(namespace)?.size ?? 0;
+    const inNamespace = new Map<string, GrantEntries>();
+    for (const g of grants) inNamespace.set(g.name, grantEntries(g.spec));
+    this.count += inNamespace.size;
+    if (inNamespace.size > 0) this.grants.set(namespace, inNamespace);
+    else this.grants.delete(namespace);
+    this.rebuild(namespace);
+  }
+
   /** Names of the grants in `namespace` that allow this reference; empty when none does. */
   grantsAllowing(from: ReferenceFrom, to: ReferenceTo): string[] {
     const names: string[] = [];

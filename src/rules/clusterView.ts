@@ -21,4 +21,6 @@ export interface ClusterView {
   isReferenceGranted(from: ReferenceFrom, to: ReferenceTo): boolean;
   /** spec.controllerName of a GatewayClass, when the view knows that class. */
   gatewayClassController(className: string): string | undefined;
+  /** Whether an object exists, or undefined when the view does not track that kind. */
+  objectExists(group: string, kind: string, namespace: string, name: string): boolean | undefined;
 }

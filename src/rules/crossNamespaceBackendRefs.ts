@@ -71,7 +71,7 @@ export function deniedForMissingGrant(from: ReferenceFrom, name: string, missing
   );
   const documents = namespaces.map((ns) => referenceGrantYaml(from, byNamespace.get(ns)!).trimEnd());
   lines.push(documents.join('\n---\n'));
-  return denied(lines.join('\n'));
+  return { ...denied(lines.join('\n')), recheckReferenceGrantsIn: namespaces };
 }
 
 /**

@@ -41,7 +41,7 @@ export const admissionRoutes: FastifyPluginAsync<AdmissionRoutesOptions> = async
   const route = (endpoint: Endpoint) => {
     app.post(`/${endpoint}`, { bodyLimit: options.bodyLimitBytes }, async (request, reply) => {
       const started = process.hrtime.bigint();
-      const outcome = engine.review(endpoint, request.body);
+      const outcome = await engine.review(endpoint, request.body);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const admission = outcome.request;
       const kind = admission?.kind.kind ?? 'unknown';

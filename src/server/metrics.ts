@@ -20,6 +20,25 @@ export class AdmissionMetrics {
     registers: [this.registry],
   });
 
+  readonly watchLists = new Counter({
+    name: 'kgateway_admission_watch_lists_total',
+    help: 'Full lists of a watched resource: the first one, and re-lists after a watch expired (410 Gone) or failed.',
+    labelNames: ['resource', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly watchErrors = new Counter({
+    name: 'kgateway_admission_watch_errors_total',
+    help: 'Watch or list failures of a watched resource; each is followed by a restart with backoff.',
+    labelNames: ['resource'] as const,
+    registers: [this.registry],
+  });
+  readonly denialConfirmations = new Counter({
+    name: 'kgateway_admission_denial_confirmations_total',
+    help: 'Live re-reads of ReferenceGrants before a denial: confirmed (still denied), overturned (now allowed), failed (re-read failed, denied).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'kgateway_admission_' });
   }

@@ -18,6 +18,7 @@ export interface WebhookServerOptions {
   logger: Logger;
   /** How often the certificate files are polled for a rotation. */
   certificatePollMs?: number;
+  metrics?: AdmissionMetrics;
 }
 
 export interface RunningWebhookServer {
@@ -39,11 +40,16 @@ function urlOf(scheme: string, address: AddressInfo): string {
 export async function startWebhookServer(options: WebhookServerOptions): Promise<RunningWebhookServer> {
   const { config, source, logger } = options;
   const initialTls = await loadTls(options.tls);
-  const metrics = new AdmissionMetrics();
+  const metrics = options.metrics ?? new AdmissionMetrics();
   const engine = new AdmissionEngine({
     ruleSet: buildRuleSet(ruleSettings(config)),
     view: source.view,
     isReady: () => source.notReadyReason() === undefined,
+    ...(source.refreshReferenceGrants ? { refreshReferenceGrants: (namespaces: string[]) => source.refreshReferenceGrants!(namespaces) } : {}),
+    onConfirmation: (outcome, error) => {
+      metrics.denialConfirmations.inc({ outcome });
+      if (error) logger.warn({ err: error }, 'could not re-read ReferenceGrants before denying; denying on the cached view');
+    },
   });
   let listening = false;
   const app = buildApp({

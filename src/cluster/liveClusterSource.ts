@@ -1,0 +1,136 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { GATEWAY_API_GROUP } from '../rules/gatewayParametersRef.js';
+import type { KubeObject } from '../rules/types.js';
+import type { ClusterSource } from './clusterSource.js';
+import { InMemoryClusterView } from './inMemoryClusterView.js';
+import { collectionPath, KubeApi, type DiscoveredResource } from './kubeApi.js';
+import { ResourceWatch } from './resourceWatch.js';
+
+export interface LiveClusterSourceOptions {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  /** The parameters kind the mutation points at; watched so later rules can warn when it is missing. */
+  parametersKind: { group: string; kind: string };
+  onList?: (resource: string, reason: 'initial' | 'relist') => void;
+  onWatchError?: (resource: string) => void;
+}
+
+const DISCOVERY_RETRY_MAX_MS = 15_000;
+
+function preferredVersion(resource: DiscoveredResource, order: readonly string[]): string {
+  return order.find((v) => resource.versions.includes(v)) ?? resource.versions[0]!;
+}
+
+/**
+ * The cluster view kept by list+watch streams: ReferenceGrants (v1 where
+ * served, else v1beta1: both are the same stored objects), GatewayClasses, and
+ * the parameters kind. Decisions read memory only; the one API call on the
+ * admission path is the re-read of grants before a denial.
+ */
+export class LiveClusterSource implements ClusterSource {
+  readonly view: InMemoryClusterView;
+  readonly api: KubeApi;
+  private watches: ResourceWatch[] = [];
+  private referenceGrants: { resource: DiscoveredResource; version: string } | undefined;
+  private discovered = false;
+  private discoveryError: string | undefined;
+  private stopped = false;
+  private discoveryTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: LiveClusterSourceOptions) {
+    this.api = new KubeApi(options.kubeConfig);
+    this.view = new InMemoryClusterView([options.parametersKind]);
+  }
+
+  notReadyReason(): string | undefined {
+    if (!this.discovered) return `discovering API resources${this.discoveryError ? ` (last error: ${this.discoveryError})` : ''}`;
+    const waiting = this.watches.filter((w) => !w.hasSynced).map((w) => w.name);
+    return waiting.length > 0 ? `waiting for the first list of ${waiting.join(', ')}` : undefined;
+  }
+
+  /** Starts discovery and watches in the background; readiness says when they have synced. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    void this.discoverAndWatch(500);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.discoveryTimer) clearTimeout(this.discoveryTimer);
+    await Promise.all(this.watches.map((w) => w.stop()));
+  }
+
+  async refreshReferenceGrants(namespaces: string[]): Promise<void> {
+    const grants = this.referenceGrants;
+    if (!grants) return;
+    await Promise.all(
+      namespaces.map(async (namespace) => {
+        const list = await this.api.listAll(collectionPath(grants.resource, grants.version, namespace));
+        this.view.referenceGrants.replaceNamespace(
+          namespace,
+          (list.items as KubeObject[]).map((g) => ({ name: g.metadata?.name ?? '', spec: g.spec })),
+        );
+      }),
+    );
+  }
+
+  private async discoverAndWatch(retryMs: number): Promise<void> {
+    if (this.stopped) return;
+    const { logger, parametersKind } = this.options;
+    let found: (DiscoveredResource | undefined)[];
+    try {
+      found = await Promise.all([
+        this.api.discover(GATEWAY_API_GROUP, 'ReferenceGrant'),
+        this.api.discover(GATEWAY_API_GROUP, 'GatewayClass'),
+        this.api.discover(parametersKind.group, parametersKind.kind),
+      ]);
+    } catch (error) {
+      this.discoveryError = (error as Error).message;
+      logger.warn({ err: error, retryInMs: retryMs }, 'API discovery failed; retrying');
+      this.discoveryTimer = setTimeout(() => void this.discoverAndWatch(Math.min(retryMs * 2, DISCOVERY_RETRY_MAX_MS)), retryMs);
+      this.discoveryTimer.unref();
+      return;
+    }
+    const [referenceGrant, gatewayClass, parameters] = found;
+    if (!referenceGrant) {
+      logger.warn('ReferenceGrant is not served by this cluster: every cross-namespace backendRef will be denied');
+    } else {
+      this.referenceGrants = { resource: referenceGrant, version: preferredVersion(referenceGrant, ['v1', 'v1beta1']) };
+    }
+    if (!parameters) logger.warn({ ...parametersKind }, 'the parameters kind is not served by this cluster');
+    const toWatch: [DiscoveredResource, string][] = [];
+    if (this.referenceGrants) toWatch.push([this.referenceGrants.resource, this.referenceGrants.version]);
+    if (gatewayClass) toWatch.push([gatewayClass, preferredVersion(gatewayClass, ['v1', 'v1beta1'])]);
+    if (parameters) toWatch.push([parameters, parameters.versions[0]!]);
+    this.watches = toWatch.map(([resource, version]) => {
+      const watch: ResourceWatch = new ResourceWatch(
+        this.api,
+        resource,
+        version,
+        {
+          replaceAll: (items) => {
+            this.view.clearKind(resource.group, resource.kind);
+            for (const item of items) this.view.upsert(withKind(item, resource, version));
+          },
+          upsert: (object) => this.view.upsert(withKind(object, resource, version)),
+          remove: (object) => this.view.remove(withKind(object, resource, version)),
+          onList: (reason) => this.options.onList?.(watch.name, reason),
+          onError: () => this.options.onWatchError?.(watch.name),
+        },
+        logger,
+      );
+      return watch;
+    });
+    this.discovered = true;
+    this.discoveryError = undefined;
+    logger.info({ resources: this.watches.map((w) => w.name) }, 'watching');
+    await Promise.all(this.watches.map((w) => w.start()));
+  }
+}
+
+/** List items come without apiVersion and kind; the view routes objects by them. */
+function withKind(object: KubeObject, resource: DiscoveredResource, version: string): KubeObject {
+  if (object.apiVersion && object.kind) return object;
+  return { ...object, apiVersion: resource.group ? `${resource.group}/${version}` : version, kind: resource.kind };
+}

@@ -1,0 +1,89 @@
+import { ListWatch, Watch, type KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { KubeObject } from '../rules/types.js';
+import { collectionPath, type DiscoveredResource, type KubeApi } from './kubeApi.js';
+
+export interface ResourceWatchHandlers {
+  /** Everything the API server holds now, replacing what was known. */
+  replaceAll(items: KubeObject[]): void;
+  upsert(object: KubeObject): void;
+  remove(object: KubeObject): void;
+  onList?(reason: 'initial' | 'relist'): void;
+  onError?(error: unknown): void;
+}
+
+const MAX_RESTART_DELAY_MS = 30_000;
+
+/**
+ * List+watch of one resource with @kubernetes/client-node's ListWatch, which
+ * re-lists by itself when a watch expires (410 Gone). On any other failure
+ * ListWatch stops, so this restarts it with a capped exponential backoff.
+ */
+export class ResourceWatch {
+  private listWatch: ListWatch<KubernetesObject> | undefined;
+  private lists = 0;
+  private stopped = false;
+  private restartDelayMs = 500;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private synced = false;
+
+  constructor(
+    private readonly api: KubeApi,
+    readonly resource: DiscoveredResource,
+    readonly version: string,
+    private readonly handlers: ResourceWatchHandlers,
+    private readonly logger: Logger,
+  ) {}
+
+  get name(): string {
+    return `${this.resource.plural}.${this.resource.group || 'core'}/${this.version}`;
+  }
+
+  get hasSynced(): boolean {
+    return this.synced;
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    const path = collectionPath(this.resource, this.version);
+    const list = async () => {
+      const result = await this.api.listAll(path);
+      const reason = this.lists === 0 ? 'initial' : 'relist';
+      this.lists++;
+      this.handlers.replaceAll(result.items as KubeObject[]);
+      this.synced = true;
+      this.restartDelayMs = 500;
+      this.handlers.onList?.(reason);
+      if (reason === 'relist') this.logger.info({ resource: this.name, items: result.items.length }, 're-listed after the watch expired or failed');
+      return result as unknown as { items: KubernetesObject[]; metadata: { resourceVersion: string } };
+    };
+    const listWatch = new ListWatch<KubernetesObject>(path, new Watch(this.api.kubeConfig), list as never, false);
+    listWatch.on('add', (object) => this.handlers.upsert(object as KubeObject));
+    listWatch.on('update', (object) => this.handlers.upsert(object as KubeObject));
+    listWatch.on('delete', (object) => this.handlers.remove(object as KubeObject));
+    listWatch.on('error', (error) => this.failed(error));
+    this.listWatch = listWatch;
+    await listWatch.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    await this.listWatch?.stop();
+  }
+
+  private failed(error: unknown): void {
+    this.handlers.onError?.(error);
+    if (this.stopped) return;
+    const delay = this.restartDelayMs;
+    this.restartDelayMs = Math.min(this.restartDelayMs * 2, MAX_RESTART_DELAY_MS);
+    this.logger.warn({ resource: this.name, err: error, retryInMs: delay }, 'watch failed; the last synced state keeps serving');
+    // A fresh ListWatch re-lists, so nothing that changed meanwhile is missed.
+    void this.listWatch?.stop();
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (!this.stopped) void this.start();
+    }, delay);
+    this.restartTimer.unref();
+  }
+}
