@@ -51,7 +51,7 @@ export function httpListenerPolicy(
 }
 
 export function listenerPolicy(options: { name?: string; namespace?: string; defaultRef?: Record<string, unknown>; perPortRefs?: Record<string, unknown>[] } = {}): KubeObject {
-  const httpSettings = (ref: Record<string, unknown>) => ({ accessLog: [{ openTelemetry: { grpcService: { backendRef: ref } } }] });
+  const httpSettings = (ref: Record<string, unknown>) => ({ accessLog: [{ openTelemetry: { grpcService: { backendRef: ref, logName: 'listener-logs' } } }] });
   return {
     apiVersion: 'gateway.kgateway.dev/v1alpha1',
     kind: 'ListenerPolicy',
