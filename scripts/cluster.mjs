@@ -10,15 +10,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import {
-  REPO_ROOT,
-  generateServingCert,
-  killPid,
-  pidAlive,
-  registerWebhooks,
-  startControlPlane,
-  startWebhookServer,
-} from '../test/support/controlPlane.mjs';
+if (Number(process.versions.node.split('.')[0]) < 24) {
+  console.error(
+    `scripts/cluster.mjs needs Node 24 (this is ${process.version}): run it as \`npm run cluster:up\` / \`npm run cluster:down\`, ` +
+      'or with node_modules/.bin/node',
+  );
+  process.exit(2);
+}
+
+const { REPO_ROOT, generateServingCert, killPid, pidAlive, registerWebhooks, startControlPlane, startWebhookServer } =
+  await import('../test/support/controlPlane.mjs');
 
 const CLUSTER_DIR = path.join(REPO_ROOT, '.cluster');
 const STATE_FILE = path.join(CLUSTER_DIR, 'state.json');
