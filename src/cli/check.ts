@@ -1,10 +1,11 @@
 import { InMemoryClusterView } from '../cluster/inMemoryClusterView.js';
 import { loadManifests, type ManifestObject } from '../cluster/manifests.js';
-import { loadConfig, ruleSettings } from '../config/config.js';
+import { loadConfig, ruleSettings, viewOptionsFor } from '../config/config.js';
+import type { ProfileName } from '../config/profiles.js';
 import { buildRuleSet, decide } from '../rules/ruleSet.js';
 import type { AdmissionRequest, JsonPatchOperation, KubeObject } from '../rules/types.js';
 import { combine } from '../rules/verdicts.js';
-import { parseCommandArgs, UsageError } from './usage.js';
+import { parseCommandArgs, profileOption, UsageError } from './usage.js';
 
 export interface CheckResult {
   apiVersion: string;
@@ -17,11 +18,12 @@ export interface CheckResult {
   warnings: string[];
 }
 
-export const CHECK_USAGE = `Usage: kgateway-admission check [--output text|json] [--config FILE] PATH...
+export const CHECK_USAGE = `Usage: kgateway-admission check [--output text|json] [--config FILE] [--profile NAME] PATH...
 
 Evaluates Kubernetes manifests (YAML or JSON files and folders, multi-document)
 as the webhook would on CREATE. ReferenceGrants and GatewayClasses in the input
-are the cluster state for the run. Exit status: 0 all admitted, 1 some denied,
+and the parameters objects in the input are the cluster state for the run.
+--profile: kgateway-v2.1 (default) or agentgateway-v2.2. Exit status: 0 all admitted, 1 some denied,
 2 bad usage or unreadable input.`;
 
 function splitApiVersion(apiVersion: string): { group: string; version: string } {
@@ -43,10 +45,14 @@ export function createRequestFor(object: KubeObject, index: number): AdmissionRe
   };
 }
 
-export async function evaluateManifests(manifests: readonly ManifestObject[], configFile?: string): Promise<CheckResult[]> {
+export async function evaluateManifests(manifests: readonly ManifestObject[], configFile?: string, profile?: ProfileName): Promise<CheckResult[]> {
   const config = await loadConfig(configFile);
-  const ruleSet = buildRuleSet(ruleSettings(config));
-  const view = InMemoryClusterView.fromObjects(manifests.map((m) => m.object));
+  const settings = ruleSettings(config, profile);
+  const ruleSet = buildRuleSet(settings);
+  const view = InMemoryClusterView.fromObjects(
+    manifests.map((m) => m.object),
+    viewOptionsFor(settings),
+  );
   return manifests.map(({ object }, index) => {
     const request = createRequestFor(object, index);
     const verdict = combine([decide(ruleSet.mutating, request, view), decide(ruleSet.validating, request, view)]);
@@ -97,7 +103,7 @@ export async function runCheck(args: string[], out: (text: string) => void): Pro
   const { values, positionals } = parseCommandArgs(
     'check',
     args,
-    { output: { type: 'string', short: 'o', default: 'text' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    { output: { type: 'string', short: 'o', default: 'text' }, config: { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     true,
   );
   if (values.help) {
@@ -108,7 +114,8 @@ export async function runCheck(args: string[], out: (text: string) => void): Pro
   if (positionals.length === 0) throw new UsageError(`check: name at least one file or folder\n\n${CHECK_USAGE}`);
   const manifests = await loadManifests(positionals);
   if (manifests.length === 0) throw new UsageError(`check: no Kubernetes objects found in ${positionals.join(', ')}`);
-  const results = await evaluateManifests(manifests, values.config);
+  const profile = profileOption(values.profile);
+  const results = await evaluateManifests(manifests, values.config, profile);
   out(values.output === 'json' ? JSON.stringify({ results }, null, 2) : formatText(results, manifests));
   return results.every((r) => r.allowed) ? 0 : 1;
 }

@@ -1,15 +1,17 @@
-import { existsSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { manifestClusterSource, type ClusterSource } from '../cluster/clusterSource.js';
+import { KubeApi } from '../cluster/kubeApi.js';
+import { detectProfile, loadKubeConfig } from '../cluster/kubeConnection.js';
 import { LiveClusterSource } from '../cluster/liveClusterSource.js';
 import { AdmissionMetrics } from '../server/metrics.js';
-import { loadConfig } from '../config/config.js';
+import { loadConfig, ruleSettings, viewOptionsFor } from '../config/config.js';
+import type { ProfileName } from '../config/profiles.js';
 import { ensureCertificates } from '../server/certificates.js';
 import { startWebhookServer } from '../server/webhookServer.js';
-import { integerOption, parseCommandArgs, UsageError } from './usage.js';
+import { integerOption, parseCommandArgs, profileOption, UsageError } from './usage.js';
 
-export const SERVE_USAGE = `Usage: kgateway-admission serve [--host H] [--port N] [--metrics-port N] [--config FILE]
+export const SERVE_USAGE = `Usage: kgateway-admission serve [--host H] [--port N] [--metrics-port N] [--config FILE] [--profile NAME]
          [--tls-cert FILE --tls-key FILE] [--client-ca FILE] [--certs-dir DIR]
          (--manifests PATH... | --kubeconfig FILE)
 
@@ -18,27 +20,10 @@ HTTPS, GET /healthz and /readyz on the same port, and GET /metrics over plain
 HTTP on --metrics-port. Without --tls-cert/--tls-key, a CA and serving
 certificate are generated into --certs-dir (default certs/) and reused.
 The cluster view comes from --manifests files, or from list+watch of a live
-cluster: --kubeconfig, else $KUBECONFIG, else in-cluster credentials.`;
-
-const IN_CLUSTER_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
-
-/** --kubeconfig, else $KUBECONFIG, else in-cluster credentials; undefined when there are none. */
-export function loadKubeConfig(file: string | undefined): KubeConfig | undefined {
-  const kubeConfig = new KubeConfig();
-  if (file) {
-    kubeConfig.loadFromFile(file);
-    return kubeConfig;
-  }
-  if (process.env.KUBECONFIG) {
-    kubeConfig.loadFromDefault();
-    return kubeConfig;
-  }
-  if (process.env.KUBERNETES_SERVICE_HOST && existsSync(IN_CLUSTER_TOKEN)) {
-    kubeConfig.loadFromCluster();
-    return kubeConfig;
-  }
-  return undefined;
-}
+cluster: --kubeconfig, else $KUBECONFIG, else in-cluster credentials.
+--profile (kgateway-v2.1 or agentgateway-v2.2; or profile: in the config)
+sets the controller names and parameters kind; unset, a live cluster's CRDs
+decide (agentgateway-v2.2 when it serves AgentgatewayParameters).`;
 
 export async function runServe(args: string[]): Promise<number> {
   const { values } = parseCommandArgs(
@@ -55,6 +40,7 @@ export async function runServe(args: string[]): Promise<number> {
       'certs-dir': { type: 'string', default: 'certs' },
       manifests: { type: 'string', multiple: true },
       kubeconfig: { type: 'string' },
+      profile: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     false,
@@ -70,12 +56,13 @@ export async function runServe(args: string[]): Promise<number> {
   config.server.metricsPort = integerOption('metrics-port', values['metrics-port'], 0, 65535) ?? config.server.metricsPort;
 
   const logger = pino({ level: config.logLevel, base: { service: 'kgateway-admission' } });
+  let profile: ProfileName | undefined = profileOption(values.profile) ?? config.profile;
 
   const metrics = new AdmissionMetrics();
   let source: ClusterSource;
   if (values.manifests && values.manifests.length > 0) {
     if (values.kubeconfig) throw new UsageError('serve: give --manifests or --kubeconfig, not both');
-    source = await manifestClusterSource(values.manifests);
+    source = await manifestClusterSource(values.manifests, viewOptionsFor(ruleSettings(config, profile)));
   } else {
     let kubeConfig: KubeConfig | undefined;
     try {
@@ -86,14 +73,23 @@ export async function runServe(args: string[]): Promise<number> {
     if (!kubeConfig) {
       throw new UsageError('serve: no cluster view: give --manifests PATH, or --kubeconfig FILE (or set KUBECONFIG, or run in a cluster)');
     }
+    if (!profile) {
+      profile = await detectProfile(new KubeApi(kubeConfig));
+      logger.info({ profile }, 'profile chosen from the CRDs the cluster serves');
+    }
+    const settings = ruleSettings(config, profile);
     source = new LiveClusterSource({
       kubeConfig,
       logger,
-      parametersKind: { group: config.mutation.parametersRef.group, kind: config.mutation.parametersRef.kind },
+      parametersKind: { group: settings.parametersRef.group, kind: settings.parametersRef.kind },
+      referrerKinds: [...settings.backendRefKinds, ...settings.scanKinds],
+      backendRefs: viewOptionsFor(settings).backendRefs!,
       onList: (resource, reason) => metrics.watchLists.inc({ resource, reason }),
       onWatchError: (resource) => metrics.watchErrors.inc({ resource }),
     });
   }
+  const settings = ruleSettings(config, profile);
+  logger.info({ profile: profile ?? config.profile ?? 'kgateway-v2.1', parametersRef: settings.parametersRef }, 'rules configured');
 
   let tls;
   if (values['tls-cert'] && values['tls-key']) {
@@ -106,6 +102,7 @@ export async function runServe(args: string[]): Promise<number> {
   }
   const server = await startWebhookServer({
     config,
+    settings,
     source,
     logger,
     metrics,

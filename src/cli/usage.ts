@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { isProfileName, PROFILE_NAMES, type ProfileName } from '../config/profiles.js';
 
 /** Bad command-line use: the message says what to change; exit status 2. */
 export class UsageError extends Error {
@@ -26,4 +27,10 @@ export function integerOption(name: string, value: string | undefined, min: numb
   const n = Number(value);
   if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
   return n;
+}
+
+export function profileOption(value: string | undefined): ProfileName | undefined {
+  if (value === undefined) return undefined;
+  if (!isProfileName(value)) throw new UsageError(`--profile must be one of ${PROFILE_NAMES.join(', ')}, got ${JSON.stringify(value)}`);
+  return value;
 }

@@ -1,5 +1,5 @@
 import type { ClusterView } from '../rules/clusterView.js';
-import { InMemoryClusterView } from './inMemoryClusterView.js';
+import { InMemoryClusterView, type InMemoryClusterViewOptions } from './inMemoryClusterView.js';
 import { loadManifests } from './manifests.js';
 
 /** Where the cluster view comes from, and whether it can be trusted yet. */
@@ -14,9 +14,15 @@ export interface ClusterSource {
 }
 
 /** A view read once from manifest files: the offline check and the embedded default. */
-export async function manifestClusterSource(paths: readonly string[]): Promise<ClusterSource & { view: InMemoryClusterView }> {
+export async function manifestClusterSource(
+  paths: readonly string[],
+  viewOptions: InMemoryClusterViewOptions = {},
+): Promise<ClusterSource & { view: InMemoryClusterView }> {
   const manifests = await loadManifests(paths);
-  const view = InMemoryClusterView.fromObjects(manifests.map((m) => m.object));
+  const view = InMemoryClusterView.fromObjects(
+    manifests.map((m) => m.object),
+    viewOptions,
+  );
   return {
     view,
     notReadyReason: () => undefined,

@@ -1,4 +1,6 @@
-import type { ClusterView, ReferenceFrom, ReferenceTo } from '../rules/clusterView.js';
+import type { ClusterView, ReferenceFrom, Referrer, ReferenceTo } from '../rules/clusterView.js';
+import type { BackendRefExtractor } from '../rules/crossNamespaceBackendRefs.js';
+import type { GrantEntries } from '../rules/referenceGrants.js';
 import { GATEWAY_API_GROUP } from '../rules/gatewayParametersRef.js';
 import type { KubeObject } from '../rules/types.js';
 import { ReferenceGrantIndex } from './referenceGrantIndex.js';
@@ -28,13 +30,17 @@ export class InMemoryClusterView implements ClusterView {
   readonly gatewayClasses = new Map<string, string>();
   /** Objects of other kinds whose existence the rules ask about, by "group/kind" → "namespace/name". */
   private readonly tracked = new Map<string, Set<string>>();
+  /** Objects with cross-namespace backendRefs, by target namespace → "group/kind/namespace/name". */
+  private readonly referrers = new Map<string, Map<string, Referrer>>();
+  /** The target namespaces of each referrer, to forget it on update or delete. */
+  private readonly referrerNamespaces = new Map<string, string[]>();
 
-  constructor(trackedKinds: readonly { group: string; kind: string }[] = []) {
-    for (const { group, kind } of trackedKinds) this.tracked.set(kindKey(group, kind), new Set());
+  constructor(private readonly options: InMemoryClusterViewOptions = {}) {
+    for (const { group, kind } of options.trackedKinds ?? []) this.tracked.set(kindKey(group, kind), new Set());
   }
 
-  static fromObjects(objects: Iterable<KubeObject>, trackedKinds: readonly { group: string; kind: string }[] = []): InMemoryClusterView {
-    const view = new InMemoryClusterView(trackedKinds);
+  static fromObjects(objects: Iterable<KubeObject>, options: InMemoryClusterViewOptions = {}): InMemoryClusterView {
+    const view = new InMemoryClusterView(options);
     for (const object of objects) view.upsert(object);
     return view;
   }
@@ -51,6 +57,7 @@ export class InMemoryClusterView implements ClusterView {
       else this.gatewayClasses.delete(name);
     } else {
       this.tracked.get(kindKey(groupOf(object.apiVersion), object.kind ?? ''))?.add(`${object.metadata?.namespace || 'default'}/${name}`);
+      this.indexReferrer(object);
     }
   }
 
@@ -59,14 +66,20 @@ export class InMemoryClusterView implements ClusterView {
     if (!name) return;
     if (isReferenceGrant(object)) this.referenceGrants.remove(object.metadata?.namespace || 'default', name);
     else if (isGatewayClass(object)) this.gatewayClasses.delete(name);
-    else this.tracked.get(kindKey(groupOf(object.apiVersion), object.kind ?? ''))?.delete(`${object.metadata?.namespace || 'default'}/${name}`);
+    else {
+      this.tracked.get(kindKey(groupOf(object.apiVersion), object.kind ?? ''))?.delete(`${object.metadata?.namespace || 'default'}/${name}`);
+      this.forgetReferrer(referrerKey(object));
+    }
   }
 
   /** Forgets every object of one kind, before a fresh list of it. */
   clearKind(group: string, kind: string): void {
     if (group === GATEWAY_API_GROUP && kind === 'ReferenceGrant') this.referenceGrants.reset([]);
     else if (group === GATEWAY_API_GROUP && kind === 'GatewayClass') this.gatewayClasses.clear();
-    else this.tracked.get(kindKey(group, kind))?.clear();
+    else {
+      this.tracked.get(kindKey(group, kind))?.clear();
+      for (const key of [...this.referrerNamespaces.keys()]) if (key.startsWith(`${group}/${kind}/`)) this.forgetReferrer(key);
+    }
   }
 
   isReferenceGranted(from: ReferenceFrom, to: ReferenceTo): boolean {
@@ -80,4 +93,62 @@ export class InMemoryClusterView implements ClusterView {
   objectExists(group: string, kind: string, namespace: string, name: string): boolean | undefined {
     return this.tracked.get(kindKey(group, kind))?.has(`${namespace}/${name}`);
   }
+
+  referenceGrantsIn(namespace: string): ReadonlyMap<string, GrantEntries> {
+    return this.referenceGrants.grantsIn(namespace);
+  }
+
+  referrersInto(namespace: string): readonly Referrer[] {
+    return [...(this.referrers.get(namespace)?.values() ?? [])];
+  }
+
+  private indexReferrer(object: KubeObject): void {
+    const extract = this.options.backendRefs;
+    if (!extract) return;
+    const key = referrerKey(object);
+    const from: ReferenceFrom = { group: groupOf(object.apiVersion), kind: object.kind ?? '', namespace: object.metadata?.namespace || 'default' };
+    let refs;
+    try {
+      refs = extract(from.group, from.kind, object, from.namespace);
+    } catch {
+      // Too deep to read: such an object was never admitted by us.
+      return;
+    }
+    if (refs === undefined) return;
+    this.forgetReferrer(key);
+    const byNamespace = new Map<string, ReferenceTo[]>();
+    for (const { target } of refs) {
+      if (target.namespace === from.namespace) continue;
+      byNamespace.set(target.namespace, [...(byNamespace.get(target.namespace) ?? []), target]);
+    }
+    for (const [namespace, targets] of byNamespace) {
+      let inNamespace = this.referrers.get(namespace);
+      if (!inNamespace) {
+        inNamespace = new Map();
+        this.referrers.set(namespace, inNamespace);
+      }
+      inNamespace.set(key, { from, name: object.metadata?.name ?? '', targets });
+    }
+    if (byNamespace.size > 0) this.referrerNamespaces.set(key, [...byNamespace.keys()]);
+  }
+
+  private forgetReferrer(key: string): void {
+    for (const namespace of this.referrerNamespaces.get(key) ?? []) {
+      const inNamespace = this.referrers.get(namespace);
+      inNamespace?.delete(key);
+      if (inNamespace?.size === 0) this.referrers.delete(namespace);
+    }
+    this.referrerNamespaces.delete(key);
+  }
+}
+
+export interface InMemoryClusterViewOptions {
+  /** Kinds whose objects' existence is tracked (the parameters kind). */
+  trackedKinds?: readonly { group: string; kind: string }[];
+  /** Finds the backendRefs of the kinds that need ReferenceGrants, so grants' dependents are known. */
+  backendRefs?: BackendRefExtractor;
+}
+
+function referrerKey(object: KubeObject): string {
+  return `${groupOf(object.apiVersion)}/${object.kind ?? ''}/${object.metadata?.namespace || 'default'}/${object.metadata?.name ?? ''}`;
 }

@@ -1,6 +1,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GATEWAY_API_GROUP } from '../rules/gatewayParametersRef.js';
+import type { BackendRefExtractor } from '../rules/crossNamespaceBackendRefs.js';
 import type { KubeObject } from '../rules/types.js';
 import type { ClusterSource } from './clusterSource.js';
 import { InMemoryClusterView } from './inMemoryClusterView.js';
@@ -10,8 +11,11 @@ import { ResourceWatch } from './resourceWatch.js';
 export interface LiveClusterSourceOptions {
   kubeConfig: KubeConfig;
   logger: Logger;
-  /** The parameters kind the mutation points at; watched so later rules can warn when it is missing. */
+  /** The parameters kind the mutation points at; watched so the mutation can warn when it is missing. */
   parametersKind: { group: string; kind: string };
+  /** Kinds with backendRefs that need grants; watched so a grant's dependents are known. */
+  referrerKinds?: readonly { group: string; kind: string }[];
+  backendRefs?: BackendRefExtractor;
   onList?: (resource: string, reason: 'initial' | 'relist') => void;
   onWatchError?: (resource: string) => void;
 }
@@ -40,7 +44,10 @@ export class LiveClusterSource implements ClusterSource {
 
   constructor(private readonly options: LiveClusterSourceOptions) {
     this.api = new KubeApi(options.kubeConfig);
-    this.view = new InMemoryClusterView([options.parametersKind]);
+    this.view = new InMemoryClusterView({
+      trackedKinds: [options.parametersKind],
+      ...(options.backendRefs ? { backendRefs: options.backendRefs } : {}),
+    });
   }
 
   notReadyReason(): string | undefined {
@@ -78,12 +85,14 @@ export class LiveClusterSource implements ClusterSource {
   private async discoverAndWatch(retryMs: number): Promise<void> {
     if (this.stopped) return;
     const { logger, parametersKind } = this.options;
+    const referrerKinds = this.options.referrerKinds ?? [];
     let found: (DiscoveredResource | undefined)[];
     try {
       found = await Promise.all([
         this.api.discover(GATEWAY_API_GROUP, 'ReferenceGrant'),
         this.api.discover(GATEWAY_API_GROUP, 'GatewayClass'),
         this.api.discover(parametersKind.group, parametersKind.kind),
+        ...referrerKinds.map((k) => this.api.discover(k.group, k.kind)),
       ]);
     } catch (error) {
       this.discoveryError = (error as Error).message;
@@ -92,7 +101,7 @@ export class LiveClusterSource implements ClusterSource {
       this.discoveryTimer.unref();
       return;
     }
-    const [referenceGrant, gatewayClass, parameters] = found;
+    const [referenceGrant, gatewayClass, parameters, ...referrers] = found;
     if (!referenceGrant) {
       logger.warn('ReferenceGrant is not served by this cluster: every cross-namespace backendRef will be denied');
     } else {
@@ -103,6 +112,7 @@ export class LiveClusterSource implements ClusterSource {
     if (this.referenceGrants) toWatch.push([this.referenceGrants.resource, this.referenceGrants.version]);
     if (gatewayClass) toWatch.push([gatewayClass, preferredVersion(gatewayClass, ['v1', 'v1beta1'])]);
     if (parameters) toWatch.push([parameters, parameters.versions[0]!]);
+    for (const referrer of referrers) if (referrer) toWatch.push([referrer, referrer.versions[0]!]);
     this.watches = toWatch.map(([resource, version]) => {
       const watch: ResourceWatch = new ResourceWatch(
         this.api,

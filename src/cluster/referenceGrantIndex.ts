@@ -1,40 +1,8 @@
 import type { ReferenceFrom, ReferenceTo } from '../rules/clusterView.js';
-
-interface GrantEntries {
-  from: { group: string; kind: string; namespace: string }[];
-  to: { group: string; kind: string; name: string }[];
-}
+import { grantAllows, grantEntries, type GrantEntries } from '../rules/referenceGrants.js';
 
 /** Per target namespace: from "group/kind/namespace" → to "group/kind" → allowed names, or every name. */
 type NamespaceLookup = Map<string, Map<string, { everyName: boolean; names: Set<string> }>>;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function str(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
-
-/** Reads spec.from / spec.to of a ReferenceGrant, dropping entries the CRD schema would reject. */
-export function grantEntries(spec: unknown): GrantEntries {
-  const entries: GrantEntries = { from: [], to: [] };
-  if (!isRecord(spec)) return entries;
-  for (const f of Array.isArray(spec.from) ? spec.from : []) {
-    if (!isRecord(f)) continue;
-    const group = str(f.group) ?? '';
-    const kind = str(f.kind);
-    const namespace = str(f.namespace);
-    if (kind && namespace) entries.from.push({ group, kind, namespace });
-  }
-  for (const t of Array.isArray(spec.to) ? spec.to : []) {
-    if (!isRecord(t)) continue;
-    const group = str(t.group) ?? '';
-    const kind = str(t.kind);
-    if (kind) entries.to.push({ group, kind, name: str(t.name) ?? '' });
-  }
-  return entries;
-}
 
 /**
  * ReferenceGrants indexed by the namespace they live in (the target's), so a
@@ -99,13 +67,16 @@ export class ReferenceGrantIndex {
     this.rebuild(namespace);
   }
 
+  /** The grants of one namespace, by name. */
+  grantsIn(namespace: string): ReadonlyMap<string, GrantEntries> {
+    return this.grants.get(namespace) ?? new Map();
+  }
+
   /** Names of the grants in `namespace` that allow this reference; empty when none does. */
   grantsAllowing(from: ReferenceFrom, to: ReferenceTo): string[] {
     const names: string[] = [];
     for (const [name, entries] of this.grants.get(to.namespace) ?? []) {
-      const fromOk = entries.from.some((f) => f.group === from.group && f.kind === from.kind && f.namespace === from.namespace);
-      const toOk = entries.to.some((t) => t.group === to.group && t.kind === to.kind && (t.name === '' || t.name === to.name));
-      if (fromOk && toOk) names.push(name);
+      if (grantAllows(entries, from, to)) names.push(name);
     }
     return names;
   }

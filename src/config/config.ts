@@ -1,18 +1,25 @@
 import { readFile } from 'node:fs/promises';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse } from 'yaml';
+import type { InMemoryClusterViewOptions } from '../cluster/inMemoryClusterView.js';
 import { builtInBackendRefKinds } from '../rules/backendRefKinds.js';
+import { backendRefExtractor } from '../rules/crossNamespaceBackendRefs.js';
 import type { RuleSettings } from '../rules/settings.js';
 import schema from './config.schema.json' with { type: 'json' };
+import { DEFAULT_PROFILE, PROFILES, type ProfileName } from './profiles.js';
 
 export interface Config {
+  profile?: ProfileName;
   mutation: {
     gatewayClassNames: string[];
-    gatewayControllerNames: string[];
-    parametersRef: { group: string; kind: string; name: string };
+    gatewayControllerNames?: string[];
+    parametersRef: { group?: string; kind?: string; name: string };
   };
   validation: {
     backendRefKinds: { group: string; kind: string; paths: string[] }[];
+    scanKinds: { group: string; kind: string }[];
+    grantGuard: 'warn' | 'deny' | 'off';
+    missingParametersWarning: boolean;
   };
   server: {
     host: string;
@@ -74,11 +81,33 @@ export async function loadConfig(file?: string): Promise<Config> {
   return parseConfig(document, file);
 }
 
-export function ruleSettings(config: Config): RuleSettings {
+/** What a cluster view must track for these settings: the parameters kind, and the kinds with backendRefs. */
+export function viewOptionsFor(settings: RuleSettings): InMemoryClusterViewOptions {
+  return {
+    trackedKinds: [{ group: settings.parametersRef.group, kind: settings.parametersRef.kind }],
+    backendRefs: backendRefExtractor(settings.backendRefKinds, settings.scanKinds),
+  };
+}
+
+/** The profile in force: the command line's, else the config file's, else the default. */
+export function profileOf(config: Config, override?: ProfileName): ProfileName {
+  return override ?? config.profile ?? DEFAULT_PROFILE;
+}
+
+/** What the rules need, with every profile-dependent value not set in the config taken from the profile. */
+export function ruleSettings(config: Config, profileOverride?: ProfileName): RuleSettings {
+  const profile = PROFILES[profileOf(config, profileOverride)];
   return {
     gatewayClassNames: config.mutation.gatewayClassNames,
-    gatewayControllerNames: config.mutation.gatewayControllerNames,
-    parametersRef: config.mutation.parametersRef,
+    gatewayControllerNames: config.mutation.gatewayControllerNames ?? [...profile.gatewayControllerNames],
+    parametersRef: {
+      group: config.mutation.parametersRef.group ?? profile.parametersRef.group,
+      kind: config.mutation.parametersRef.kind ?? profile.parametersRef.kind,
+      name: config.mutation.parametersRef.name,
+    },
     backendRefKinds: [...builtInBackendRefKinds, ...config.validation.backendRefKinds],
+    scanKinds: config.validation.scanKinds,
+    grantGuard: config.validation.grantGuard,
+    missingParametersWarning: config.validation.missingParametersWarning,
   };
 }

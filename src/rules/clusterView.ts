@@ -1,3 +1,5 @@
+import type { GrantEntries } from './referenceGrants.js';
+
 /**
  * What the rules may ask of the cluster. Implementations live in src/cluster
  * (manifest files, or list+watch of a live API server); every method answers
@@ -16,6 +18,14 @@ export interface ReferenceTo {
   name: string;
 }
 
+/** An object whose backendRefs point into a namespace other than its own. */
+export interface Referrer {
+  from: ReferenceFrom;
+  name: string;
+  /** Its targets in the namespace asked about. */
+  targets: ReferenceTo[];
+}
+
 export interface ClusterView {
   /** Whether a ReferenceGrant in `to.namespace` lets `from` refer to `to` (GEP-709). */
   isReferenceGranted(from: ReferenceFrom, to: ReferenceTo): boolean;
@@ -23,4 +33,8 @@ export interface ClusterView {
   gatewayClassController(className: string): string | undefined;
   /** Whether an object exists, or undefined when the view does not track that kind. */
   objectExists(group: string, kind: string, namespace: string, name: string): boolean | undefined;
+  /** The ReferenceGrants that live in a namespace, by name. */
+  referenceGrantsIn(namespace: string): ReadonlyMap<string, GrantEntries>;
+  /** Objects in other namespaces with backendRefs into this one. */
+  referrersInto(namespace: string): readonly Referrer[];
 }

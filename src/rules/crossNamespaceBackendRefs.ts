@@ -1,8 +1,8 @@
 import type { ClusterView, ReferenceFrom, ReferenceTo } from './clusterView.js';
-import { compilePath, valuesAt, type CompiledPath } from './objectPaths.js';
+import { compilePath, MAX_SCAN_DEPTH, scanBackendRefs, valuesAt, type CompiledPath, type FoundValue } from './objectPaths.js';
 import { referenceGrantYaml } from './referenceGrantSuggestion.js';
 import { objectName, objectNamespace, type Rule } from './rule.js';
-import type { BackendRefKind } from './settings.js';
+import type { BackendRefKind, RuleSettings } from './settings.js';
 import type { AdmissionRequest, Verdict } from './types.js';
 import { allowed, denied } from './verdicts.js';
 
@@ -19,6 +19,19 @@ function stringOr(value: unknown, fallback: string): string {
   return typeof value === 'string' && value !== '' ? value : fallback;
 }
 
+function toBackendRef({ value, location }: FoundValue, ownNamespace: string): BackendRef | undefined {
+  if (!isRecord(value)) return undefined;
+  return {
+    location,
+    target: {
+      group: typeof value.group === 'string' ? value.group : '',
+      kind: stringOr(value.kind, 'Service'),
+      namespace: stringOr(value.namespace, ownNamespace),
+      name: typeof value.name === 'string' ? value.name : '',
+    },
+  };
+}
+
 /**
  * Every backendRef at the given paths, with Gateway API BackendObjectReference
  * defaults applied: group "" (core), kind Service, namespace the referrer's.
@@ -26,20 +39,41 @@ function stringOr(value: unknown, fallback: string): string {
 export function backendRefsOf(object: unknown, paths: readonly CompiledPath[], ownNamespace: string): BackendRef[] {
   const refs: BackendRef[] = [];
   for (const path of paths) {
-    for (const { value, location } of valuesAt(object, path)) {
-      if (!isRecord(value)) continue;
-      refs.push({
-        location,
-        target: {
-          group: typeof value.group === 'string' ? value.group : '',
-          kind: stringOr(value.kind, 'Service'),
-          namespace: stringOr(value.namespace, ownNamespace),
-          name: typeof value.name === 'string' ? value.name : '',
-        },
-      });
+    for (const found of valuesAt(object, path)) {
+      const ref = toBackendRef(found, ownNamespace);
+      if (ref) refs.push(ref);
     }
   }
   return refs;
+}
+
+/** An object nested beyond what the scan reads; it cannot be checked, so it is not admitted. */
+export class TooDeeplyNestedError extends Error {}
+
+/** Finds the backendRefs of an object of a given kind, or undefined for kinds it does not know. */
+export type BackendRefExtractor = (group: string, kind: string, object: unknown, ownNamespace: string) => BackendRef[] | undefined;
+
+/**
+ * The table's paths for kinds that have a row, and a search of the whole spec
+ * for the `scanKinds` that have none.
+ */
+export function backendRefExtractor(kinds: readonly BackendRefKind[], scanKinds: readonly { group: string; kind: string }[] = []): BackendRefExtractor {
+  const compiled = new Map<string, CompiledPath[]>();
+  for (const row of kinds) {
+    const key = `${row.group}/${row.kind}`;
+    compiled.set(key, [...(compiled.get(key) ?? []), ...row.paths.map(compilePath)]);
+  }
+  const scanned = new Set(scanKinds.map((k) => `${k.group}/${k.kind}`).filter((key) => !compiled.has(key)));
+  return (group, kind, object, ownNamespace) => {
+    const key = `${group}/${kind}`;
+    const paths = compiled.get(key);
+    if (paths) return backendRefsOf(object, paths, ownNamespace);
+    if (!scanned.has(key)) return undefined;
+    const spec = isRecord(object) ? object.spec : undefined;
+    const scan = scanBackendRefs(spec, 'spec');
+    if (scan.tooDeep) throw new TooDeeplyNestedError(`spec nests deeper than ${MAX_SCAN_DEPTH} levels, past what is searched for backendRefs`);
+    return scan.found.flatMap((found) => toBackendRef(found, ownNamespace) ?? []);
+  };
 }
 
 /** The backendRefs of `from` that cross into another namespace with no grant. */
@@ -79,19 +113,16 @@ export function deniedForMissingGrant(from: ReferenceFrom, name: string, missing
  * ReferenceGrant there allows it (Gateway API GEP-709), naming the grant to
  * create. kgateway itself only reports this later, as a status condition.
  */
-export function crossNamespaceBackendRefRule(kinds: readonly BackendRefKind[]): Rule {
-  const compiled = new Map<string, CompiledPath[]>();
-  for (const row of kinds) {
-    const key = `${row.group}/${row.kind}`;
-    compiled.set(key, [...(compiled.get(key) ?? []), ...row.paths.map(compilePath)]);
-  }
+export function crossNamespaceBackendRefRule(settings: Pick<RuleSettings, 'backendRefKinds' | 'scanKinds'>): Rule {
+  const extract = backendRefExtractor(settings.backendRefKinds, settings.scanKinds);
+  const handledKinds = new Set([...settings.backendRefKinds, ...settings.scanKinds].map((k) => `${k.group}/${k.kind}`));
   return {
     name: 'cross-namespace-backend-refs',
     operations: ['CREATE', 'UPDATE'],
     handles(request) {
       return (
         (request.operation === 'CREATE' || request.operation === 'UPDATE') &&
-        compiled.has(`${request.kind.group}/${request.kind.kind}`)
+        handledKinds.has(`${request.kind.group}/${request.kind.kind}`)
       );
     },
     decide(request: AdmissionRequest, view: ClusterView): Verdict {
@@ -99,13 +130,19 @@ export function crossNamespaceBackendRefRule(kinds: readonly BackendRefKind[]): 
       // An object already being deleted only sheds finalizers; blocking that
       // would leave it stuck in Terminating.
       if (!object || object.metadata?.deletionTimestamp) return allowed();
-      const paths = compiled.get(`${request.kind.group}/${request.kind.kind}`) ?? [];
       const from: ReferenceFrom = {
         group: request.kind.group,
         kind: request.kind.kind,
         namespace: objectNamespace(request),
       };
-      const missing = ungrantedBackendRefs(backendRefsOf(object, paths, from.namespace), from, view);
+      let refs: BackendRef[];
+      try {
+        refs = extract(from.group, from.kind, object, from.namespace) ?? [];
+      } catch (error) {
+        if (error instanceof TooDeeplyNestedError) return denied(`${from.kind} ${from.namespace}/${objectName(request)} cannot be checked: ${error.message}`);
+        throw error;
+      }
+      const missing = ungrantedBackendRefs(refs, from, view);
       return missing.length === 0 ? allowed() : deniedForMissingGrant(from, objectName(request), missing);
     },
   };

@@ -2,7 +2,7 @@ import type { ClusterView } from './clusterView.js';
 import type { Rule } from './rule.js';
 import type { RuleSettings } from './settings.js';
 import type { AdmissionRequest, JsonPatchOperation, Verdict } from './types.js';
-import { allowed, patched } from './verdicts.js';
+import { allowed, patched, withWarnings } from './verdicts.js';
 
 export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
 export const SKIP_ANNOTATION = 'kgateway-admission.dev/skip';
@@ -58,7 +58,14 @@ export function gatewayParametersRefRule(settings: RuleSettings): Rule {
       const spec = gateway.spec;
       if (!isRecord(spec) || !isAgentgatewayClass(spec.gatewayClassName, settings, view)) return allowed();
       const patch = parametersRefPatch(spec, settings);
-      return patch.length > 0 ? patched(patch) : allowed();
+      if (patch.length === 0) return allowed();
+      // parametersRef is namespace-local: the object must sit beside the Gateway.
+      const { group, kind, name } = settings.parametersRef;
+      const namespace = gateway.metadata?.namespace || request.namespace || 'default';
+      if (settings.missingParametersWarning && view.objectExists(group, kind, namespace, name) === false) {
+        return withWarnings(patched(patch), `${kind} ${namespace}/${name} not found: create it, or the proxy starts without OTEL settings`);
+      }
+      return patched(patch);
     },
   };
 }

@@ -54,3 +54,39 @@ export function valuesAt(root: unknown, path: CompiledPath): FoundValue[] {
   walk(root, 0, '');
   return found;
 }
+
+// Objects nest far less than this; the bound keeps a hostile one from
+// costing more than a fixed walk.
+export const MAX_SCAN_DEPTH = 64;
+
+/**
+ * Every `backendRef` object and every item of a `backendRefs` array anywhere
+ * under `root`: the fallback for kinds that have no row in the table.
+ */
+export function scanBackendRefs(root: unknown, rootLocation: string): { found: FoundValue[]; tooDeep: boolean } {
+  const found: FoundValue[] = [];
+  let tooDeep = false;
+  const walk = (node: unknown, location: string, depth: number): void => {
+    if (typeof node !== 'object' || node === null) return;
+    if (depth > MAX_SCAN_DEPTH) {
+      tooDeep = true;
+      return;
+    }
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) walk(node[i], `${location}[${i}]`, depth + 1);
+      return;
+    }
+    for (const [key, value] of Object.entries(node)) {
+      const here = `${location}.${key}`;
+      if (key === 'backendRef' && isRecord(value)) found.push({ value, location: here });
+      else if (key === 'backendRefs' && Array.isArray(value)) {
+        value.forEach((item, i) => {
+          if (isRecord(item)) found.push({ value: item, location: `${here}[${i}]` });
+        });
+      }
+      walk(value, here, depth + 1);
+    }
+  };
+  walk(root, rootLocation, 0);
+  return { found, tooDeep };
+}

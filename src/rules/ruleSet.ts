@@ -1,6 +1,7 @@
 import type { ClusterView } from './clusterView.js';
 import { crossNamespaceBackendRefRule } from './crossNamespaceBackendRefs.js';
 import { gatewayParametersRefRule } from './gatewayParametersRef.js';
+import { referenceGrantGuardRule } from './referenceGrantGuard.js';
 import type { Rule } from './rule.js';
 import type { RuleSettings } from './settings.js';
 import type { AdmissionRequest, Verdict } from './types.js';
@@ -14,7 +15,7 @@ export interface RuleSet {
 export function buildRuleSet(settings: RuleSettings): RuleSet {
   return {
     mutating: [gatewayParametersRefRule(settings)],
-    validating: [crossNamespaceBackendRefRule(settings.backendRefKinds)],
+    validating: [crossNamespaceBackendRefRule(settings), referenceGrantGuardRule(settings)],
   };
 }
 

@@ -20,4 +20,8 @@ export interface RuleSettings {
   gatewayControllerNames: string[];
   parametersRef: ParametersRef;
   backendRefKinds: BackendRefKind[];
+  /** Kinds searched for any backendRef/backendRefs field in their spec. */
+  scanKinds: { group: string; kind: string }[];
+  grantGuard: 'warn' | 'deny' | 'off';
+  missingParametersWarning: boolean;
 }

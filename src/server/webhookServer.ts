@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { AdmissionEngine } from '../admission/admissionEngine.js';
 import type { ClusterSource } from '../cluster/clusterSource.js';
 import { ruleSettings, type Config } from '../config/config.js';
+import type { RuleSettings } from '../rules/settings.js';
 import { buildRuleSet } from '../rules/ruleSet.js';
 import { buildApp } from './app.js';
 import { AdmissionMetrics, createMetricsServer } from './metrics.js';
@@ -13,6 +14,8 @@ import { CertificateReloader, loadTls, secureContextOptions, type TlsFiles } fro
 
 export interface WebhookServerOptions {
   config: Config;
+  /** The rules' settings; from the config and its profile when not given. */
+  settings?: RuleSettings;
   source: ClusterSource;
   tls: TlsFiles;
   logger: Logger;
@@ -42,7 +45,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   const initialTls = await loadTls(options.tls);
   const metrics = options.metrics ?? new AdmissionMetrics();
   const engine = new AdmissionEngine({
-    ruleSet: buildRuleSet(ruleSettings(config)),
+    ruleSet: buildRuleSet(options.settings ?? ruleSettings(config)),
     view: source.view,
     isReady: () => source.notReadyReason() === undefined,
     ...(source.refreshReferenceGrants ? { refreshReferenceGrants: (namespaces: string[]) => source.refreshReferenceGrants!(namespaces) } : {}),

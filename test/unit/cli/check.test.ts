@@ -41,7 +41,7 @@ describe('kgateway-admission check', () => {
       allowed: true,
       message: '',
       patch: [{ op: 'add', path: '/spec/infrastructure', value: { parametersRef: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters', name: 'agentgateway-otel' } } }],
-      warnings: [],
+      warnings: ['GatewayParameters kgateway/agentgateway-otel not found: create it, or the proxy starts without OTEL settings'],
     });
     expect(results[1]).toMatchObject({ kind: 'HTTPListenerPolicy', namespace: 'kgateway', name: 'logging-policy', allowed: false, patch: [], warnings: [] });
     expect(results[1].message).toContain('Create this ReferenceGrant in namespace monitoring');

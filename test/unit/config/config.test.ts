@@ -9,10 +9,9 @@ describe('config', () => {
     expect(parseConfig({})).toEqual({
       mutation: {
         gatewayClassNames: ['agentgateway'],
-        gatewayControllerNames: ['agentgateway.dev/agentgateway', 'kgateway.dev/agentgateway'],
-        parametersRef: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters', name: 'agentgateway-otel' },
+        parametersRef: { name: 'agentgateway-otel' },
       },
-      validation: { backendRefKinds: [] },
+      validation: { backendRefKinds: [], scanKinds: [], grantGuard: 'warn', missingParametersWarning: true },
       server: { host: '127.0.0.1', port: 8443, metricsPort: 9090, bodyLimitBytes: 3145728, keepAliveTimeoutMs: 120000 },
       logLevel: 'info',
     });
@@ -33,7 +32,37 @@ describe('config', () => {
 
   it('appends configured backendRef kinds to the built-in table', () => {
     const settings = ruleSettings(parseConfig({ validation: { backendRefKinds: [{ group: 'example.com', kind: 'Thing', paths: ['spec.backendRef'] }] } }));
-    expect(settings.backendRefKinds.map((k) => k.kind)).toEqual(['HTTPListenerPolicy', 'ListenerPolicy', 'Thing']);
+    expect(settings.backendRefKinds.map((k) => k.kind)).toEqual([
+      'HTTPListenerPolicy',
+      'ListenerPolicy',
+      'GatewayExtension',
+      'AgentgatewayPolicy',
+      'AgentgatewayBackend',
+      'Thing',
+    ]);
+  });
+
+  it.each<[string, unknown, string | undefined, object]>([
+    ['no profile: kgateway-v2.1', {}, undefined, { gatewayControllerNames: ['kgateway.dev/agentgateway'], parametersRef: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters', name: 'agentgateway-otel' } }],
+    [
+      'profile agentgateway-v2.2 in the file',
+      { profile: 'agentgateway-v2.2' },
+      undefined,
+      { gatewayControllerNames: ['agentgateway.dev/agentgateway', 'kgateway.dev/agentgateway'], parametersRef: { group: 'agentgateway.dev', kind: 'AgentgatewayParameters', name: 'agentgateway-otel' } },
+    ],
+    ['the command line wins over the file', { profile: 'agentgateway-v2.2' }, 'kgateway-v2.1', { parametersRef: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters', name: 'agentgateway-otel' } }],
+    [
+      'explicit settings win over the profile',
+      { profile: 'agentgateway-v2.2', mutation: { gatewayControllerNames: ['x/y'], parametersRef: { kind: 'Custom', name: 'p' } } },
+      undefined,
+      { gatewayControllerNames: ['x/y'], parametersRef: { group: 'agentgateway.dev', kind: 'Custom', name: 'p' } },
+    ],
+  ])('profiles: %s', (_name, document, override, expected) => {
+    expect(ruleSettings(parseConfig(document), override as never)).toMatchObject(expected);
+  });
+
+  it('refuses an unknown profile', () => {
+    expect(() => parseConfig({ profile: 'kgateway-v9' })).toThrow('profile: must be one of kgateway-v2.1, agentgateway-v2.2');
   });
 
   it('loads YAML files and explains unreadable ones', async () => {

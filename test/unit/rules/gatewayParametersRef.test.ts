@@ -54,12 +54,41 @@ describe('agentgateway Gateways get the OTEL parametersRef', () => {
     expect(verdict.patch).toHaveLength(patches);
   });
 
-  it('treats a class whose GatewayClass is run by a configured controller as agentgateway', () => {
+  it.each<[string, string, boolean]>([
+    ['kgateway-v2.1', 'kgateway.dev/agentgateway', true],
+    ['kgateway-v2.1', 'agentgateway.dev/agentgateway', false],
+    ['kgateway-v2.1', 'kgateway.dev/kgateway', false],
+    ['agentgateway-v2.2', 'agentgateway.dev/agentgateway', true],
+    ['agentgateway-v2.2', 'kgateway.dev/agentgateway', true],
+    ['agentgateway-v2.2', 'kgateway.dev/kgateway', false],
+  ])('profile %s: a class run by %s is agentgateway: %s', (profile, controller, expected) => {
+    const rules = buildRuleSet(ruleSettings(parseConfig({ profile }))).mutating;
     const own = gateway({ className: 'ai-gateways' });
-    expect(mutate(own).verdict.patch).toEqual([]);
-    expect(mutate(own, { view: [gatewayClass('ai-gateways', 'agentgateway.dev/agentgateway')] }).verdict.patch).toHaveLength(1);
-    expect(mutate(own, { view: [gatewayClass('ai-gateways', 'kgateway.dev/agentgateway')] }).verdict.patch).toHaveLength(1);
-    expect(mutate(own, { view: [gatewayClass('ai-gateways', 'kgateway.dev/kgateway')] }).verdict.patch).toEqual([]);
+    expect(mutate(own, { rules }).verdict.patch).toEqual([]);
+    expect(mutate(own, { rules, view: [gatewayClass('ai-gateways', controller)] }).verdict.patch).toHaveLength(expected ? 1 : 0);
+  });
+
+  it('points agentgateway-v2.2 Gateways at AgentgatewayParameters', () => {
+    const rules = buildRuleSet(ruleSettings(parseConfig({ profile: 'agentgateway-v2.2' }))).mutating;
+    expect(mutate(gateway(), { rules }).verdict.patch).toEqual([
+      { op: 'add', path: '/spec/infrastructure', value: { parametersRef: { group: 'agentgateway.dev', kind: 'AgentgatewayParameters', name: 'agentgateway-otel' } } },
+    ]);
+  });
+
+  it('warns, briefly, when the parameters object it points at does not exist in the Gateway namespace', () => {
+    const params = (namespace: string) => ({ apiVersion: 'gateway.kgateway.dev/v1alpha1', kind: 'GatewayParameters', metadata: { name: 'agentgateway-otel', namespace } });
+    const tracked = { trackedKinds: [{ group: 'gateway.kgateway.dev', kind: 'GatewayParameters' }] };
+    const decideWith = (objects: KubeObject[], options = tracked) =>
+      decide(defaults, admissionRequest(gateway()), InMemoryClusterView.fromObjects(objects, options));
+    const missing = decideWith([params('elsewhere')]);
+    expect(missing.patch).toHaveLength(1);
+    expect(missing.warnings).toEqual(['GatewayParameters kgateway/agentgateway-otel not found: create it, or the proxy starts without OTEL settings']);
+    expect(missing.warnings[0]!.length).toBeLessThan(120);
+    expect(decideWith([params('kgateway')]).warnings).toEqual([]);
+    // A view that does not track the kind cannot tell, so it says nothing.
+    expect(decideWith([], {} as typeof tracked).warnings).toEqual([]);
+    const quiet = buildRuleSet(ruleSettings(parseConfig({ validation: { missingParametersWarning: false } }))).mutating;
+    expect(decide(quiet, admissionRequest(gateway()), InMemoryClusterView.fromObjects([], tracked)).warnings).toEqual([]);
   });
 
   it('uses the configured classes and parametersRef', () => {

@@ -1,0 +1,83 @@
+import type { ClusterView, Referrer } from './clusterView.js';
+import { GATEWAY_API_GROUP } from './gatewayParametersRef.js';
+import { grantAllows, grantEntries, type GrantEntries } from './referenceGrants.js';
+import type { Rule } from './rule.js';
+import type { RuleSettings } from './settings.js';
+import type { AdmissionRequest, Verdict } from './types.js';
+import { allowed, denied, withWarnings } from './verdicts.js';
+
+// Enough names for a person to act on; the rest are counted (the API server
+// drops warnings past 4 KiB in all).
+const MAX_NAMED_REFERRERS = 10;
+
+/**
+ * The objects that a ReferenceGrant currently lets refer into its namespace
+ * and that would lose that permission once it is replaced by `next` (or
+ * deleted, when `next` is undefined), no other grant in the namespace
+ * allowing them either.
+ */
+export function referrersLosingGrant(
+  view: ClusterView,
+  namespace: string,
+  grantName: string,
+  previous: GrantEntries,
+  next: GrantEntries | undefined,
+): Referrer[] {
+  const others = [...view.referenceGrantsIn(namespace)].filter(([name]) => name !== grantName).map(([, entries]) => entries);
+  const losing: Referrer[] = [];
+  for (const referrer of view.referrersInto(namespace)) {
+    const lost = referrer.targets.filter((to) => {
+      if (others.some((g) => grantAllows(g, referrer.from, to))) return false;
+      return grantAllows(previous, referrer.from, to) && !(next && grantAllows(next, referrer.from, to));
+    });
+    if (lost.length > 0) losing.push({ ...referrer, targets: lost });
+  }
+  return losing.sort((a, b) => `${a.from.namespace}/${a.name}`.localeCompare(`${b.from.namespace}/${b.name}`));
+}
+
+function describe(referrer: Referrer): string {
+  return `${referrer.from.kind} ${referrer.from.namespace}/${referrer.name}`;
+}
+
+/**
+ * Guards ReferenceGrants that existing objects depend on: an UPDATE or DELETE
+ * that would take away a permission in use is admitted with a warning naming
+ * the objects that break (or denied, when configured), instead of leaving
+ * them to fail later in kgateway's status conditions.
+ */
+export function referenceGrantGuardRule(settings: Pick<RuleSettings, 'grantGuard'>): Rule {
+  return {
+    name: 'reference-grant-guard',
+    operations: ['UPDATE', 'DELETE'],
+    handles(request) {
+      return (
+        settings.grantGuard !== 'off' &&
+        (request.operation === 'UPDATE' || request.operation === 'DELETE') &&
+        request.kind.group === GATEWAY_API_GROUP &&
+        request.kind.kind === 'ReferenceGrant'
+      );
+    },
+    decide(request: AdmissionRequest, view: ClusterView): Verdict {
+      const old = request.oldObject;
+      if (!old) return allowed();
+      const namespace = old.metadata?.namespace || request.namespace || 'default';
+      const name = old.metadata?.name || request.name || '';
+      const next = request.operation === 'DELETE' ? undefined : grantEntries(request.object?.spec);
+      const losing = referrersLosingGrant(view, namespace, name, grantEntries(old.spec), next);
+      if (losing.length === 0) return allowed();
+      const verb = request.operation === 'DELETE' ? 'deleting' : 'this change to';
+      if (settings.grantGuard === 'deny') {
+        return denied(
+          [
+            `${verb} ReferenceGrant ${namespace}/${name} would break ${losing.length} object(s) that refer into ${namespace} through it:`,
+            ...losing.map((r) => `- ${describe(r)} -> ${r.targets.map((t) => `${t.kind} ${t.name}`).join(', ')}`),
+            'Change or delete those objects first, or set validation.grantGuard to warn.',
+          ].join('\n'),
+        );
+      }
+      const named = losing.slice(0, MAX_NAMED_REFERRERS).map((r) => `${verb} ReferenceGrant ${namespace}/${name} breaks ${describe(r)}`);
+      const rest = losing.length - named.length;
+      return withWarnings(allowed(), ...named, ...(rest > 0 ? [`…and ${rest} more objects that depend on ReferenceGrant ${namespace}/${name}`] : []));
+    },
+  };
+}
