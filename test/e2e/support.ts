@@ -63,6 +63,8 @@ export async function startUnsyncedServer(cp: ControlPlane): Promise<{ url: stri
   const child = spawn(process.execPath, [
     join(REPO, 'dist/cli/main.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--metrics-port', String(metricsPort),
     '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--kubeconfig', kubeconfig,
+    // With no profile it would wait for the API server to tell it one.
+    '--profile', 'kgateway-v2.1',
   ], { stdio: 'ignore' });
   return {
     url: `https://127.0.0.1:${port}`,

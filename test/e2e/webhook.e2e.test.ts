@@ -26,7 +26,9 @@ describe.skipIf(skip)('webhook through a real kube-apiserver', () => {
   beforeAll(async () => {
     cp = await startControlPlane();
     await ensureNamespaces(cp.kubeConfig, 'kgateway', 'monitoring', 'tracing');
-    server = await startWebhookServer({ kubeconfigPath: cp.kubeconfigPath });
+    // The brief's setup is kgateway v2.1's: GatewayParameters. The CRDs here
+    // are v2.2.0's, which alone would make serve pick agentgateway-v2.2.
+    server = await startWebhookServer({ kubeconfigPath: cp.kubeconfigPath, extraArgs: ['--profile', 'kgateway-v2.1'] });
     await registerWebhooks(cp.kubeConfig, { url: server.url, caPem: server.caPem, failurePolicy: 'Fail' });
   });
 
@@ -42,8 +44,20 @@ describe.skipIf(skip)('webhook through a real kube-apiserver', () => {
       const res = await create(kc(), PATHS.gateways('kgateway', version), gateway({ name: `gw-${version}`, version }));
       expect(res.status, res.text).toBe(201);
       expect(res.body.spec.infrastructure).toEqual({ parametersRef: OTEL_REF });
+      // No GatewayParameters exists in kgateway yet: the API server relays our warning.
+      expect(res.warnings).toEqual(['GatewayParameters kgateway/agentgateway-otel not found: create it, or the proxy starts without OTEL settings']);
       const stored = await kubeRequest(kc(), 'GET', `${PATHS.gateways('kgateway')}/gw-${version}`);
       expect(stored.body.spec.infrastructure.parametersRef).toEqual(OTEL_REF);
+    });
+
+    it('stops warning once the GatewayParameters exists in the Gateway namespace', async () => {
+      const params = { apiVersion: 'gateway.kgateway.dev/v1alpha1', kind: 'GatewayParameters', metadata: { name: 'agentgateway-otel', namespace: 'tracing' }, spec: { kube: { agentgateway: { enabled: true } } } };
+      expect((await create(kc(), '/apis/gateway.kgateway.dev/v1alpha1/namespaces/tracing/gatewayparameters', params)).status).toBe(201);
+      const { value } = await pollUntil('the GatewayParameters to reach the view', async () => {
+        const res = await create(kc(), PATHS.gateways('tracing'), gateway({ name: 'quiet', namespace: 'tracing' }), { dryRun: true });
+        return res.warnings.length === 0 ? res : undefined;
+      });
+      expect(value.body.spec.infrastructure).toEqual({ parametersRef: OTEL_REF });
     });
 
     it('leaves a kgateway-class Gateway and an opted-out one unchanged, and keeps an explicit ref', async () => {
@@ -71,7 +85,7 @@ describe.skipIf(skip)('webhook through a real kube-apiserver', () => {
     });
 
     it('treats a class whose GatewayClass names the agentgateway controller as agentgateway, once the watch has it', async () => {
-      const cls = await create(kc(), PATHS.gatewayClasses, gatewayClass('team-ai', 'agentgateway.dev/agentgateway'));
+      const cls = await create(kc(), PATHS.gatewayClasses, gatewayClass('team-ai', 'kgateway.dev/agentgateway'));
       expect(cls.status, cls.text).toBe(201);
       const { value, ms } = await pollUntil('the GatewayClass to reach the view', async () => {
         const res = await create(kc(), PATHS.gateways('kgateway'), gateway({ name: 'custom-class', className: 'team-ai' }), { dryRun: true });
@@ -114,6 +128,8 @@ describe.skipIf(skip)('webhook through a real kube-apiserver', () => {
 
       const deleted = await kubeRequest(kc(), 'DELETE', `${PATHS.referenceGrants('monitoring')}/brief-grant`);
       expect(deleted.status).toBe(200);
+      // The grant guard's warning, as `kubectl delete` prints it.
+      expect(deleted.warnings).toEqual(['deleting ReferenceGrant monitoring/brief-grant breaks HTTPListenerPolicy kgateway/brief-logging']);
       const rejected = await pollUntil('the deletion to reach the view', async () => {
         const res = await create(kc(), PATHS.httpListenerPolicies('kgateway'), httpListenerPolicy({ name: 'after-delete' }), { dryRun: true });
         return res.status === 403 ? res : undefined;
@@ -177,6 +193,24 @@ describe.skipIf(skip)('webhook through a real kube-apiserver', () => {
       const dryGateway = await create(kc(), PATHS.gateways('kgateway'), gateway({ name: 'dry-gw' }), { dryRun: true });
       expect(dryGateway.body.spec.infrastructure).toEqual({ parametersRef: OTEL_REF });
       expect((await kubeRequest(kc(), 'GET', `${PATHS.gateways('kgateway')}/dry-gw`)).status).toBe(404);
+    });
+  });
+
+  describe('ReferenceGrant guard', () => {
+    it('warns on an UPDATE that takes away a permission in use, naming the policy, and lets it through', async () => {
+      await create(kc(), PATHS.referenceGrants('monitoring'), referenceGrant({ name: 'guarded', to: [{ name: 'guarded-sink' }] }));
+      const policy = await create(kc(), PATHS.httpListenerPolicies('kgateway'), httpListenerPolicy({ name: 'guarded', otelAccessLogRefs: [backendRef({ name: 'guarded-sink' })] }));
+      expect(policy.status, policy.text).toBe(201);
+      // The guard needs the policy in the view; the watch brings it within milliseconds.
+      const { value } = await pollUntil('the policy to reach the view', async () => {
+        const res = await kubeRequest(kc(), 'PATCH', `${PATHS.referenceGrants('monitoring')}/guarded?dryRun=All`, {
+          body: { spec: { to: [{ group: '', kind: 'Service', name: 'other' }] } },
+          contentType: 'application/merge-patch+json',
+        });
+        return res.warnings.length > 0 ? res : undefined;
+      });
+      expect(value.status, value.text).toBe(200);
+      expect(value.warnings).toEqual(['this change to ReferenceGrant monitoring/guarded breaks HTTPListenerPolicy kgateway/guarded']);
     });
   });
 

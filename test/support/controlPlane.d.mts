@@ -113,7 +113,10 @@ export interface KubeResponse {
   /** Parsed JSON when the body is JSON, else the text. */
   body: any;
   text: string;
+  /** Admission warnings from Warning headers, as kubectl prints them. */
+  warnings: string[];
 }
+export declare function parseWarningHeaders(header: string | string[] | undefined): string[];
 /** Raw request to the API server of kc's current context (any path / content type). */
 export declare function kubeRequest(
   kc: k8s.KubeConfig,
@@ -184,6 +187,8 @@ export interface RegisterWebhooksOptions {
   namespaceSelector?: unknown;
   /** How long to wait for the API server to start calling the webhooks (default 30 s). */
   waitMs?: number;
+  /** Also send ReferenceGrant UPDATE and DELETE to /validate (the grant guard; default true). */
+  guardReferenceGrants?: boolean;
 }
 export declare function registerWebhooks(
   kc: k8s.KubeConfig,

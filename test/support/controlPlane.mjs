@@ -289,7 +289,7 @@ export async function kubeRequest(kc, method, apiPath, { body, contentType = 'ap
         } catch {
           /* not JSON */
         }
-        resolve({ status: res.statusCode ?? 0, body: parsed, text });
+        resolve({ status: res.statusCode ?? 0, body: parsed, text, warnings: parseWarningHeaders(res.headers.warning) });
       });
       res.on('error', reject);
     });
@@ -298,6 +298,20 @@ export async function kubeRequest(kc, method, apiPath, { body, contentType = 'ap
     if (payload !== undefined) req.write(payload);
     req.end();
   });
+}
+
+/**
+ * The texts of RFC 7234 Warning headers as the API server sends admission
+ * warnings (`299 - "text"`), what kubectl prints as `Warning: text`.
+ * @param {string | string[] | undefined} header
+ */
+export function parseWarningHeaders(header) {
+  const values = header === undefined ? [] : Array.isArray(header) ? header : [header];
+  const texts = [];
+  for (const value of values) {
+    for (const match of value.matchAll(/\d{3} \S+ "((?:[^"\\]|\\.)*)"/g)) texts.push(match[1].replace(/\\(.)/g, '$1'));
+  }
+  return texts;
 }
 
 async function kubeOk(kc, method, apiPath, opts) {
@@ -950,6 +964,7 @@ export async function registerWebhooks(kc, opts) {
     timeoutSeconds = 10,
     namespaceSelector,
     waitMs = 30_000,
+    guardReferenceGrants = true,
   } = opts;
   const base = url.replace(/\/+$/, '');
   const caBundle = b64(caPem);
@@ -1000,6 +1015,17 @@ export async function registerWebhooks(kc, opts) {
             operations: ['CREATE', 'UPDATE'],
             scope: 'Namespaced',
           },
+          ...(guardReferenceGrants
+            ? [
+                {
+                  apiGroups: ['gateway.networking.k8s.io'],
+                  apiVersions: ['v1', 'v1beta1'],
+                  resources: ['referencegrants'],
+                  operations: ['UPDATE', 'DELETE'],
+                  scope: 'Namespaced',
+                },
+              ]
+            : []),
         ],
         ...common,
       },
