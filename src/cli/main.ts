@@ -1,16 +1,18 @@
 #!/usr/bin/env node
 import { ManifestError } from '../cluster/manifests.js';
 import { ConfigError } from '../config/config.js';
+import { AUDIT_USAGE, runAudit } from './audit.js';
 import { CERTS_USAGE, runCerts } from './certs.js';
 import { CHECK_USAGE, runCheck } from './check.js';
 import { runServe, SERVE_USAGE } from './serve.js';
-import { UsageError } from './usage.js';
+import { CommandError, UsageError } from './usage.js';
 
 const USAGE = `Usage: kgateway-admission <command> [options]
 
 Commands:
   serve   run the admission webhook (HTTPS)
   check   evaluate manifest files offline, as the webhook would
+  audit   list what in a live cluster breaks the rules
   certs   write a CA and a serving certificate
 
 Run "kgateway-admission <command> --help" for a command's options.
@@ -18,6 +20,8 @@ Run "kgateway-admission <command> --help" for a command's options.
 ${SERVE_USAGE}
 
 ${CHECK_USAGE}
+
+${AUDIT_USAGE}
 
 ${CERTS_USAGE}`;
 
@@ -32,6 +36,8 @@ async function main(argv: string[]): Promise<number> {
       return runServe(args);
     case 'check':
       return runCheck(args, out);
+    case 'audit':
+      return runAudit(args, out);
     case 'certs':
       return runCerts(args, out);
     case '--help':
@@ -49,7 +55,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    const known = error instanceof UsageError || error instanceof ManifestError || error instanceof ConfigError;
+    const known = error instanceof UsageError || error instanceof CommandError || error instanceof ManifestError || error instanceof ConfigError;
     process.stderr.write(`kgateway-admission: ${known ? (error as Error).message : (error as Error)?.stack ?? String(error)}\n`);
     process.exitCode = 2;
   },

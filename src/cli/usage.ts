@@ -9,6 +9,14 @@ export class UsageError extends Error {
   }
 }
 
+/** A command that could not do its job (unreachable API server, …): exit status 2, message only. */
+export class CommandError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CommandError';
+  }
+}
+
 export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(
   command: string,
   args: string[],

@@ -78,7 +78,7 @@ export class KubeApi {
   }
 
   /** Every item of a list, page by page, with the resourceVersion of the list to watch from. */
-  async listAll(path: string): Promise<KubeList> {
+  async listAll(path: string, onPage?: (itemsSoFar: number) => void): Promise<KubeList> {
     const items: Record<string, unknown>[] = [];
     let continueToken = '';
     let resourceVersion = '';
@@ -90,6 +90,7 @@ export class KubeApi {
         metadata?: { resourceVersion?: string; continue?: string };
       };
       items.push(...(page.items ?? []));
+      onPage?.(items.length);
       resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
       continueToken = page.metadata?.continue ?? '';
     } while (continueToken);

@@ -1,0 +1,105 @@
+import { KubeApi, collectionPath } from '../cluster/kubeApi.js';
+import { detectProfile, loadKubeConfig } from '../cluster/kubeConnection.js';
+import { InMemoryClusterView } from '../cluster/inMemoryClusterView.js';
+import { loadConfig, ruleSettings, viewOptionsFor } from '../config/config.js';
+import { auditObjects, type Finding } from '../rules/audit.js';
+import { GATEWAY_API_GROUP } from '../rules/gatewayParametersRef.js';
+import { buildRuleSet } from '../rules/ruleSet.js';
+import type { KubeObject } from '../rules/types.js';
+import { CommandError, parseCommandArgs, profileOption, UsageError } from './usage.js';
+
+export const AUDIT_USAGE = `Usage: kgateway-admission audit [--kubeconfig FILE] [--output text|json] [--config FILE] [--profile NAME]
+
+Lists, for a live cluster, every object whose cross-namespace backendRefs no
+ReferenceGrant allows, and every agentgateway Gateway without its
+parametersRef or whose parameters object is missing. Credentials: --kubeconfig,
+else $KUBECONFIG, else in-cluster. Exit status: 0 clean, 1 findings, 2 errors.`;
+
+/** One line on stderr, rewritten in place, only when a person is watching. */
+function progressReporter(): { update(text: string): void; done(): void } {
+  if (!process.stderr.isTTY) return { update: () => {}, done: () => {} };
+  return {
+    update: (text) => process.stderr.write(`\r\x1b[2K${text}`),
+    done: () => process.stderr.write('\r\x1b[2K'),
+  };
+}
+
+export function formatFindings(findings: readonly Finding[], scanned: number): string {
+  const lines: string[] = [];
+  for (const f of findings) {
+    lines.push(`${f.problem.padEnd(22)} ${f.kind} ${f.namespace}/${f.name}`);
+    for (const line of f.message.split('\n')) lines.push(`    ${line}`);
+  }
+  lines.push(`${scanned} objects audited: ${findings.length === 0 ? 'no findings' : `${findings.length} finding(s)`}`);
+  return lines.join('\n');
+}
+
+export async function runAudit(args: string[], out: (text: string) => void): Promise<number> {
+  const { values } = parseCommandArgs(
+    'audit',
+    args,
+    {
+      kubeconfig: { type: 'string' },
+      output: { type: 'string', short: 'o', default: 'text' },
+      config: { type: 'string' },
+      profile: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    false,
+  );
+  if (values.help) {
+    out(AUDIT_USAGE);
+    return 0;
+  }
+  if (values.output !== 'text' && values.output !== 'json') throw new UsageError(`audit: --output must be text or json, got ${JSON.stringify(values.output)}`);
+  const config = await loadConfig(values.config);
+  let kubeConfig;
+  try {
+    kubeConfig = loadKubeConfig(values.kubeconfig);
+  } catch (error) {
+    throw new UsageError(`audit: cannot load the kubeconfig: ${(error as Error).message}`);
+  }
+  if (!kubeConfig) throw new UsageError('audit: no cluster: give --kubeconfig FILE, set KUBECONFIG, or run in a cluster');
+  const api = new KubeApi(kubeConfig);
+  const chosen = profileOption(values.profile) ?? config.profile;
+  let profile;
+  try {
+    profile = chosen ?? (await detectProfile(api, 10_000));
+  } catch (error) {
+    throw new CommandError(`audit: ${(error as Error).message}`);
+  }
+  const settings = ruleSettings(config, profile);
+
+  const kinds = [
+    { group: GATEWAY_API_GROUP, kind: 'ReferenceGrant' },
+    { group: GATEWAY_API_GROUP, kind: 'GatewayClass' },
+    { group: GATEWAY_API_GROUP, kind: 'Gateway' },
+    { group: settings.parametersRef.group, kind: settings.parametersRef.kind },
+    ...settings.backendRefKinds,
+    ...settings.scanKinds,
+  ];
+  const progress = progressReporter();
+  const objects: KubeObject[] = [];
+  const seen = new Set<string>();
+  try {
+    for (const { group, kind } of kinds) {
+      if (seen.has(`${group}/${kind}`)) continue;
+      seen.add(`${group}/${kind}`);
+      progress.update(`discovering ${kind}…`);
+      const resource = await api.discover(group, kind);
+      if (!resource) continue;
+      const version = resource.versions.includes('v1') ? 'v1' : resource.versions[0]!;
+      const list = await api.listAll(collectionPath(resource, version), (n) => progress.update(`listing ${resource.plural}: ${n}`));
+      const apiVersion = group ? `${group}/${version}` : version;
+      for (const item of list.items as KubeObject[]) objects.push({ ...item, apiVersion, kind });
+    }
+  } catch (error) {
+    throw new CommandError(`audit: cannot read the cluster: ${(error as Error).message}`);
+  } finally {
+    progress.done();
+  }
+  const view = InMemoryClusterView.fromObjects(objects, viewOptionsFor(settings));
+  const findings = auditObjects(objects, buildRuleSet(settings), settings, view);
+  out(values.output === 'json' ? JSON.stringify({ profile, scanned: objects.length, findings }, null, 2) : formatFindings(findings, objects.length));
+  return findings.length === 0 ? 0 : 1;
+}

@@ -1,0 +1,76 @@
+import type { ClusterView } from './clusterView.js';
+import { GATEWAY_API_GROUP, isAgentgatewayClass } from './gatewayParametersRef.js';
+import { decide, type RuleSet } from './ruleSet.js';
+import type { RuleSettings } from './settings.js';
+import type { AdmissionRequest, KubeObject } from './types.js';
+
+export type Problem = 'ungranted-reference' | 'missing-parametersRef' | 'missing-parameters';
+
+export interface Finding {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  problem: Problem;
+  message: string;
+}
+
+function requestFor(object: KubeObject): AdmissionRequest {
+  const apiVersion = object.apiVersion ?? '';
+  const slash = apiVersion.indexOf('/');
+  return {
+    uid: 'audit',
+    kind: { group: slash < 0 ? '' : apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1), kind: object.kind ?? '' },
+    operation: 'CREATE',
+    namespace: object.metadata?.namespace || 'default',
+    object,
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * What is wrong in a cluster as it stands, by the same rules as admission:
+ * objects whose cross-namespace refs no grant allows (they were created
+ * before the webhook, or lost their grant), agentgateway Gateways without the
+ * parametersRef, and those whose parameters object is missing.
+ */
+export function auditObjects(objects: Iterable<KubeObject>, ruleSet: RuleSet, settings: RuleSettings, view: ClusterView): Finding[] {
+  const findings: Finding[] = [];
+  for (const object of objects) {
+    const request = requestFor(object);
+    const base = {
+      apiVersion: object.apiVersion ?? '',
+      kind: object.kind ?? '',
+      namespace: request.namespace!,
+      name: object.metadata?.name ?? '',
+    };
+    const validation = decide(ruleSet.validating, request, view);
+    if (!validation.allowed) {
+      findings.push({ ...base, problem: 'ungranted-reference', message: validation.message ?? '' });
+      continue;
+    }
+    if (request.kind.group !== GATEWAY_API_GROUP || request.kind.kind !== 'Gateway') continue;
+    const spec = isRecord(object.spec) ? object.spec : {};
+    const mutation = decide(ruleSet.mutating, request, view);
+    if (mutation.patch.length > 0) {
+      findings.push({
+        ...base,
+        problem: 'missing-parametersRef',
+        message: `agentgateway Gateway without spec.infrastructure.parametersRef: it gets no ${settings.parametersRef.kind} ${settings.parametersRef.name} (updating it through the webhook adds the ref)`,
+      });
+      continue;
+    }
+    const ref = isRecord(spec.infrastructure) && isRecord(spec.infrastructure.parametersRef) ? spec.infrastructure.parametersRef : undefined;
+    if (!ref || !isAgentgatewayClass(spec.gatewayClassName, settings, view)) continue;
+    const group = typeof ref.group === 'string' ? ref.group : '';
+    const kind = typeof ref.kind === 'string' ? ref.kind : '';
+    const name = typeof ref.name === 'string' ? ref.name : '';
+    if (view.objectExists(group, kind, base.namespace, name) === false) {
+      findings.push({ ...base, problem: 'missing-parameters', message: `its parametersRef names ${kind} ${base.namespace}/${name}, which does not exist` });
+    }
+  }
+  return findings;
+}

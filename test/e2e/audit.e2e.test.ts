@@ -1,0 +1,67 @@
+// `audit` against a real kube-apiserver holding objects created without the webhook.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gateway, httpListenerPolicy, referenceGrant } from '../support/builders.js';
+import { runCli } from '../support/cli.js';
+import { kubeRequest, requireControlPlane, startControlPlane, type ControlPlane } from '../support/controlPlane.js';
+import { create, ensureNamespaces, PATHS } from './support.js';
+
+const skip = await requireControlPlane();
+
+describe.skipIf(skip)('kgateway-admission audit on a live cluster', () => {
+  let cp: ControlPlane;
+  beforeAll(async () => {
+    cp = await startControlPlane();
+    await ensureNamespaces(cp.kubeConfig, 'kgateway', 'monitoring');
+  });
+  afterAll(async () => {
+    await cp?.stop();
+  });
+
+  const audit = (...args: string[]) => runCli(['audit', '--kubeconfig', cp.kubeconfigPath, '--profile', 'kgateway-v2.1', ...args], { timeoutMs: 60_000 });
+
+  it('exits 0 on a clean cluster', async () => {
+    const { code, stdout, stderr } = await audit();
+    expect(code, stderr).toBe(0);
+    expect(stdout).toMatch(/objects audited: no findings$/m);
+  });
+
+  it('lists every problem, as text and JSON, and exits 1', async () => {
+    const kc = cp.kubeConfig;
+    expect((await create(kc, PATHS.httpListenerPolicies('kgateway'), httpListenerPolicy({ name: 'ungranted' }))).status).toBe(201);
+    expect((await create(kc, PATHS.gateways('kgateway'), gateway({ name: 'bare' }))).status).toBe(201);
+    expect((await create(kc, PATHS.gateways('kgateway'), gateway({ name: 'envoy', className: 'kgateway' }))).status).toBe(201);
+    const text = await audit();
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain('ungranted-reference    HTTPListenerPolicy kgateway/ungranted');
+    expect(text.stdout).toContain('kind: ReferenceGrant');
+    expect(text.stdout).toContain('missing-parametersRef  Gateway kgateway/bare');
+    const json = await audit('--output', 'json');
+    expect(json.code).toBe(1);
+    const report = JSON.parse(json.stdout);
+    expect(report.profile).toBe('kgateway-v2.1');
+    expect(report.findings.map((f: { problem: string; name: string }) => [f.problem, f.name])).toEqual([
+      ['missing-parametersRef', 'bare'],
+      ['ungranted-reference', 'ungranted'],
+    ]);
+    // Fixing the cluster clears the findings.
+    expect((await create(kc, PATHS.referenceGrants('monitoring'), referenceGrant())).status).toBe(201);
+    expect((await kubeRequest(kc, 'DELETE', `${PATHS.gateways('kgateway')}/bare`)).status).toBe(200);
+    const clean = await audit('--output', 'json');
+    expect(JSON.parse(clean.stdout).findings).toEqual([]);
+    expect(clean.code).toBe(0);
+  });
+
+  it('exits 2 with a clear message when the cluster cannot be reached or no credentials are given', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kga-audit-'));
+    const { readFile } = await import('node:fs/promises');
+    const bad = join(dir, 'kubeconfig');
+    await writeFile(bad, (await readFile(cp.kubeconfigPath, 'utf8')).replace(cp.server, 'https://127.0.0.1:1'));
+    const unreachable = await runCli(['audit', '--kubeconfig', bad, '--profile', 'kgateway-v2.1'], { timeoutMs: 60_000 });
+    expect(unreachable.code).toBe(2);
+    expect(unreachable.stderr).toMatch(/audit: cannot read the cluster: .*ECONNREFUSED/);
+    expect(unreachable.stderr).not.toMatch(/\n\s+at /);
+  });
+});

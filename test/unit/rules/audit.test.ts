@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { InMemoryClusterView } from '../../../src/cluster/inMemoryClusterView.js';
+import { parseConfig, ruleSettings, viewOptionsFor } from '../../../src/config/config.js';
+import { auditObjects } from '../../../src/rules/audit.js';
+import { buildRuleSet } from '../../../src/rules/ruleSet.js';
+import type { KubeObject } from '../../../src/rules/types.js';
+import { gateway, httpListenerPolicy, referenceGrant } from '../../support/builders.js';
+
+const settings = ruleSettings(parseConfig({}));
+const params = (namespace: string, name = 'agentgateway-otel'): KubeObject => ({ apiVersion: 'gateway.kgateway.dev/v1alpha1', kind: 'GatewayParameters', metadata: { name, namespace } });
+
+function audit(objects: KubeObject[]) {
+  return auditObjects(objects, buildRuleSet(settings), settings, InMemoryClusterView.fromObjects(objects, viewOptionsFor(settings))).map((f) => [f.problem, `${f.kind} ${f.namespace}/${f.name}`]);
+}
+
+describe('audit', () => {
+  it('finds ungranted refs, Gateways without the ref, and refs to missing parameters', () => {
+    const withRef = (name: string, paramsName: string) =>
+      gateway({ name, spec: { infrastructure: { parametersRef: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters', name: paramsName } } } });
+    expect(
+      audit([
+        httpListenerPolicy({ name: 'ungranted' }),
+        gateway({ name: 'bare' }),
+        withRef('dangling', 'nowhere'),
+        withRef('fine', 'agentgateway-otel'),
+        gateway({ name: 'envoy', className: 'kgateway' }),
+        params('kgateway'),
+      ]),
+    ).toEqual([
+      ['ungranted-reference', 'HTTPListenerPolicy kgateway/ungranted'],
+      ['missing-parametersRef', 'Gateway kgateway/bare'],
+      ['missing-parameters', 'Gateway kgateway/dangling'],
+    ]);
+  });
+
+  it('finds nothing in the brief setup', () => {
+    expect(audit([referenceGrant(), httpListenerPolicy(), gateway({ spec: { infrastructure: { parametersRef: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters', name: 'agentgateway-otel' } } } }), params('kgateway')])).toEqual([]);
+  });
+});
