@@ -950,7 +950,7 @@ async function probeActive(kc, kind, name) {
 /**
  * Registers (server-side apply) a MutatingWebhookConfiguration (`/mutate`: Gateways)
  * and a ValidatingWebhookConfiguration (`/validate`: HTTPListenerPolicies and
- * ListenerPolicies) pointing at `url` with `caPem` as caBundle, and waits until the
+ * ListenerPolicies, GatewayExtensions, AgentgatewayPolicies and AgentgatewayBackends) pointing at `url` with `caPem` as caBundle, and waits until the
  * API server actually calls them (via a probe webhook on labelled dry-run ConfigMaps).
  * @param {k8s.KubeConfig} kc
  * @param {import('./controlPlane.d.mts').RegisterWebhooksOptions} opts
@@ -1011,7 +1011,14 @@ export async function registerWebhooks(kc, opts) {
           {
             apiGroups: ['gateway.kgateway.dev'],
             apiVersions: ['v1alpha1'],
-            resources: ['httplistenerpolicies', 'listenerpolicies'],
+            resources: ['httplistenerpolicies', 'listenerpolicies', 'gatewayextensions'],
+            operations: ['CREATE', 'UPDATE'],
+            scope: 'Namespaced',
+          },
+          {
+            apiGroups: ['agentgateway.dev'],
+            apiVersions: ['v1alpha1'],
+            resources: ['agentgatewaypolicies', 'agentgatewaybackends'],
             operations: ['CREATE', 'UPDATE'],
             scope: 'Namespaced',
           },

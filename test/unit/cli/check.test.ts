@@ -64,6 +64,31 @@ describe('kgateway-admission check', () => {
     expect(JSON.parse(stdout).results.map((r: { patch: unknown[] }) => r.patch.length)).toEqual([1, 0]);
   });
 
+  it('follows --profile: agentgateway-v2.2 points at AgentgatewayParameters', async () => {
+    const params = { apiVersion: 'agentgateway.dev/v1alpha1', kind: 'AgentgatewayParameters', metadata: { name: 'agentgateway-otel', namespace: 'kgateway' }, spec: {} };
+    const path = await file('v22.yaml', docs(gateway(), params));
+    const { code, stdout } = await runCli(['check', '--output', 'json', '--profile', 'agentgateway-v2.2', path]);
+    expect(code).toBe(0);
+    const [gw] = JSON.parse(stdout).results;
+    expect(gw.patch[0].value).toEqual({ parametersRef: { group: 'agentgateway.dev', kind: 'AgentgatewayParameters', name: 'agentgateway-otel' } });
+    expect(gw.warnings).toEqual([]);
+    const bad = await runCli(['check', '--profile', 'kgateway-v9', path]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--profile must be one of kgateway-v2.1, agentgateway-v2.2');
+  });
+
+  it('checks the other kinds of the table, e.g. a GatewayExtension', async () => {
+    const extension = {
+      apiVersion: 'gateway.kgateway.dev/v1alpha1',
+      kind: 'GatewayExtension',
+      metadata: { name: 'ext-auth', namespace: 'apps' },
+      spec: { extAuth: { grpcService: { backendRef: { name: 'authz', namespace: 'auth', port: 9000 } } } },
+    };
+    const { code, stdout } = await runCli(['check', await file('ext.yaml', docs(extension))]);
+    expect(code).toBe(1);
+    expect(stdout).toContain('- spec.extAuth.grpcService.backendRef: Service auth/authz');
+  });
+
   it.each<[string, () => Promise<string[]>, RegExp]>([
     ['invalid YAML, with file and line', async () => ['check', await file('bad.yaml', 'apiVersion: v1\nkind: X\nmetadata:\n  name: [oops\n')], /bad\.yaml:\d+: invalid YAML/],
     ['a non-Kubernetes document', async () => ['check', await file('data.yaml', 'apiVersion: v1\nkind: Namespace\n---\nfoo: bar\n')], /data\.yaml:4: not a Kubernetes object/],
