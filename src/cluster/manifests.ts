@@ -2,6 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../rules/types.js';
+import { isRecord } from '../rules/objectPaths.js';
 
 export interface ManifestObject {
   object: KubeObject;
@@ -39,10 +40,6 @@ async function manifestFiles(path: string): Promise<string[]> {
     else if (MANIFEST_EXTENSIONS.has(extname(entry.name).toLowerCase())) files.push(child);
   }
   return files;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Parses one file's text: every YAML document (JSON is YAML too), `kind: List` expanded. */

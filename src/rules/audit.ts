@@ -3,6 +3,7 @@ import { GATEWAY_API_GROUP, isAgentgatewayClass } from './gatewayParametersRef.j
 import { decide, type RuleSet } from './ruleSet.js';
 import type { RuleSettings } from './settings.js';
 import type { AdmissionRequest, KubeObject } from './types.js';
+import { isRecord } from './objectPaths.js';
 
 export type Problem = 'ungranted-reference' | 'missing-parametersRef' | 'missing-parameters';
 
@@ -25,10 +26,6 @@ function requestFor(object: KubeObject): AdmissionRequest {
     namespace: object.metadata?.namespace || 'default',
     object,
   };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

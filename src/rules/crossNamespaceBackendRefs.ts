@@ -5,14 +5,11 @@ import { objectName, objectNamespace, type Rule } from './rule.js';
 import type { BackendRefKind, RuleSettings } from './settings.js';
 import type { AdmissionRequest, Verdict } from './types.js';
 import { allowed, denied } from './verdicts.js';
+import { isRecord } from './objectPaths.js';
 
 export interface BackendRef {
   location: string;
   target: ReferenceTo;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function stringOr(value: unknown, fallback: string): string {

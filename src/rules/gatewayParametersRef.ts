@@ -3,13 +3,10 @@ import type { Rule } from './rule.js';
 import type { RuleSettings } from './settings.js';
 import type { AdmissionRequest, JsonPatchOperation, Verdict } from './types.js';
 import { allowed, patched, withWarnings } from './verdicts.js';
+import { isRecord } from './objectPaths.js';
 
 export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
 export const SKIP_ANNOTATION = 'kgateway-admission.dev/skip';
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /**
  * A Gateway is ours when its class is named in the settings, or when the

@@ -29,7 +29,7 @@ export function compilePath(path: string): CompiledPath {
   return segments;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
