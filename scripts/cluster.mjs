@@ -100,6 +100,9 @@ async function up(args) {
         certs,
         detached: true,
         readyTimeoutMs: 60_000,
+        // examples/ is the brief's kgateway v2.1 setup (GatewayParameters); the
+        // v2.2.0 CRDs installed here would otherwise make serve pick agentgateway-v2.2.
+        extraArgs: ['--profile', process.env.KGA_PROFILE ?? 'kgateway-v2.1'],
       });
     } catch (e) {
       console.error(`\nthe webhook server did not become ready: ${e.message}`);
@@ -111,7 +114,7 @@ async function up(args) {
     state.logs.webhook = webhook.logFile;
     writeState(state);
     await registerWebhooks(cp.kubeConfig, { url: webhook.url, caPem: webhook.caPem, failurePolicy: 'Fail' });
-    console.log(`webhook ${webhook.url} registered (/mutate: gateways, /validate: httplistenerpolicies, listenerpolicies)`);
+    console.log(`webhook ${webhook.url} registered (/mutate: gateways; /validate: kgateway and agentgateway policies, ReferenceGrant updates and deletions)`);
     console.log(`metrics at ${webhook.metricsUrl}/metrics, log in ${rel(webhook.logFile)}`);
   }
 
