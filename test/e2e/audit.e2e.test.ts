@@ -63,5 +63,7 @@ describe.skipIf(skip)('kgateway-admission audit on a live cluster', () => {
     expect(unreachable.code).toBe(2);
     expect(unreachable.stderr).toMatch(/audit: cannot read the cluster: .*ECONNREFUSED/);
     expect(unreachable.stderr).not.toMatch(/\n\s+at /);
+    const { rm } = await import('node:fs/promises');
+    await rm(dir, { recursive: true, force: true });
   });
 });

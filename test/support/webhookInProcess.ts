@@ -1,4 +1,4 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -35,6 +35,11 @@ export async function startInProcessWebhook(options: { manifests?: string[]; sou
     tls: { certFile: certs.certFile, keyFile: certs.keyFile },
     certificatePollMs: 100,
   });
+  const close = server.close.bind(server);
+  server.close = async () => {
+    await close();
+    await rm(certsDir, { recursive: true, force: true });
+  };
   return {
     server,
     ca: await readFile(certs.caFile, 'utf8'),
