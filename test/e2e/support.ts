@@ -1,6 +1,6 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePorts, generateServingCert, kubeRequest, type ControlPlane, type KubeResponse } from '../support/controlPlane.js';
@@ -69,11 +69,13 @@ export async function startUnsyncedServer(cp: ControlPlane): Promise<{ url: stri
   return {
     url: `https://127.0.0.1:${port}`,
     caPem: certs.caPem,
-    stop: () =>
-      new Promise((resolve) => {
+    stop: async () => {
+      await new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
-      }),
+      });
+      await rm(dir, { recursive: true, force: true });
+    },
   };
 }
