@@ -1,0 +1,112 @@
+// Child processes under test: our webhook (`serve --manifests examples/`) and
+// the bare-Node ceiling. Each is stopped by its own pid; all are stopped when
+// the bench exits.
+import { spawn } from 'node:child_process';
+import { openSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { BENCH_DIR, freePort, REPO_ROOT, waitForStatus } from './util.mjs';
+
+const live = new Set();
+function stopAllSync() {
+  for (const child of live) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+process.on('exit', stopAllSync);
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    stopAllSync();
+    process.exit(130);
+  });
+}
+
+/** utime+stime of a pid in seconds (from /proc). */
+export function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * ours: `serve` of dist/cli/main.js (or `entry`), with --manifests examples/ or --kubeconfig.
+ * ceiling: bench/ceiling-server.mjs. variant: bench/experiments/variant-server.mjs.
+ * @param {{ kind: 'ours' | 'ceiling' | 'variant', entry?: string, env?: Record<string, string>, name?: string, certFile: string, keyFile: string, config?: string,
+ *           logFile?: string, nodeArgs?: string[], extraArgs?: string[], kubeconfig?: string, readyTimeoutMs?: number }} o
+ */
+export async function startServer(o) {
+  const port = await freePort();
+  const stderrFile = path.join(path.dirname(o.certFile), `${o.name ?? o.kind}-${port}.stderr`);
+  const out = openSync(o.logFile ?? '/dev/null', 'a');
+  const err = openSync(stderrFile, 'a');
+  let args;
+  if (o.kind === 'ceiling') {
+    args = [path.join(BENCH_DIR, 'ceiling-server.mjs'), '--port', String(port), '--cert', o.certFile, '--key', o.keyFile, ...(o.extraArgs ?? [])];
+  } else if (o.kind === 'variant') {
+    args = [path.join(BENCH_DIR, 'experiments', 'variant-server.mjs'), '--port', String(port), '--cert', o.certFile, '--key', o.keyFile, ...(o.extraArgs ?? [])];
+  } else {
+    const metricsPort = await freePort();
+    args = [
+      o.entry ?? path.join(REPO_ROOT, 'dist', 'cli', 'main.js'),
+      'serve',
+      ...(o.kubeconfig ? ['--kubeconfig', o.kubeconfig] : ['--manifests', path.join(REPO_ROOT, 'examples')]),
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--metrics-port',
+      String(metricsPort),
+      '--tls-cert',
+      o.certFile,
+      '--tls-key',
+      o.keyFile,
+      ...(o.config ? ['--config', o.config] : []),
+      ...(o.extraArgs ?? []),
+    ];
+  }
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), ...args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', out, err],
+    env: { ...process.env, ...(o.env ?? {}) },
+  });
+  live.add(child);
+  let exited = false;
+  child.on('exit', () => {
+    exited = true;
+    live.delete(child);
+  });
+  const url = `https://127.0.0.1:${port}`;
+  const tail = () => {
+    try {
+      return readFileSync(stderrFile, 'utf8').slice(-2000);
+    } catch {
+      return '';
+    }
+  };
+  const started = Date.now();
+  await waitForStatus(`${url}/readyz`, { timeoutMs: o.readyTimeoutMs ?? 30_000, isDead: () => (exited ? `${o.kind} server exited: ${tail()}` : undefined) });
+  return {
+    name: o.name ?? o.kind,
+    kind: o.kind,
+    url,
+    port,
+    pid: child.pid,
+    readyMs: Date.now() - started,
+    cpuSeconds: () => cpuSeconds(child.pid),
+    /** SIGINT lets `--cpu-prof` write its profile; SIGKILL after 10 s. */
+    async stop(signal = 'SIGTERM') {
+      if (exited) return;
+      const done = new Promise((resolve) => child.once('exit', resolve));
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await done;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,587 @@
+// kgateway-admission benchmark. See bench/README.md.
+//
+//   npm run bench                          # everything, full length
+//   npm run bench -- --quick --json FILE   # short run (< 3 min), figures as JSON
+//   npm run bench -- --only keepalive,scale
+//   npm run bench -- --profile [--seconds 10]   # CPU profile of our server under load
+//   npm run bench -- --experiments              # prototype fixes measured side by side
+//
+// Parts: keepalive, fresh, rate, scale, apiserver, startup.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ensureCertificates } from '../dist/server/certificates.js';
+import { apiserverPart } from './lib/apiserver.mjs';
+import { admissionBodies } from './lib/bodies.mjs';
+import { summarizeProfile } from './lib/cpuprofile.mjs';
+import { abRun, h2loadRate, wrkRun } from './lib/load.mjs';
+import { startServer } from './lib/servers.mjs';
+import { startupPart } from './lib/startup.mjs';
+import { ensureTools, toolVersions } from './lib/tools.mjs';
+import { log, median, REPO_ROOT, round, rssMiB, run, table } from './lib/util.mjs';
+
+const ALL_PARTS = ['keepalive', 'fresh', 'rate', 'scale', 'apiserver', 'startup'];
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'string' },
+    only: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    experiments: { type: 'boolean', default: false },
+    seconds: { type: 'string' },
+    'build-control-plane': { type: 'boolean' },
+  },
+});
+const quick = args.quick;
+const parts = new Set(args.only ? args.only.split(',').map((s) => s.trim()) : ALL_PARTS);
+for (const p of parts) if (!ALL_PARTS.includes(p)) throw new Error(`unknown part ${p}; parts: ${ALL_PARTS.join(', ')}`);
+
+// Run lengths. Quick keeps the whole run under 3 minutes on the 2-core machine.
+const P = quick
+  ? { kaSecs: 2, kaRounds: 2, freshSecs: 2, freshRounds: 2, rateSecs: 3, scaleIters: 20_000, scaleRateSecs: 3, scaleRateRuns: 1, apiPerKind: 200, startupRuns: 3 }
+  : { kaSecs: 5, kaRounds: 5, freshSecs: 5, freshRounds: 4, rateSecs: 10, scaleIters: 100_000, scaleRateSecs: 5, scaleRateRuns: 3, apiPerKind: 1000, startupRuns: 10 };
+const CONNECTIONS = [1, 16, 100];
+const FRESH_CONCURRENCY = 16;
+const RATE = 1000;
+const GRANT_SIZES = (process.env.KGA_BENCH_GRANTS ?? "10,1000,10000,100000").split(",").map(Number);
+const KYVERNO_P90_MS_AT_100 = 68;
+
+const began = Date.now();
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'kga-bench-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+
+const results = {
+  machine: {
+    cpus: os.cpus().length,
+    cpu_model: os.cpus()[0]?.model,
+    mem_gib: round(os.totalmem() / 2 ** 30, 1),
+    node: process.version,
+    loadavg_start: os.loadavg().map((x) => round(x, 2)),
+    mode: quick ? 'quick' : 'full',
+  },
+};
+
+const pick = (r) => ({
+  rps: round(r.rps, 0),
+  p50_ms: round(r.p50_ms, 3),
+  p90_ms: round(r.p90_ms, 3),
+  p99_ms: round(r.p99_ms, 3),
+  cpu_us_per_req: round(r.serverCpuUsPerReq, 1),
+  ...(r.errors ? { errors: r.errors } : {}),
+});
+
+/** Aggregates rounds of one server: summed throughput, median percentiles. */
+function aggregate(rounds) {
+  const requests = rounds.reduce((a, r) => a + r.requests, 0);
+  const seconds = rounds.reduce((a, r) => a + r.seconds, 0);
+  const cpu = rounds.reduce((a, r) => a + (r.serverCpuUsPerReq * r.requests) / 1e6, 0);
+  return {
+    requests,
+    seconds,
+    rps: requests / seconds,
+    p50_ms: median(rounds.map((r) => r.p50_ms)),
+    p90_ms: median(rounds.map((r) => r.p90_ms)),
+    p99_ms: median(rounds.map((r) => r.p99_ms)),
+    serverCpuUsPerReq: (cpu * 1e6) / requests,
+    errors: rounds.reduce((a, r) => a + r.errors, 0),
+  };
+}
+
+/** Median over rounds of ours/ceiling from runs next to each other in time. */
+const pairedRatio = (ours, ceiling) => round(median(ours.map((o, i) => o.rps / ceiling[i].rps)), 3);
+/** Ceiling's server CPU per request over ours: the ratio neighbours on the machine disturb least. */
+const cpuRatio = (ours, ceiling) => round(aggregate(ceiling).serverCpuUsPerReq / aggregate(ours).serverCpuUsPerReq, 3);
+
+async function setup() {
+  const certs = await ensureCertificates(path.join(tmp, 'certs'), ['127.0.0.1', 'localhost']);
+  const bodies = admissionBodies();
+  const files = { mutate: path.join(tmp, 'mutate.json'), validate: path.join(tmp, 'validate.json') };
+  writeFileSync(files.mutate, bodies.mutate);
+  writeFileSync(files.validate, bodies.validate);
+  const warnConfig = path.join(tmp, 'warn.yaml');
+  writeFileSync(warnConfig, 'logLevel: warn\n');
+  results.bodies = { mutate_bytes: bodies.mutate.length, validate_bytes: bodies.validate.length };
+  return { certFile: certs.certFile, keyFile: certs.keyFile, files, warnConfig };
+}
+
+async function startThree(env) {
+  const c = { certFile: env.certFile, keyFile: env.keyFile };
+  const ceiling = await startServer({ kind: 'ceiling', name: 'ceiling', ...c });
+  const ours = await startServer({ kind: 'ours', name: 'ours', ...c });
+  const oursWarn = await startServer({ kind: 'ours', name: 'ours_warn', config: env.warnConfig, ...c });
+  return { ceiling, ours, oursWarn };
+}
+
+async function keepalivePart(env, servers) {
+  const bodies = { '/mutate': env.files.mutate, '/validate': env.files.validate };
+  log('keep-alive: warming up');
+  for (const s of Object.values(servers)) await wrkRun(s, { connections: 16, seconds: 1, bodies });
+  const out = { connections: {} };
+  const rows = [];
+  for (const c of CONNECTIONS) {
+    const runs = { ceiling: [], ours: [], ours_warn: [] };
+    for (let r = 0; r < P.kaRounds; r++) {
+      // Alternate the order so neither side always runs first.
+      const order = r % 2 === 0 ? ['ceiling', 'ours', 'ours_warn'] : ['ours_warn', 'ours', 'ceiling'];
+      for (const name of order) {
+        const server = name === 'ceiling' ? servers.ceiling : name === 'ours' ? servers.ours : servers.oursWarn;
+        runs[name].push(await wrkRun(server, { connections: c, seconds: P.kaSecs, bodies }));
+      }
+      log(`keep-alive ${c} conn round ${r + 1}/${P.kaRounds}: ours ${round(runs.ours[r].rps, 0)} rps, ceiling ${round(runs.ceiling[r].rps, 0)} rps`);
+    }
+    const entry = {
+      ours: pick(aggregate(runs.ours)),
+      ceiling: pick(aggregate(runs.ceiling)),
+      ratio: pairedRatio(runs.ours, runs.ceiling),
+      ratio_cpu: cpuRatio(runs.ours, runs.ceiling),
+      ours_warn: pick(aggregate(runs.ours_warn)),
+      ratio_warn: pairedRatio(runs.ours_warn, runs.ceiling),
+      ratio_cpu_warn: cpuRatio(runs.ours_warn, runs.ceiling),
+    };
+    out.connections[c] = entry;
+    for (const name of ['ours', 'ours_warn', 'ceiling']) {
+      rows.push({
+        conn: c,
+        server: name === 'ours' ? 'ours (info log)' : name === 'ours_warn' ? 'ours (logLevel warn)' : 'bare Node ceiling',
+        ...entry[name],
+        ratio: name === 'ours' ? entry.ratio : name === 'ours_warn' ? entry.ratio_warn : '',
+        ratio_cpu: name === 'ours' ? entry.ratio_cpu : name === 'ours_warn' ? entry.ratio_cpu_warn : '',
+      });
+    }
+  }
+  const top = out.connections[100];
+  Object.assign(out, {
+    ours: top.ours,
+    ceiling: top.ceiling,
+    ratio: top.ratio,
+    ratio_cpu: top.ratio_cpu,
+    ours_warn: top.ours_warn,
+    ratio_warn: top.ratio_warn,
+    ratio_cpu_warn: top.ratio_cpu_warn,
+  });
+  out.kyverno_p90_ms_at_100 = KYVERNO_P90_MS_AT_100;
+  table(
+    `Keep-alive (wrk, 1 thread, /mutate and /validate alternating, ${P.kaRounds}×${P.kaSecs}s per cell)`,
+    [
+      ['conn', 'conn'],
+      ['server', 'server'],
+      ['rps', 'req/s'],
+      ['p50_ms', 'p50 ms'],
+      ['p90_ms', 'p90 ms'],
+      ['p99_ms', 'p99 ms'],
+      ['cpu_us_per_req', 'server CPU µs/req'],
+      ['ratio', 'ratio to ceiling'],
+      ['ratio_cpu', 'CPU ratio'],
+    ],
+    rows,
+  );
+  process.stdout.write(`p90 at 100 connections: ours ${top.ours.p90_ms} ms; Kyverno's published single-replica figure: p90 ${KYVERNO_P90_MS_AT_100} ms at 100 concurrent clients\n`);
+  return out;
+}
+
+async function freshPart(env, servers) {
+  const runs = { ceiling: [], ours: [], ours_warn: [] };
+  for (let r = 0; r < P.freshRounds; r++) {
+    const endpoint = r % 2 === 0 ? 'validate' : 'mutate';
+    const order = r % 2 === 0 ? ['ceiling', 'ours', 'ours_warn'] : ['ours_warn', 'ours', 'ceiling'];
+    for (const name of order) {
+      const server = name === 'ceiling' ? servers.ceiling : name === 'ours' ? servers.ours : servers.oursWarn;
+      runs[name].push(
+        await abRun(server, { concurrency: FRESH_CONCURRENCY, seconds: P.freshSecs, path: `/${endpoint}`, bodyFile: env.files[endpoint], tmpDir: tmp }),
+      );
+    }
+    log(`fresh round ${r + 1}/${P.freshRounds} (/${endpoint}): ours ${round(runs.ours[r].rps, 0)} rps, ceiling ${round(runs.ceiling[r].rps, 0)} rps`);
+  }
+  const out = {
+    concurrency: FRESH_CONCURRENCY,
+    ours: pick(aggregate(runs.ours)),
+    ceiling: pick(aggregate(runs.ceiling)),
+    ratio: pairedRatio(runs.ours, runs.ceiling),
+    ratio_cpu: cpuRatio(runs.ours, runs.ceiling),
+    ours_warn: pick(aggregate(runs.ours_warn)),
+    ratio_warn: pairedRatio(runs.ours_warn, runs.ceiling),
+    ratio_cpu_warn: cpuRatio(runs.ours_warn, runs.ceiling),
+  };
+  table(
+    `Fresh TLS connection per request (ab without -k, ${FRESH_CONCURRENCY} concurrent, /validate and /mutate rounds, ${P.freshRounds}×${P.freshSecs}s)`,
+    [
+      ['server', 'server'],
+      ['rps', 'req/s'],
+      ['p50_ms', 'p50 ms'],
+      ['p90_ms', 'p90 ms'],
+      ['p99_ms', 'p99 ms'],
+      ['cpu_us_per_req', 'server CPU µs/req'],
+      ['ratio', 'ratio to ceiling'],
+      ['ratio_cpu', 'CPU ratio'],
+    ],
+    [
+      { server: 'ours (info log)', ...out.ours, ratio: out.ratio, ratio_cpu: out.ratio_cpu },
+      { server: 'ours (logLevel warn)', ...out.ours_warn, ratio: out.ratio_warn, ratio_cpu: out.ratio_cpu_warn },
+      { server: 'bare Node ceiling', ...out.ceiling },
+    ],
+  );
+  return out;
+}
+
+async function ratePart(env, servers) {
+  const out = {};
+  const rows = [];
+  for (const endpoint of ['mutate', 'validate']) {
+    out[endpoint] = {};
+    for (const name of ['ours', 'ceiling']) {
+      const server = name === 'ours' ? servers.ours : servers.ceiling;
+      const r = await h2loadRate(server, { rate: RATE, seconds: P.rateSecs, path: `/${endpoint}`, bodyFile: env.files[endpoint], tmpDir: tmp });
+      out[endpoint][name] = pick(r);
+      rows.push({ endpoint: `/${endpoint}`, server: name === 'ours' ? 'ours (info log)' : 'bare Node ceiling', ...out[endpoint][name] });
+    }
+  }
+  table(
+    `Fixed rate ${RATE} req/s (h2load --h1 --rps, 10 keep-alive connections, ${P.rateSecs}s per row)`,
+    [
+      ['endpoint', 'endpoint'],
+      ['server', 'server'],
+      ['rps', 'req/s'],
+      ['p50_ms', 'p50 ms'],
+      ['p90_ms', 'p90 ms'],
+      ['p99_ms', 'p99 ms'],
+      ['cpu_us_per_req', 'server CPU µs/req'],
+    ],
+    rows,
+  );
+  return out;
+}
+
+/** The stand-in API server for `serve --kubeconfig`, in its own process. */
+async function startFakeApi(grants, kubeconfig) {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bench', 'fake-apiserver.mjs'), '--grants', String(grants), '--kubeconfig', kubeconfig], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise((resolve, reject) => {
+    child.stdout.once('data', resolve);
+    child.once('exit', (code) => reject(new Error(`fake API server exited (${code})`)));
+  });
+  return {
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', resolve);
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+async function scalePart(env) {
+  const out = [];
+  for (const n of GRANT_SIZES) {
+    // Decision time and the view's memory, in a process of its own.
+    const child = await run(process.execPath, ['--expose-gc', path.join(REPO_ROOT, 'bench', 'scale-child.mjs'), '--grants', String(n), '--iterations', String(P.scaleIters)], {
+      timeoutMs: 300_000,
+    });
+    if (child.code !== 0) throw new Error(`scale child (${n} grants) failed: ${child.stderr}`);
+    const d = JSON.parse(child.stdout.trim().split('\n').pop());
+
+    // The real server with a live view of n grants (serve --kubeconfig against a stand-in API server).
+    const kubeconfig = path.join(tmp, `kubeconfig-${n}.json`);
+    const api = await startFakeApi(n, kubeconfig);
+    const server = await startServer({ kind: 'ours', name: `live-${n}`, certFile: env.certFile, keyFile: env.keyFile, config: env.warnConfig, kubeconfig, readyTimeoutMs: 120_000 });
+    const rssReady = await rssMiB(server.pid);
+    // Median of the runs' percentiles: one GC pause or a neighbour's burst does not decide it.
+    const rateRuns = [];
+    for (let i = 0; i < P.scaleRateRuns; i++) {
+      rateRuns.push(await h2loadRate(server, { rate: RATE, seconds: P.scaleRateSecs, path: '/validate', bodyFile: env.files.validate, tmpDir: tmp }));
+    }
+    const https = { p50_ms: median(rateRuns.map((x) => x.p50_ms)), p99_ms: median(rateRuns.map((x) => x.p99_ms)) };
+    const status = readFileSync(`/proc/${server.pid}/status`, 'utf8');
+    const rss = Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
+    const peak = Number(/VmHWM:\s+(\d+)/.exec(status)[1]) / 1024;
+    await server.stop();
+    await api.stop();
+    const entry = {
+      grants: n,
+      namespaces: d.namespaces,
+      p50_ms: round(d.p50_ms, 4),
+      p99_ms: round(d.p99_ms, 4),
+      allowed_p99_ms: round(d.allowed_p99_ms, 4),
+      denied_p99_ms: round(d.denied_p99_ms, 4),
+      rss_mib: round(rss, 1),
+      rss_peak_mib: round(peak, 1),
+      rss_ready_mib: round(rssReady, 1),
+      sync_ms: server.readyMs,
+      https_p50_ms: round(https.p50_ms, 3),
+      https_p99_ms: round(https.p99_ms, 3),
+      view_only_rss_mib: d.rss_view_mib,
+      view_only_build_ms: d.build_ms,
+      decisions: d.decisions,
+    };
+    out.push(entry);
+    log(`scale ${n} grants: decision p99 ${entry.p99_ms} ms, HTTPS p99 ${entry.https_p99_ms} ms, RSS ${entry.rss_mib} MiB (peak ${entry.rss_peak_mib})`);
+  }
+  table(
+    'Scale: ReferenceGrants over 1,000 namespaces (decision = AdmissionEngine.review("validate") in-process; HTTPS = serve --kubeconfig with a live view, 1000 req/s; RSS of that server)',
+    [
+      ['grants', 'grants'],
+      ['p50_ms', 'decision p50 ms'],
+      ['p99_ms', 'decision p99 ms'],
+      ['allowed_p99_ms', 'allowed p99 ms'],
+      ['denied_p99_ms', 'denied p99 ms'],
+      ['https_p50_ms', 'HTTPS p50 ms'],
+      ['https_p99_ms', 'HTTPS p99 ms'],
+      ['rss_mib', 'RSS MiB'],
+      ['rss_peak_mib', 'peak RSS MiB'],
+      ['sync_ms', 'start→ready ms'],
+      ['view_only_rss_mib', 'view-only process RSS MiB'],
+      ['view_only_build_ms', 'view build ms'],
+    ],
+    out,
+  );
+  const base = out[0];
+  const last = out[out.length - 1];
+  process.stdout.write(
+    `decision p99 at ${last.grants} grants vs ${base.grants}: ${round((100 * last.p99_ms) / base.p99_ms - 100, 1)}%; HTTPS p99: ${round((100 * last.https_p99_ms) / base.https_p99_ms - 100, 1)}%\n`,
+  );
+  return out;
+}
+
+async function profileMode(env) {
+  const seconds = Number(args.seconds ?? 10);
+  const dir = path.join(tmp, 'prof');
+  const bodies = { '/mutate': env.files.mutate, '/validate': env.files.validate };
+  for (const [name, extra] of [
+    ['ours (info log)', {}],
+    ['bare Node ceiling', { kind: 'ceiling' }],
+  ]) {
+    const profDir = path.join(dir, name.replace(/\W+/g, '-'));
+    const s = await startServer({ kind: 'ours', certFile: env.certFile, keyFile: env.keyFile, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`], ...extra });
+    await wrkRun(s, { connections: 16, seconds: 1, bodies });
+    const r = await wrkRun(s, { connections: 16, seconds, bodies });
+    await s.stop('SIGINT');
+    const { readdirSync } = await import('node:fs');
+    const file = path.join(profDir, readdirSync(profDir)[0]);
+    const sum = summarizeProfile(file, { top: 25 });
+    const perReq = (ms) => round((ms * 1000) / (r.requests + 0), 2);
+    table(`CPU profile: ${name}, wrk 16 connections ${seconds}s, ${round(r.rps, 0)} req/s — self time by package`, [
+      ['name', 'package'],
+      ['ms', 'ms'],
+      ['pct', '%'],
+      ['us', 'µs/req (approx.)'],
+    ], sum.byPackage.slice(0, 15).map((x) => ({ ...x, us: perReq(x.ms) })));
+    table(`CPU profile: ${name} — self time by function`, [
+      ['name', 'function'],
+      ['ms', 'ms'],
+      ['pct', '%'],
+    ], sum.byFunction);
+  }
+}
+
+/** Prototype changes to src/, measured beside the product and the ceiling (see bench/experiments/). */
+async function experimentsMode(env) {
+  const bodies = { '/mutate': env.files.mutate, '/validate': env.files.validate };
+  const c = { certFile: env.certFile, keyFile: env.keyFile };
+  const specs = [
+    ['bare Node ceiling', { kind: 'ceiling' }],
+    ['bare Node ceiling + JSON.parse of the body', { kind: 'ceiling', extraArgs: ['--parse'] }],
+    ['product (serve, info log)', { kind: 'ours' }],
+    ['fastify as product', { kind: 'variant', extraArgs: ['--variant', 'fastify'] }],
+    ['+ plain JSON.parse body parser', { kind: 'variant', extraArgs: ['--variant', 'fastify', '--parser', 'json'] }],
+    ['+ async log destination', { kind: 'variant', extraArgs: ['--variant', 'fastify', '--parser', 'json', '--log', 'async'] }],
+    ['+ cached metric children', { kind: 'variant', extraArgs: ['--variant', 'fastify', '--parser', 'json', '--log', 'async', '--metrics', 'cached'] }],
+    ['fastify, no decision log, no metrics', { kind: 'variant', extraArgs: ['--variant', 'fastify', '--parser', 'json', '--log', 'none', '--metrics', 'none'] }],
+    ['raw node:https, log + metrics', { kind: 'variant', extraArgs: ['--variant', 'raw'] }],
+    ['raw node:https, no log, no metrics', { kind: 'variant', extraArgs: ['--variant', 'raw', '--log', 'none', '--metrics', 'none'] }],
+  ];
+  const servers = [];
+  for (const [name, o] of specs) servers.push(Object.assign(await startServer({ ...c, ...o, name }), { label: name }));
+  const seconds = Number(args.seconds ?? 3);
+  const rounds = quick ? 2 : 4;
+  const connections = 16;
+  try {
+    for (const s of servers) await wrkRun(s, { connections, seconds: 1, bodies });
+    const runs = new Map(servers.map((s) => [s, []]));
+    for (let r = 0; r < rounds; r++) {
+      for (const s of r % 2 ? [...servers].reverse() : servers) runs.get(s).push(await wrkRun(s, { connections, seconds, bodies }));
+      log(`experiments: round ${r + 1}/${rounds}`);
+    }
+    const ceiling = runs.get(servers[0]);
+    table(
+      `Experiments: keep-alive, wrk ${connections} connections, ${rounds}×${seconds}s per row, interleaved`,
+      [
+        ['label', 'server'],
+        ['rps', 'req/s'],
+        ['p99_ms', 'p99 ms'],
+        ['cpu_us_per_req', 'server CPU µs/req'],
+        ['ratio', 'ratio to ceiling'],
+      ],
+      servers.map((s) => ({ label: s.label, ...pick(aggregate(runs.get(s))), ratio: pairedRatio(runs.get(s), ceiling) })),
+    );
+  } finally {
+    for (const s of servers) await s.stop();
+  }
+
+  // Start-up with 100,000 grants through a live view: the product vs the lazy-rebuild patch.
+  const rows = [];
+  for (const [name, env2] of [
+    ['product', {}],
+    ['patch: lazy per-namespace rebuild', { KGA_PATCH: 'lazy' }],
+  ]) {
+    const kubeconfig = path.join(tmp, 'kubeconfig-exp.json');
+    const api = await startFakeApi(100_000, kubeconfig);
+    const server = await startServer({
+      kind: 'ours',
+      name: 'exp',
+      ...c,
+      config: env.warnConfig,
+      kubeconfig,
+      entry: path.join(REPO_ROOT, 'bench', 'experiments', 'patched-serve.mjs'),
+      env: env2,
+      readyTimeoutMs: 180_000,
+    });
+    const https = await h2loadRate(server, { rate: RATE, seconds: 3, path: '/validate', bodyFile: env.files.validate, tmpDir: tmp });
+    const status = readFileSync(`/proc/${server.pid}/status`, 'utf8');
+    rows.push({
+      name,
+      ready_ms: server.readyMs,
+      rss: round(Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024, 1),
+      peak: round(Number(/VmHWM:\s+(\d+)/.exec(status)[1]) / 1024, 1),
+      p99: round(https.p99_ms, 3),
+    });
+    await server.stop();
+    await api.stop();
+  }
+  table('Experiments: serve --kubeconfig with 100,000 ReferenceGrants (stand-in API server)', [
+    ['name', 'build'],
+    ['ready_ms', 'start→ready ms'],
+    ['rss', 'RSS MiB'],
+    ['peak', 'peak RSS MiB'],
+    ['p99', 'HTTPS p99 ms at 1000 req/s'],
+  ], rows);
+}
+
+async function main() {
+  if (args.experiments) {
+    ensureTools();
+    await experimentsMode(await setup());
+    return;
+  }
+  if (args.profile) {
+    ensureTools();
+    await profileMode(await setup());
+    return;
+  }
+  const needLoad = ['keepalive', 'fresh', 'rate', 'scale'].some((p) => parts.has(p));
+  if (needLoad) ensureTools();
+  results.machine.tools = needLoad ? toolVersions() : {};
+  const env = await setup();
+  log(`machine: ${results.machine.cpus} CPUs, load average ${results.machine.loadavg_start.join(' ')}`);
+  if (results.machine.loadavg_start[0] > 1) log('warning: the machine is busy (load average > 1); figures will be noisy — ratios from interleaved rounds are the robust ones');
+
+  if (parts.has('keepalive') || parts.has('fresh') || parts.has('rate')) {
+    const servers = await startThree(env);
+    try {
+      if (parts.has('keepalive')) results.keepalive = await keepalivePart(env, servers);
+      if (parts.has('fresh')) results.fresh = await freshPart(env, servers);
+      if (parts.has('rate')) results.rate_1000 = await ratePart(env, servers);
+    } finally {
+      for (const s of Object.values(servers)) await s.stop();
+    }
+  }
+  if (parts.has('scale')) results.scale = await scalePart(env);
+  if (parts.has('apiserver')) {
+    const build = args['build-control-plane'] ?? !quick;
+    try {
+      const r = await apiserverPart({ perKind: P.apiPerKind, build });
+      if (r.skipped) {
+        process.stdout.write(`\nThrough the API server: SKIPPED — control plane unavailable: ${r.skipped}\n`);
+        results.apiserver_skipped = r.skipped;
+      } else {
+        results.apiserver = r;
+        const row = (what, k) => ({
+          what,
+          unregistered: `${k.unregistered.p50_ms} / ${k.unregistered.p99_ms}`,
+          without: `${k.without.p50_ms} / ${k.without.p99_ms}`,
+          with: `${k.with.p50_ms} / ${k.with.p99_ms}`,
+          median_added_ms: k.median_added_ms,
+          p99_added_ms: k.p99_added_ms,
+        });
+        table(
+          `Through kube-apiserver ${r.kubernetes ?? ''}: sequential creates, client-side time (${r.per_kind} per kind per column)`,
+          [
+            ['what', 'objects'],
+            ['unregistered', 'no webhooks registered: p50 / p99 ms'],
+            ['without', 'registered, not called (interleaved): p50 / p99 ms'],
+            ['with', 'our webhooks called: p50 / p99 ms'],
+            ['median_added_ms', 'added p50 ms'],
+            ['p99_added_ms', 'added p99 ms'],
+          ],
+          [...Object.entries(r.kinds).map(([what, k]) => row(what, k)), row('both', r)],
+        );
+      }
+    } catch (error) {
+      process.stdout.write(`\nThrough the API server: FAILED — ${error.stack ?? error}\n`);
+      results.apiserver_error = String(error.message ?? error);
+    }
+  }
+  if (parts.has('startup')) {
+    results.startup = await startupPart({ runs: P.startupRuns, certFile: env.certFile, keyFile: env.keyFile });
+    const s = results.startup;
+    table('Start-up: process start → GET /readyz 200 (serve --manifests examples/, default config)', [
+      ['what', 'what'],
+      ['median_ms', 'median ms'],
+      ['max_ms', 'max ms'],
+      ['runs', 'runs'],
+    ], [
+      { what: 'with --tls-cert/--tls-key', ...s.ready },
+      { what: 'generating a CA and certificate (--certs-dir, empty)', ...s.ready_generating_certs },
+      { what: 'node -e 0 (Node itself)', ...s.node_baseline },
+    ]);
+  }
+
+  results.machine.loadavg_end = os.loadavg().map((x) => round(x, 2));
+  results.machine.seconds = round((Date.now() - began) / 1000, 1);
+  printTargets();
+  if (args.json) {
+    writeFileSync(args.json, `${JSON.stringify(results, null, 2)}\n`);
+    log(`wrote ${args.json}`);
+  }
+  log(`done in ${results.machine.seconds} s (load average now ${results.machine.loadavg_end.join(' ')})`);
+}
+
+function printTargets() {
+  const rows = [];
+  const add = (target, value, ok) => rows.push({ target, value, ok: ok === undefined ? '' : ok ? 'yes' : 'NO' });
+  const k = results.keepalive;
+  if (k) {
+    for (const c of CONNECTIONS) {
+      const e = k.connections[c];
+      add(
+        `keep-alive ${c} conn: ≥ 80% of the bare Node ceiling`,
+        `${round(e.ratio * 100, 1)}% (CPU ratio ${round(e.ratio_cpu * 100, 1)}%; logLevel warn: ${round(e.ratio_warn * 100, 1)}%)`,
+        e.ratio >= 0.8,
+      );
+    }
+    add('p90 at 100 connections, beside Kyverno (p90 68 ms at 100 clients)', `${k.ours.p90_ms} ms`);
+  }
+  const f = results.fresh;
+  if (f) add('fresh TLS per request: ≥ 90% of the ceiling', `${round(f.ratio * 100, 1)}% (CPU ratio ${round(f.ratio_cpu * 100, 1)}%; warn: ${round(f.ratio_warn * 100, 1)}%)`, f.ratio >= 0.9);
+  const r = results.rate_1000;
+  if (r) for (const e of ['mutate', 'validate']) add(`p99 < 5 ms at 1000 req/s, /${e}`, `${r[e].ours.p99_ms} ms`, r[e].ours.p99_ms < 5);
+  const s = results.scale;
+  if (s) {
+    const a = s[0];
+    const b = s[s.length - 1];
+    add(`decision p99 with ${b.grants} grants within 10% of ${a.grants}`, `${b.p99_ms} vs ${a.p99_ms} ms (${round((100 * b.p99_ms) / a.p99_ms - 100, 1)}%)`, b.p99_ms <= a.p99_ms * 1.1);
+    add(`HTTPS p99 with ${b.grants} grants within 10% of ${a.grants}`, `${b.https_p99_ms} vs ${a.https_p99_ms} ms (${round((100 * b.https_p99_ms) / a.https_p99_ms - 100, 1)}%)`, b.https_p99_ms <= a.https_p99_ms * 1.1);
+    add(`< 200 MiB resident with ${b.grants} grants (live view)`, `${b.rss_mib} MiB (peak ${b.rss_peak_mib})`, b.rss_mib < 200);
+  }
+  const a = results.apiserver;
+  if (a) add('added API-server write latency, median < 2 ms', `${a.median_added_ms} ms (p99 ${a.p99_added_ms} ms)`, a.median_added_ms < 2);
+  else if (parts.has('apiserver')) add('added API-server write latency, median < 2 ms', `not measured: ${results.apiserver_skipped ?? results.apiserver_error}`);
+  if (results.startup) add('start-up to ready (embedded default)', `${results.startup.ready.median_ms} ms median`);
+  table('Targets', [
+    ['target', 'target'],
+    ['value', 'measured'],
+    ['ok', 'met'],
+  ], rows);
+}
+
+await main();
