@@ -1,13 +1,12 @@
 #!/usr/bin/env node
 import { ManifestError } from '../cluster/manifests.js';
 import { ConfigError } from '../config/config.js';
-import { AUDIT_USAGE, runAudit } from './audit.js';
 import { CERTS_USAGE, runCerts } from './certs.js';
 import { CHECK_USAGE, runCheck } from './check.js';
 import { runServe, SERVE_USAGE } from './serve.js';
 import { CommandError, UsageError } from './usage.js';
 
-const USAGE = `Usage: kgateway-admission <command> [options]
+const usage = async (): Promise<string> => `Usage: kgateway-admission <command> [options]
 
 Commands:
   serve   run the admission webhook (HTTPS)
@@ -21,7 +20,7 @@ ${SERVE_USAGE}
 
 ${CHECK_USAGE}
 
-${AUDIT_USAGE}
+${(await import('./audit.js')).AUDIT_USAGE}
 
 ${CERTS_USAGE}`;
 
@@ -37,16 +36,17 @@ async function main(argv: string[]): Promise<number> {
     case 'check':
       return runCheck(args, out);
     case 'audit':
-      return runAudit(args, out);
+      // Lazily: only audit and a live serve load @kubernetes/client-node.
+      return (await import('./audit.js')).runAudit(args, out);
     case 'certs':
       return runCerts(args, out);
     case '--help':
     case '-h':
     case 'help':
-      out(USAGE);
+      out(await usage());
       return 0;
     default:
-      throw new UsageError(command === undefined ? `no command given\n\n${USAGE}` : `unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+      throw new UsageError(command === undefined ? `no command given\n\n${await usage()}` : `unknown command ${JSON.stringify(command)}\n\n${await usage()}`);
   }
 }
 

@@ -72,16 +72,6 @@ export class InMemoryClusterView implements ClusterView {
     }
   }
 
-  /** Forgets every object of one kind, before a fresh list of it. */
-  clearKind(group: string, kind: string): void {
-    if (group === GATEWAY_API_GROUP && kind === 'ReferenceGrant') this.referenceGrants.reset([]);
-    else if (group === GATEWAY_API_GROUP && kind === 'GatewayClass') this.gatewayClasses.clear();
-    else {
-      this.tracked.get(kindKey(group, kind))?.clear();
-      for (const key of [...this.referrerNamespaces.keys()]) if (key.startsWith(`${group}/${kind}/`)) this.forgetReferrer(key);
-    }
-  }
-
   isReferenceGranted(from: ReferenceFrom, to: ReferenceTo): boolean {
     return this.referenceGrants.isGranted(from, to);
   }

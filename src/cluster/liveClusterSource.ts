@@ -119,10 +119,6 @@ export class LiveClusterSource implements ClusterSource {
         resource,
         version,
         {
-          replaceAll: (items) => {
-            this.view.clearKind(resource.group, resource.kind);
-            for (const item of items) this.view.upsert(withKind(item, resource, version));
-          },
           upsert: (object) => this.view.upsert(withKind(object, resource, version)),
           remove: (object) => this.view.remove(withKind(object, resource, version)),
           onList: (reason) => this.options.onList?.(watch.name, reason),

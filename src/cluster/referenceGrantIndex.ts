@@ -12,6 +12,8 @@ type NamespaceLookup = Map<string, Map<string, { everyName: boolean; names: Set<
 export class ReferenceGrantIndex {
   private readonly grants = new Map<string, Map<string, GrantEntries>>();
   private readonly lookups = new Map<string, NamespaceLookup>();
+  /** Namespaces whose lookup is stale; rebuilt on their next question, so a list of N grants costs O(N), not O(N²). */
+  private readonly stale = new Set<string>();
   private count = 0;
 
   get size(): number {
@@ -41,6 +43,7 @@ export class ReferenceGrantIndex {
   reset(grants: Iterable<{ namespace: string; name: string; spec: unknown }>): void {
     this.grants.clear();
     this.lookups.clear();
+    this.stale.clear();
     this.count = 0;
     const touched = new Set<string>();
     for (const g of grants) {
@@ -82,6 +85,7 @@ export class ReferenceGrantIndex {
   }
 
   isGranted(from: ReferenceFrom, to: ReferenceTo): boolean {
+    if (this.stale.has(to.namespace)) this.build(to.namespace);
     const lookup = this.lookups.get(to.namespace);
     if (!lookup) return false;
     const targets = lookup.get(`${from.group}/${from.kind}/${from.namespace}`);
@@ -91,6 +95,13 @@ export class ReferenceGrantIndex {
   }
 
   private rebuild(namespace: string): void {
+    this.lookups.delete(namespace);
+    if (this.grants.has(namespace)) this.stale.add(namespace);
+    else this.stale.delete(namespace);
+  }
+
+  private build(namespace: string): void {
+    this.stale.delete(namespace);
     const inNamespace = this.grants.get(namespace);
     if (!inNamespace) {
       this.lookups.delete(namespace);

@@ -4,8 +4,6 @@ import type { KubeObject } from '../rules/types.js';
 import { collectionPath, type DiscoveredResource, type KubeApi } from './kubeApi.js';
 
 export interface ResourceWatchHandlers {
-  /** Everything the API server holds now, replacing what was known. */
-  replaceAll(items: KubeObject[]): void;
   upsert(object: KubeObject): void;
   remove(object: KubeObject): void;
   onList?(reason: 'initial' | 'relist'): void;
@@ -50,12 +48,17 @@ export class ResourceWatch {
       const result = await this.api.listAll(path);
       const reason = this.lists === 0 ? 'initial' : 'relist';
       this.lists++;
-      this.handlers.replaceAll(result.items as KubeObject[]);
-      this.synced = true;
       this.restartDelayMs = 500;
-      this.handlers.onList?.(reason);
+      // ListWatch adds the listed items (and drops vanished ones) right after
+      // this returns, in the same turn; setImmediate runs once it has.
+      setImmediate(() => {
+        this.synced = true;
+        this.handlers.onList?.(reason);
+      });
       if (reason === 'relist') this.logger.info({ resource: this.name, items: result.items.length }, 're-listed after the watch expired or failed');
-      return result as unknown as { items: KubernetesObject[]; metadata: { resourceVersion: string } };
+      // ListWatch keeps every listed object; managedFields and the
+      // last-applied annotation are most of an object's size and unused here.
+      return { items: result.items.map(slim), metadata: result.metadata } as unknown as { items: KubernetesObject[]; metadata: { resourceVersion: string } };
     };
     const listWatch = new ListWatch<KubernetesObject>(path, new Watch(this.api.kubeConfig), list as never, false);
     listWatch.on('add', (object) => this.handlers.upsert(object as KubeObject));
@@ -86,4 +89,11 @@ export class ResourceWatch {
     }, delay);
     this.restartTimer.unref();
   }
+}
+
+/** An object without what the view never reads, so a large cluster costs less memory. */
+export function slim(object: Record<string, unknown>): Record<string, unknown> {
+  const metadata = (object.metadata ?? {}) as Record<string, unknown>;
+  const { managedFields: _managed, annotations: _annotations, ...keep } = metadata;
+  return { ...object, metadata: keep };
 }

@@ -2,7 +2,6 @@ import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
 
 export interface CertificateBundle {
   caCert: string;
@@ -18,6 +17,8 @@ export const CERT_FILES = { caCert: 'ca.crt', cert: 'tls.crt', key: 'tls.key' } 
  * IP addresses), what the API server needs in a webhook's caBundle.
  */
 export async function generateCertificates(hosts: readonly string[], days = 365): Promise<CertificateBundle> {
+  // Loaded only when certificates are made, not on every start.
+  const { generate } = await import('selfsigned');
   const now = new Date();
   const notAfterDate = new Date(now.getTime() + days * 86_400_000);
   const ca = await generate([{ name: 'commonName', value: 'kgateway-admission-ca' }], {
