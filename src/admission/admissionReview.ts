@@ -101,6 +101,18 @@ export function boundedWarnings(warnings: readonly string[]): string[] {
   return kept;
 }
 
+// The API server relays status.message to the client and into events and
+// audit logs; a policy with thousands of refs would otherwise get a message
+// several times the size of its request (3 MiB in, 10 MiB out).
+const MAX_MESSAGE_LENGTH = 32 * 1024;
+
+export function boundedMessage(message: string): string {
+  if (message.length <= MAX_MESSAGE_LENGTH) return message;
+  const cut = message.lastIndexOf('\n', MAX_MESSAGE_LENGTH);
+  const kept = message.slice(0, cut > 0 ? cut : MAX_MESSAGE_LENGTH);
+  return `${kept}\n… (${message.length - kept.length} more characters not shown)`;
+}
+
 /**
  * The one finishing step for every verdict (controller-runtime's
  * Response.Complete): echoes the uid, sets the status code of a denial, and
@@ -112,7 +124,7 @@ export function completeResponse(uid: string, verdict: Verdict, apiVersion = ADM
     const code = verdict.code ?? 403;
     response.status = {
       code,
-      message: verdict.message ?? 'denied',
+      message: boundedMessage(verdict.message ?? 'denied'),
       reason: code === 403 ? 'Forbidden' : code === 503 ? 'ServiceUnavailable' : code === 400 ? 'BadRequest' : 'InternalError',
     };
   } else if (verdict.patch.length > 0) {
@@ -129,6 +141,6 @@ export function rejectedReview(uid: string, code: number, message: string): Admi
   return {
     apiVersion: ADMISSION_API_VERSION,
     kind: 'AdmissionReview',
-    response: { uid, allowed: false, status: { code, message, reason: code === 413 ? 'RequestEntityTooLarge' : 'BadRequest' } },
+    response: { uid, allowed: false, status: { code, message, reason: code === 413 ? 'RequestEntityTooLarge' : code === 401 ? 'Unauthorized' : 'BadRequest' } },
   };
 }

@@ -1,3 +1,4 @@
+import type { TLSSocket } from 'node:tls';
 import type { FastifyError, FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import { rejectedReview } from '../admission/admissionReview.js';
@@ -9,6 +10,8 @@ export interface AdmissionRoutesOptions {
   logger: Logger;
   metrics: AdmissionMetrics;
   bodyLimitBytes: number;
+  /** Refuse (401) clients without a certificate that the client CA verified. */
+  requireClientCertificate?: boolean;
 }
 
 /**
@@ -18,6 +21,21 @@ export interface AdmissionRoutesOptions {
  */
 export const admissionRoutes: FastifyPluginAsync<AdmissionRoutesOptions> = async (app: FastifyInstance, options) => {
   const { engine, logger, metrics } = options;
+
+  if (options.requireClientCertificate) {
+    app.addHook('onRequest', async (request, reply) => {
+      const socket = request.raw.socket as TLSSocket;
+      if (socket.authorized) return;
+      const sent = typeof socket.getPeerCertificate === 'function' && Object.keys(socket.getPeerCertificate()).length > 0;
+      const reason = sent
+        ? `client certificate refused: ${String(socket.authorizationError ?? 'not verified by the client CA')}`
+        : 'a client certificate signed by the client CA is required';
+      const endpoint = request.url.startsWith('/validate') ? 'validate' : 'mutate';
+      metrics.observe({ endpoint, kind: 'unknown', operation: 'unknown', decision: 'unauthorized' }, 0);
+      logger.warn({ endpoint, statusCode: 401, reason, remoteAddress: socket.remoteAddress }, 'rejected admission request');
+      return reply.code(401).send(rejectedReview('', 401, reason));
+    });
+  }
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const statusCode = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;

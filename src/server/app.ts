@@ -30,14 +30,29 @@ export function buildApp(options: AppOptions): FastifyInstance {
     keepAliveTimeout: options.keepAliveTimeoutMs,
     // The API server gives up on a webhook after at most 30 s.
     requestTimeout: 30_000,
-    return503OnClosing: true,
+    // During a graceful stop, a request that still arrives on an open
+    // connection is answered (with Connection: close), not refused with 503:
+    // the API server counts a 503 as a failed webhook call.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
   }) as unknown as FastifyInstance;
+  // server.close() closes the connections that are idle when it is called;
+  // one busy then (a request in flight at SIGTERM) would stay open after its
+  // response for the keep-alive timeout (120 s) and hold the exit. So while
+  // closing, each response is followed by closing whatever has become idle.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onResponse', async () => {
+    if (closing) setImmediate(() => app.server.closeIdleConnections());
+  });
   void app.register(admissionRoutes, {
     engine: options.engine,
     logger: options.logger,
     metrics: options.metrics,
     bodyLimitBytes: options.bodyLimitBytes,
+    requireClientCertificate: options.tls.ca !== undefined,
   });
   void app.register(healthRoutes, { notReadyReason: options.notReadyReason });
   return app;

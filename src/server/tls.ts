@@ -47,7 +47,11 @@ export function secureContextOptions(tls: LoadedTls): SecureContextOptions & { r
     ...TLS_SETTINGS,
     cert: tls.cert,
     key: tls.key,
-    ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
+    // With a client CA, every client is asked for a certificate, but the
+    // handshake does not fail without one: the admission routes refuse such
+    // clients themselves (401), so the kubelet's HTTPS probes, which send no
+    // certificate, still reach /healthz and /readyz.
+    ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}),
   };
 }
 
