@@ -198,3 +198,21 @@ export declare function unregisterWebhooks(kc: k8s.KubeConfig, opts?: { name?: s
 
 export declare function pidAlive(pid: number): boolean;
 export declare function killPid(pid: number, timeoutMs?: number): Promise<void>;
+
+/** SIGKILLs the control plane's current kube-apiserver; etcd keeps running. */
+export declare function killKubeApiserver(cp: ControlPlane): Promise<void>;
+export interface ExtraKubeApiserver {
+  /** https://127.0.0.1:PORT */
+  server: string;
+  /** The admin kubeconfig pointed at this instance. */
+  kubeConfig: k8s.KubeConfig;
+  pid: number | undefined;
+  stop(): Promise<void>;
+}
+/**
+ * Starts kube-apiserver with the control plane's flags, certificates and etcd:
+ * on its own port again (after killKubeApiserver; cp.pids is updated), or with
+ * `newPort` on a fresh port beside it (an HA peer). Waits for /readyz. cp.stop()
+ * also stops every instance started here.
+ */
+export declare function startKubeApiserver(cp: ControlPlane, opts?: { newPort?: boolean; timeoutMs?: number }): Promise<ExtraKubeApiserver>;

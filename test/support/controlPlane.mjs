@@ -1065,3 +1065,57 @@ export async function unregisterWebhooks(kc, { name = DEFAULT_WEBHOOK_NAME, wait
     });
   }
 }
+
+// ---------------------------------------------------------------------------
+// Fault injection (hardening tests): kill kube-apiserver, start it again on the
+// same port and etcd, or start a second instance beside it (an HA peer).
+// ---------------------------------------------------------------------------
+
+/** cp -> how its kube-apiserver was launched, and the instances started since. */
+const apiServerLaunches = new WeakMap();
+
+function apiServerLaunch(cp) {
+  let launch = apiServerLaunches.get(cp);
+  if (launch) return launch;
+  // The exact command line the control plane started it with (setpriv execs, so
+  // the pid's argv is kube-apiserver's own). Linux only, as the harness is.
+  const argv = fs.readFileSync(`/proc/${cp.pids.kubeApiserver}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  launch = { bin: argv[0], args: argv.slice(1), children: [] };
+  apiServerLaunches.set(cp, launch);
+  const stop = cp.stop;
+  cp.stop = async () => {
+    for (const child of [...launch.children].reverse()) await killAndWait(child);
+    await stop();
+  };
+  return launch;
+}
+
+/** SIGKILLs the control plane's current kube-apiserver; etcd keeps running. */
+export async function killKubeApiserver(cp) {
+  apiServerLaunch(cp);
+  await killPid(cp.pids.kubeApiserver);
+}
+
+/**
+ * Starts kube-apiserver with the control plane's flags, certificates and etcd:
+ * on its own port again (after killKubeApiserver), or with `newPort` on a fresh
+ * port beside it. Waits for /readyz.
+ */
+export async function startKubeApiserver(cp, { newPort = false, timeoutMs = 60_000 } = {}) {
+  const launch = apiServerLaunch(cp);
+  const port = newPort ? (await freePorts(1))[0] : Number(new URL(cp.server).port);
+  const args = launch.args.map((a) => (a.startsWith('--secure-port=') ? `--secure-port=${port}` : a));
+  const child = spawnLogged(launch.bin, args, cp.logs.kubeApiserver);
+  track({ procs: [child], dirs: [] });
+  launch.children.push(child);
+  const server = `https://127.0.0.1:${port}`;
+  const kubeConfig = new k8s.KubeConfig();
+  kubeConfig.loadFromString(fs.readFileSync(cp.kubeconfigPath, 'utf8').replace(cp.server, server));
+  await waitFor(`kube-apiserver on ${server} /readyz`, async () => (await kubeRequest(kubeConfig, 'GET', '/readyz', { timeoutMs: 5000 })).status === 200, {
+    timeoutMs,
+    intervalMs: 100,
+    abort: () => (isRunning(child) ? undefined : `kube-apiserver exited (${child.exitCode ?? child.signalCode}):\n${tail(cp.logs.kubeApiserver)}`),
+  });
+  if (!newPort) cp.pids.kubeApiserver = child.pid;
+  return { server, kubeConfig, pid: child.pid, stop: () => killAndWait(child) };
+}
