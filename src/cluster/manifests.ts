@@ -58,7 +58,13 @@ export function parseManifests(text: string, file: string): ManifestObject[] {
       const at = error.linePos?.[0]?.line ?? lineCounter.linePos(error.pos[0]).line;
       throw new ManifestError(file, at, `invalid YAML: ${error.message.split('\n')[0]}`);
     }
-    const value: unknown = document.toJS({ maxAliasCount: 100 });
+    let value: unknown;
+    try {
+      // The alias limit stops a "billion laughs" document from expanding.
+      value = document.toJS({ maxAliasCount: 100 });
+    } catch (error) {
+      throw new ManifestError(file, line, `cannot read the document: ${(error as Error).message.split('\n')[0]}`);
+    }
     if (value === null || value === undefined) continue;
     const contentLine = document.contents ? lineCounter.linePos(document.contents.range[0]).line : line;
     if (!isRecord(value) || typeof value.apiVersion !== 'string' || typeof value.kind !== 'string') {

@@ -83,18 +83,28 @@ function describeTarget(target: ReferenceTo): string {
   return `${kind} ${target.namespace}/${target.name}`;
 }
 
+// A person reads the first few; thousands of lines (and one suggested grant
+// listing them all) cost seconds to build and are cut by the message cap anyway.
+const MAX_LISTED_REFS = 50;
+const MAX_SUGGESTED_TARGETS = 50;
+
 export function deniedForMissingGrant(from: ReferenceFrom, name: string, missing: readonly BackendRef[]): Verdict {
+  const listed = missing.slice(0, MAX_LISTED_REFS);
   const lines = [
     `${from.kind} ${from.namespace}/${name} refers to objects in other namespaces that no ReferenceGrant allows:`,
-    ...missing.map((ref) => `- ${ref.location}: ${describeTarget(ref.target)}`),
+    ...listed.map((ref) => `- ${ref.location}: ${describeTarget(ref.target)}`),
+    ...(missing.length > listed.length ? [`- …and ${missing.length - listed.length} more`] : []),
   ];
   const byNamespace = new Map<string, ReferenceTo[]>();
   for (const ref of missing) {
-    const list = byNamespace.get(ref.target.namespace) ?? [];
-    list.push(ref.target);
-    byNamespace.set(ref.target.namespace, list);
+    let list = byNamespace.get(ref.target.namespace);
+    if (!list) {
+      list = [];
+      byNamespace.set(ref.target.namespace, list);
+    }
+    if (list.length < MAX_SUGGESTED_TARGETS) list.push(ref.target);
   }
-  const namespaces = [...byNamespace.keys()].sort();
+  const namespaces = [...byNamespace.keys()].sort().slice(0, MAX_LISTED_REFS);
   lines.push(
     namespaces.length === 1
       ? `Create this ReferenceGrant in namespace ${namespaces[0]} to allow it:`

@@ -24,18 +24,17 @@ export function suggestedGrantName(from: ReferenceFrom): string {
  */
 export function referenceGrantYaml(from: ReferenceFrom, targets: readonly ReferenceTo[]): string {
   const namespace = targets[0]?.namespace ?? '';
-  const to: { group: string; kind: string; name: string }[] = [];
+  const to = new Map<string, { group: string; kind: string; name: string }>();
   for (const target of targets) {
-    if (!to.some((t) => t.group === target.group && t.kind === target.kind && t.name === target.name)) {
-      to.push({ group: target.group, kind: target.kind, name: target.name });
-    }
+    const key = `${target.group}/${target.kind}/${target.name}`;
+    if (!to.has(key)) to.set(key, { group: target.group, kind: target.kind, name: target.name });
   }
   return stringify(
     {
       apiVersion: REFERENCE_GRANT_API_VERSION,
       kind: 'ReferenceGrant',
       metadata: { name: suggestedGrantName(from), namespace },
-      spec: { from: [{ group: from.group, kind: from.kind, namespace: from.namespace }], to },
+      spec: { from: [{ group: from.group, kind: from.kind, namespace: from.namespace }], to: [...to.values()] },
     },
     { defaultStringType: 'PLAIN', defaultKeyType: 'PLAIN' },
   );

@@ -234,12 +234,15 @@ describe('huge arrays of refs', () => {
     expect(answer.response.allowed).toBe(allowed);
     if (!allowed) {
       expect(answer.response.status.message).toMatch(/^HTTPListenerPolicy kgateway\/logging-policy refers to objects in other namespaces that no ReferenceGrant allows:\n- spec\.accessLog\[0\]/);
-      expect(answer.response.status.message).toMatch(/… \(\d+ more characters not shown\)$/);
+      // The first 50 refs are named, the rest counted; the suggested grants cover the first 50.
+      expect(answer.response.status.message).toMatch(new RegExp(`\\n- …and ${count - 50} more\\n`));
+      expect(answer.response.status.message.length).toBeLessThan(32 * 1024);
     }
     // The answer stays small whatever the request held.
     expect(Buffer.byteLength(res.text)).toBeLessThan(40 * 1024);
     process.stderr.write(`[hardening] ${count} refs (${(Buffer.byteLength(body) / 1048576).toFixed(2)} MiB), ${_name}: ${allowed ? 'allowed' : 'denied'} in ${ms.toFixed(0)} ms, answer ${Buffer.byteLength(res.text)} bytes\n`);
     // Loose on purpose (2 cores, CI): a regression to quadratic work over the refs takes far longer.
+    // A hang guard, not a performance check: the benchmark measures speed.
     expect(ms).toBeLessThan(5_000);
     await expectHealthy();
   });
