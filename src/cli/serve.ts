@@ -1,9 +1,11 @@
 import type { KubeConfig } from '@kubernetes/client-node';
+import { existsSync, readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { manifestClusterSource, type ClusterSource } from '../cluster/clusterSource.js';
 import { KubeApi } from '../cluster/kubeApi.js';
 import { detectProfile, loadKubeConfig } from '../cluster/kubeConnection.js';
 import { LiveClusterSource } from '../cluster/liveClusterSource.js';
+import type { SelfManagedCertificates } from '../cluster/selfManagedCertificates.js';
 import { AdmissionMetrics } from '../server/metrics.js';
 import { loadConfig, ruleSettings, viewOptionsFor } from '../config/config.js';
 import type { ProfileName } from '../config/profiles.js';
@@ -14,6 +16,7 @@ import { integerOption, parseCommandArgs, profileOption, UsageError } from './us
 export const SERVE_USAGE = `Usage: kgateway-admission serve [--host H] [--port N] [--metrics-port N] [--config FILE] [--profile NAME]
          [--tls-cert FILE --tls-key FILE] [--client-ca FILE] [--certs-dir DIR]
          (--manifests PATH... | --kubeconfig FILE)
+         [--self-managed-certs --secret-name NAME --service-name NAME [--namespace NS] [--webhook-config NAME...]]
 
 Serves POST /mutate and /validate (AdmissionReview admission.k8s.io/v1) over
 HTTPS, GET /healthz and /readyz on the same port, and GET /metrics over plain
@@ -23,7 +26,13 @@ The cluster view comes from --manifests files, or from list+watch of a live
 cluster: --kubeconfig, else $KUBECONFIG, else in-cluster credentials.
 --profile (kgateway-v2.1 or agentgateway-v2.2; or profile: in the config)
 sets the controller names and parameters kind; unset, a live cluster's CRDs
-decide (agentgateway-v2.2 when it serves AgentgatewayParameters).`;
+decide (agentgateway-v2.2 when it serves AgentgatewayParameters).
+--self-managed-certs (live cluster only; instead of --tls-cert/--tls-key):
+the server keeps a CA and a serving certificate for SERVICE.NAMESPACE.svc in
+Secret --secret-name (created when missing, shared by replicas, renewed before
+expiry), writes them to --certs-dir for the TLS loader, and sets caBundle in
+the Mutating/ValidatingWebhookConfigurations named by --webhook-config.
+--namespace defaults to $POD_NAMESPACE, else the in-cluster namespace.`;
 
 export async function runServe(args: string[]): Promise<number> {
   const { values } = parseCommandArgs(
@@ -41,6 +50,11 @@ export async function runServe(args: string[]): Promise<number> {
       manifests: { type: 'string', multiple: true },
       kubeconfig: { type: 'string' },
       profile: { type: 'string' },
+      'self-managed-certs': { type: 'boolean' },
+      namespace: { type: 'string' },
+      'secret-name': { type: 'string' },
+      'service-name': { type: 'string' },
+      'webhook-config': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
     false,
@@ -50,6 +64,7 @@ export async function runServe(args: string[]): Promise<number> {
     return 0;
   }
   if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new UsageError('serve: give --tls-cert and --tls-key together');
+  const selfManagedCerts = selfManagedOptions(values);
   const config = await loadConfig(values.config);
   config.server.host = values.host ?? config.server.host;
   config.server.port = integerOption('port', values.port, 0, 65535) ?? config.server.port;
@@ -60,6 +75,7 @@ export async function runServe(args: string[]): Promise<number> {
 
   const metrics = new AdmissionMetrics();
   let source: ClusterSource;
+  let liveKubeConfig: KubeConfig | undefined;
   if (values.manifests && values.manifests.length > 0) {
     if (values.kubeconfig) throw new UsageError('serve: give --manifests or --kubeconfig, not both');
     source = await manifestClusterSource(values.manifests, viewOptionsFor(ruleSettings(config, profile)));
@@ -73,6 +89,7 @@ export async function runServe(args: string[]): Promise<number> {
     if (!kubeConfig) {
       throw new UsageError('serve: no cluster view: give --manifests PATH, or --kubeconfig FILE (or set KUBECONFIG, or run in a cluster)');
     }
+    liveKubeConfig = kubeConfig;
     if (!profile) {
       profile = await detectProfile(new KubeApi(kubeConfig));
       logger.info({ profile }, 'profile chosen from the CRDs the cluster serves');
@@ -92,7 +109,14 @@ export async function runServe(args: string[]): Promise<number> {
   logger.info({ profile: profile ?? config.profile ?? 'kgateway-v2.1', parametersRef: settings.parametersRef }, 'rules configured');
 
   let tls;
-  if (values['tls-cert'] && values['tls-key']) {
+  let selfManaged: SelfManagedCertificates | undefined;
+  if (selfManagedCerts) {
+    if (!liveKubeConfig) throw new UsageError('serve: --self-managed-certs needs a live cluster (--kubeconfig or in-cluster), not --manifests');
+    const { SelfManagedCertificates } = await import('../cluster/selfManagedCertificates.js');
+    selfManaged = new SelfManagedCertificates({ ...selfManagedCerts, kubeConfig: liveKubeConfig, dir: values['certs-dir'], logger });
+    const files = await selfManaged.start();
+    tls = { certFile: files.certFile, keyFile: files.keyFile };
+  } else if (values['tls-cert'] && values['tls-key']) {
     tls = { certFile: values['tls-cert'], keyFile: values['tls-key'] };
   } else {
     const hosts = [...new Set([config.server.host, 'localhost', '127.0.0.1'].filter((h) => h !== '0.0.0.0' && h !== '::'))];
@@ -113,6 +137,7 @@ export async function runServe(args: string[]): Promise<number> {
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       logger.info({ signal }, 'shutting down: finishing in-flight requests');
+      selfManaged?.stop();
       server.close().then(resolve, (error: unknown) => {
         logger.error({ err: error }, 'error during shutdown');
         resolve();
@@ -122,4 +147,34 @@ export async function runServe(args: string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
   });
   return 0;
+}
+
+const IN_CLUSTER_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/** The --self-managed-certs settings, checked; undefined without the flag. */
+function selfManagedOptions(values: {
+  'self-managed-certs'?: boolean;
+  namespace?: string;
+  'secret-name'?: string;
+  'service-name'?: string;
+  'webhook-config'?: string[];
+  'tls-cert'?: string;
+  manifests?: string[];
+}): { namespace: string; secretName: string; serviceName: string; webhookConfigs: string[] } | undefined {
+  const related = ['namespace', 'secret-name', 'service-name', 'webhook-config'] as const;
+  if (!values['self-managed-certs']) {
+    const stray = related.filter((name) => values[name] !== undefined);
+    if (stray.length > 0) throw new UsageError(`serve: --${stray.join(', --')} ${stray.length === 1 ? 'goes' : 'go'} only with --self-managed-certs`);
+    return undefined;
+  }
+  if (values['tls-cert']) throw new UsageError('serve: give --self-managed-certs or --tls-cert/--tls-key, not both');
+  if (values.manifests && values.manifests.length > 0) throw new UsageError('serve: --self-managed-certs needs a live cluster, not --manifests');
+  const secretName = values['secret-name'];
+  const serviceName = values['service-name'];
+  if (!secretName || !serviceName) throw new UsageError('serve: --self-managed-certs needs --secret-name and --service-name');
+  const namespace =
+    values.namespace || process.env.POD_NAMESPACE || (existsSync(IN_CLUSTER_NAMESPACE) ? readFileSync(IN_CLUSTER_NAMESPACE, 'utf8').trim() : '');
+  if (!namespace) throw new UsageError('serve: --self-managed-certs needs --namespace (or POD_NAMESPACE, or in-cluster credentials)');
+  const webhookConfigs = (values['webhook-config'] ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  return { namespace, secretName, serviceName, webhookConfigs };
 }

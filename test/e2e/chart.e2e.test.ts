@@ -1,0 +1,510 @@
+// The Helm chart, for real: helm (built from its Go module) lints and renders
+// it in each certificate mode, a wrong value fails, every rendered object is
+// server-side applied to a real kube-apiserver, and the server runs under the
+// chart's ServiceAccount token: its lists and watches are allowed, nothing
+// else is, and self-managed certificates work with exactly the chart's RBAC.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { openSync, closeSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { KubeApi } from '../../src/cluster/kubeApi.js';
+import { parseConfig } from '../../src/config/config.js';
+import { PROFILES } from '../../src/config/profiles.js';
+import { builtInBackendRefKinds } from '../../src/rules/backendRefKinds.js';
+import { GATEWAY_API_GROUP } from '../../src/rules/gatewayParametersRef.js';
+import {
+  chartCrdFiles,
+  CHART_DIR,
+  find,
+  helmBinary,
+  installCrdFiles,
+  ensureNamespace,
+  parseManifests,
+  renderChart,
+  runHelm,
+  serverSideApply,
+  serviceAccountKubeconfig,
+  valuesArgs,
+  type KubeObject,
+} from '../chart/support.js';
+import { freePorts, generateServingCert, kubeRequest, REPO_ROOT, requireControlPlane, startControlPlane, startWebhookServer, type ControlPlane } from '../support/controlPlane.js';
+import { metricValue, pollUntil } from './support.js';
+
+const skip = await requireControlPlane();
+
+const CA_PEM = (await generateServingCert()).caPem;
+
+const MODES = {
+  selfManaged: {
+    release: 'sm',
+    namespace: 'kga-sm',
+    values: { certificates: { mode: 'selfManaged' }, gatewayParameters: { create: true, kind: 'GatewayParameters', namespaces: ['team-a', 'team-b'] } },
+  },
+  certManager: {
+    release: 'cm',
+    namespace: 'kga-cm',
+    values: {
+      certificates: { mode: 'certManager' },
+      serviceMonitor: { enabled: true, labels: { release: 'prometheus' } },
+      gatewayParameters: { create: true, kind: 'AgentgatewayParameters', namespaces: ['team-a'] },
+      config: { profile: 'agentgateway-v2.2' },
+    },
+  },
+  secret: {
+    release: 'sec',
+    namespace: 'kga-sec',
+    values: {
+      certificates: { mode: 'secret', secret: { name: 'my-webhook-tls', caBundle: CA_PEM } },
+      webhooks: {
+        mutating: { failurePolicy: 'Ignore', timeoutSeconds: 3 },
+        excludeNamespaces: ['flux-system'],
+        objectSelector: { matchExpressions: [{ key: 'kgateway-admission.dev/ignore', operator: 'DoesNotExist' }] },
+      },
+      replicaCount: 3,
+    },
+  },
+} as const;
+type Mode = keyof typeof MODES;
+const MODE_NAMES = Object.keys(MODES) as Mode[];
+
+const WEBHOOK_PLURALS = { MutatingWebhookConfiguration: 'mutatingwebhookconfigurations', ValidatingWebhookConfiguration: 'validatingwebhookconfigurations' } as const;
+
+describe('Helm chart documentation', () => {
+  it('the chart README describes every value of values.yaml', async () => {
+    const readme = await readFile(join(CHART_DIR, 'README.md'), 'utf8');
+    const values = parseYaml(await readFile(join(CHART_DIR, 'values.yaml'), 'utf8')) as Record<string, unknown>;
+    const leaves = (object: Record<string, unknown>, prefix = ''): string[] =>
+      Object.entries(object).flatMap(([key, value]) =>
+        value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0
+          ? leaves(value as Record<string, unknown>, `${prefix}${key}.`)
+          : [`${prefix}${key}`],
+      );
+    const undocumented = leaves(values).filter((path) => {
+      const parts = path.split('.');
+      return !parts.some((_, i) => readme.includes(`\`${parts.slice(0, i + 1).join('.')}\``) && (i === parts.length - 1 || !isObjectWithDocumentedChildren(parts.slice(0, i + 1).join('.'), readme)));
+    });
+    expect(undocumented).toEqual([]);
+  });
+});
+
+/** A value documented as a whole (e.g. `resources`) covers its children unless the README documents children separately. */
+function isObjectWithDocumentedChildren(path: string, readme: string): boolean {
+  return readme.includes(`\`${path}.`);
+}
+
+describe.skipIf(skip)('Helm chart against a real kube-apiserver', () => {
+  let helm: string;
+  let cp: ControlPlane;
+  let kubeVersion: string;
+  let work: string;
+  const rendered = {} as Record<Mode, KubeObject[]>;
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    helm = await helmBinary();
+    const [started, crdFiles] = await Promise.all([startControlPlane(), chartCrdFiles()]);
+    cp = started;
+    kubeVersion = cp.versions.kubernetes;
+    work = await mkdtemp(join(tmpdir(), 'kga-chart-'));
+    await installCrdFiles(cp.kubeConfig, crdFiles);
+    for (const mode of MODE_NAMES) {
+      const { release, namespace, values } = MODES[mode];
+      rendered[mode] = await renderChart(helm, release, namespace, values, ['--kube-version', kubeVersion]);
+    }
+  });
+
+  afterAll(async () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    await cp?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it.each(MODE_NAMES)('helm lint --strict passes in %s mode', async (mode) => {
+    const res = await runHelm(helm, ['lint', '--strict', CHART_DIR, '--namespace', MODES[mode].namespace, ...(await valuesArgs(MODES[mode].values))]);
+    expect(res.code, res.stdout + res.stderr).toBe(0);
+    expect(res.stdout).toContain('1 chart(s) linted, 0 chart(s) failed');
+  });
+
+  it.each([
+    [{ certificates: { mode: 'vault' } }, "at '/certificates/mode': value must be one of 'selfManaged', 'certManager', 'secret'"],
+    [{ certificates: { mode: 'secret' } }, "at '/certificates/secret/name'"],
+    [{ certificates: { mode: 'secret', secret: { name: 'x', caBundle: 'not a PEM' } } }, "at '/certificates/secret/caBundle'"],
+    [{ webhooks: { mutating: { failurePolicy: 'Sometimes' } } }, "at '/webhooks/mutating/failurePolicy'"],
+    [{ webhooks: { validating: { timeoutSeconds: 31 } } }, "at '/webhooks/validating/timeoutSeconds'"],
+    [{ replicaCount: 0 }, "at '/replicaCount'"],
+    [{ replicas: 2 }, "additional properties 'replicas' not allowed"],
+    [{ config: { validation: { grantGuard: 'maybe' } } }, "at '/config/validation/grantGuard'"],
+    [{ config: { server: { prot: 1 } } }, "additional properties 'prot' not allowed"],
+    [{ image: { digest: 'latest' } }, "at '/image/digest'"],
+    [{ certificates: { mode: 'certManager', certManager: { issuerRef: { kind: 'ClusterIssuer' } } } }, "missing property 'name'"],
+  ])('a wrong value fails: %j', async (values, message) => {
+    const res = await runHelm(helm, ['template', 'bad', CHART_DIR, ...(await valuesArgs(values))]);
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toContain("values don't meet the specifications of the schema");
+    expect(res.stderr).toContain(message);
+  });
+
+  it('a wrong value fails `helm install` itself, before anything is created', async () => {
+    const res = await runHelm(helm, ['install', 'bad', CHART_DIR, '--namespace', 'default', '--kubeconfig', cp.kubeconfigPath, '--set', 'webhooks.validating.failurePolicy=Never']);
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toContain("at '/webhooks/validating/failurePolicy'");
+    const secrets = await kubeRequest(cp.kubeConfig, 'GET', '/api/v1/namespaces/default/secrets?labelSelector=owner%3Dhelm,name%3Dbad');
+    expect(secrets.body.items).toEqual([]);
+  });
+
+  it('runs non-root on a read-only root filesystem, with probes, resources and spread replicas', () => {
+    const objects = rendered.selfManaged;
+    const deployment = find(objects, 'Deployment');
+    const pod = deployment.spec.template.spec;
+    const container = pod.containers[0];
+    expect(deployment.spec.replicas).toBe(2);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(container.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(container.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+    expect(container.resources.limits).toMatchObject({ memory: expect.any(String) });
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'https', scheme: 'HTTPS' });
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'https', scheme: 'HTTPS' });
+    expect(container.lifecycle.preStop.sleep.seconds).toBe(5);
+    expect(pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey).toBe('kubernetes.io/hostname');
+    expect(pod.topologySpreadConstraints.map((c: { topologyKey: string }) => c.topologyKey)).toEqual(['topology.kubernetes.io/zone', 'kubernetes.io/hostname']);
+    expect(find(objects, 'PodDisruptionBudget').spec).toMatchObject({ minAvailable: 1, selector: deployment.spec.selector });
+    // Only the emptyDirs are writable: the certificates folder and /tmp.
+    const writable = container.volumeMounts.filter((m: { readOnly?: boolean }) => !m.readOnly).map((m: { name: string }) => m.name);
+    expect(writable.sort()).toEqual(['certs', 'tmp']);
+    expect(pod.volumes.filter((v: { emptyDir?: unknown }) => v.emptyDir).map((v: { name: string }) => v.name).sort()).toEqual(['certs', 'tmp']);
+    expect(container.args).toEqual(
+      expect.arrayContaining([
+        'serve',
+        '--self-managed-certs',
+        '--namespace=$(POD_NAMESPACE)',
+        '--secret-name=sm-kgateway-admission-tls',
+        '--service-name=sm-kgateway-admission',
+        '--webhook-config=sm-kgateway-admission',
+      ]),
+    );
+    // With a Secret, the certificate is mounted read-only and reloaded when the kubelet swaps it.
+    const secretPod = find(rendered.secret, 'Deployment').spec.template.spec;
+    expect(secretPod.volumes.find((v: { name: string }) => v.name === 'tls').secret.secretName).toBe('my-webhook-tls');
+    expect(secretPod.containers[0].args).toEqual(expect.arrayContaining(['--tls-cert=/etc/kgateway-admission/tls/tls.crt', '--tls-key=/etc/kgateway-admission/tls/tls.key']));
+    expect(find(rendered.secret, 'Deployment').spec.replicas).toBe(3);
+  });
+
+  it('registers the webhooks with the fields and selectors from the values', () => {
+    for (const mode of MODE_NAMES) {
+      const { namespace, release } = MODES[mode];
+      const mutating = find(rendered[mode], 'MutatingWebhookConfiguration');
+      const validating = find(rendered[mode], 'ValidatingWebhookConfiguration');
+      const webhooks = [...mutating.webhooks, ...validating.webhooks];
+      expect(webhooks.map((w: { name: string }) => w.name)).toEqual([
+        'gateways.mutate.kgateway-admission.kgateway.dev',
+        'policies.validate.kgateway-admission.kgateway.dev',
+        'referencegrants.validate.kgateway-admission.kgateway.dev',
+      ]);
+      for (const webhook of webhooks) {
+        expect(webhook).toMatchObject({ sideEffects: 'None', admissionReviewVersions: ['v1'], matchPolicy: 'Equivalent' });
+        expect(webhook.clientConfig.service).toMatchObject({ name: `${release}-kgateway-admission`, namespace, port: 443 });
+        const excluded = webhook.namespaceSelector.matchExpressions[0];
+        expect(excluded).toMatchObject({ key: 'kubernetes.io/metadata.name', operator: 'NotIn' });
+        expect(excluded.values).toEqual(expect.arrayContaining(['kube-system', namespace]));
+      }
+      const [gateways, policies, grants] = webhooks;
+      expect(gateways.rules).toEqual([{ apiGroups: ['gateway.networking.k8s.io'], apiVersions: ['v1', 'v1beta1'], resources: ['gateways'], operations: ['CREATE', 'UPDATE'], scope: 'Namespaced' }]);
+      expect(policies.rules.flatMap((r: { resources: string[] }) => r.resources)).toEqual(['httplistenerpolicies', 'listenerpolicies', 'gatewayextensions', 'agentgatewaypolicies', 'agentgatewaybackends']);
+      expect(grants.rules).toEqual([{ apiGroups: ['gateway.networking.k8s.io'], apiVersions: ['v1', 'v1beta1'], resources: ['referencegrants'], operations: ['UPDATE', 'DELETE'], scope: 'Namespaced' }]);
+      expect(policies.failurePolicy).toBe('Fail');
+      expect(grants.failurePolicy).toBe('Ignore');
+    }
+    const secretHooks = find(rendered.secret, 'MutatingWebhookConfiguration').webhooks[0];
+    expect(secretHooks).toMatchObject({ failurePolicy: 'Ignore', timeoutSeconds: 3, objectSelector: MODES.secret.values.webhooks.objectSelector });
+    expect(secretHooks.namespaceSelector.matchExpressions[0].values).toEqual(['kube-system', 'kga-sec', 'flux-system']);
+    expect(find(rendered.selfManaged, 'MutatingWebhookConfiguration').webhooks[0]).toMatchObject({ failurePolicy: 'Fail', timeoutSeconds: 5 });
+    expect(find(rendered.selfManaged, 'MutatingWebhookConfiguration').webhooks[0].objectSelector).toBeUndefined();
+    // Certificates: caBundle from the values, the CA injector's annotation, or none (the server sets it).
+    expect(Buffer.from(secretHooks.clientConfig.caBundle, 'base64').toString()).toBe(CA_PEM);
+    const cmMutating = find(rendered.certManager, 'MutatingWebhookConfiguration');
+    expect(cmMutating.metadata.annotations).toEqual({ 'cert-manager.io/inject-ca-from': 'kga-cm/cm-kgateway-admission-serving' });
+    expect(cmMutating.webhooks[0].clientConfig.caBundle).toBeUndefined();
+    const serving = find(rendered.certManager, 'Certificate', 'cm-kgateway-admission-serving');
+    expect(serving.spec.dnsNames).toContain('cm-kgateway-admission.kga-cm.svc');
+    expect(serving.spec.secretName).toBe(find(rendered.certManager, 'Deployment').spec.template.spec.volumes.find((v: { name: string }) => v.name === 'tls').secret.secretName);
+    expect(find(rendered.selfManaged, 'MutatingWebhookConfiguration').webhooks[0].clientConfig.caBundle).toBeUndefined();
+  });
+
+  it("renders the config file from values, valid for the server, and the chart's schema of it is the server's", async () => {
+    for (const mode of MODE_NAMES) {
+      const text = find(rendered[mode], 'ConfigMap').data['config.yaml'];
+      expect(() => parseConfig(parseYaml(text), `${mode} config.yaml`)).not.toThrow();
+    }
+    expect(parseYaml(find(rendered.certManager, 'ConfigMap').data['config.yaml']).profile).toBe('agentgateway-v2.2');
+    const chartSchema = JSON.parse(await readFile(join(CHART_DIR, 'values.schema.json'), 'utf8')).properties.config;
+    const { $schema: _s, $id: _i, title: _t, ...serverSchema } = JSON.parse(await readFile(join(REPO_ROOT, 'src', 'config', 'config.schema.json'), 'utf8'));
+    const { description: _d, ...chartConfig } = chartSchema;
+    expect(chartConfig).toEqual(serverSchema);
+  });
+
+  it('creates the OTEL parameters object of the right kind in each listed namespace', () => {
+    const gatewayParameters = rendered.selfManaged.filter((o) => o.kind === 'GatewayParameters');
+    expect(gatewayParameters.map((o) => `${o.metadata.namespace}/${o.metadata.name}`)).toEqual(['team-a/agentgateway-otel', 'team-b/agentgateway-otel']);
+    expect(gatewayParameters[0]!.spec.kube.agentgateway.env.map((e: { name: string }) => e.name)).toEqual([
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+      'OTEL_EXPORTER_OTLP_PROTOCOL',
+      'OTEL_SERVICE_NAME',
+      'OTEL_TRACES_EXPORTER',
+      'OTEL_LOGS_EXPORTER',
+    ]);
+    const agentgateway = find(rendered.certManager, 'AgentgatewayParameters');
+    expect(agentgateway.spec.env[0]).toEqual({ name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: 'http://otel-collector-collector.monitoring.svc.cluster.local:4317' });
+    expect(find(rendered.certManager, 'ServiceMonitor').spec.endpoints[0]).toMatchObject({ port: 'metrics', path: '/metrics' });
+  });
+
+  it('kube-apiserver accepts every rendered object of every mode (server-side apply, no dry-run)', async () => {
+    for (const ns of ['team-a', 'team-b', ...MODE_NAMES.map((m) => MODES[m].namespace)]) await ensureNamespace(cp.kubeConfig, ns);
+    const applied: string[] = [];
+    for (const mode of MODE_NAMES) {
+      for (const object of rendered[mode]) {
+        const stored = await serverSideApply(cp.kubeConfig, object, MODES[mode].namespace);
+        expect(stored.metadata.name).toBe(object.metadata.name);
+        applied.push(`${mode}: ${object.kind}/${object.metadata.name}`);
+      }
+    }
+    const kinds = new Set(applied.map((a) => a.split(': ')[1]!.split('/')[0]));
+    for (const kind of ['Deployment', 'Service', 'ServiceAccount', 'ConfigMap', 'PodDisruptionBudget', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'Issuer', 'Certificate', 'ServiceMonitor', 'GatewayParameters', 'AgentgatewayParameters']) {
+      expect(kinds, kind).toContain(kind);
+    }
+    process.stderr.write(`[chart] applied ${applied.length} objects to kube-apiserver ${kubeVersion}\n`);
+    // The webhooks as stored keep what was rendered (no defaulting surprises).
+    const stored = await kubeRequest(cp.kubeConfig, 'GET', `/apis/admissionregistration.k8s.io/v1/${WEBHOOK_PLURALS.ValidatingWebhookConfiguration}/sec-kgateway-admission`);
+    expect(stored.body.webhooks[0]).toMatchObject({ failurePolicy: 'Fail', matchPolicy: 'Equivalent', sideEffects: 'None', timeoutSeconds: 5 });
+  });
+
+  it('the ClusterRole grants list and watch of exactly the kinds the server watches', async () => {
+    const api = new KubeApi(cp.kubeConfig);
+    const watched = [
+      { group: GATEWAY_API_GROUP, kind: 'ReferenceGrant' },
+      { group: GATEWAY_API_GROUP, kind: 'GatewayClass' },
+      ...Object.values(PROFILES).map((p) => p.parametersRef),
+      ...builtInBackendRefKinds.map(({ group, kind }) => ({ group, kind })),
+    ];
+    const expected = new Set<string>();
+    for (const { group, kind } of watched) {
+      const resource = await api.discover(group, kind);
+      expect(resource, `${kind}.${group} is served`).toBeDefined();
+      expected.add(`${group}/${resource!.plural}`);
+    }
+    const role = find(rendered.selfManaged, 'ClusterRole', 'sm-kgateway-admission');
+    const granted = new Set<string>();
+    for (const rule of role.rules as { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }[]) {
+      expect(rule.verbs.slice().sort()).toEqual(['list', 'watch']);
+      expect(rule.resourceNames).toBeUndefined();
+      for (const group of rule.apiGroups) for (const resource of rule.resources) granted.add(`${group}/${resource}`);
+    }
+    expect([...granted].sort()).toEqual([...expected].sort());
+  });
+
+  describe("under the chart's ServiceAccount (helm install, TokenRequest token)", () => {
+    const release = 'hi';
+    const namespace = 'kga-helm';
+    const fullname = `${release}-kgateway-admission`;
+    const secretName = `${fullname}-tls`;
+    let kubeconfig: string;
+    let configFile: string;
+    let saKc: import('@kubernetes/client-node').KubeConfig;
+
+    beforeAll(async () => {
+      const res = await runHelm(helm, ['install', release, CHART_DIR, '--namespace', namespace, '--create-namespace', '--kubeconfig', cp.kubeconfigPath]);
+      expect(res.code, res.stderr).toBe(0);
+      const manifest = parseManifests((await runHelm(helm, ['get', 'manifest', release, '--namespace', namespace, '--kubeconfig', cp.kubeconfigPath])).stdout);
+      configFile = join(work, 'config.yaml');
+      await writeFile(configFile, find(manifest, 'ConfigMap').data['config.yaml']);
+      kubeconfig = await serviceAccountKubeconfig(cp, namespace, fullname, work);
+      const { KubeConfig } = await import('@kubernetes/client-node');
+      saKc = new KubeConfig();
+      saKc.loadFromFile(kubeconfig);
+    });
+
+    it.each(['kgateway-v2.1', 'agentgateway-v2.2'])('the server (profile %s) gets every first list and keeps its watches', async (profile) => {
+      const server = await startWebhookServer({ kubeconfigPath: kubeconfig, extraArgs: ['--config', configFile, '--profile', profile], readyTimeoutMs: 20_000 });
+      try {
+        // startWebhookServer waited for /readyz: every list+watch synced with the token.
+        expect(await metricValue(server.metricsUrl, 'kgateway_admission_watch_errors_total')).toBe(0);
+        const lists = await metricValue(server.metricsUrl, 'kgateway_admission_watch_lists_total', { reason: 'initial' });
+        expect(lists).toBe(3 + builtInBackendRefKinds.length);
+        expect(server.logs()).not.toMatch(/forbidden/i);
+      } finally {
+        await server.stop();
+      }
+    });
+
+    it.each([
+      ['GET', '/api/v1/secrets', 'list Secrets cluster-wide'],
+      ['GET', `/api/v1/namespaces/${namespace}/secrets`, 'list Secrets in its own namespace'],
+      ['GET', `/api/v1/namespaces/${namespace}/secrets/sh.helm.release.v1.hi.v1`, 'read another Secret'],
+      ['GET', '/api/v1/pods', 'list Pods'],
+      ['GET', `/api/v1/namespaces/${namespace}/configmaps`, 'list ConfigMaps'],
+      ['GET', '/apis/gateway.networking.k8s.io/v1/gateways', 'list Gateways (it only receives them)'],
+      ['GET', '/apis/gateway.networking.k8s.io/v1beta1/namespaces/monitoring/referencegrants/x', 'get one ReferenceGrant (list/watch only)'],
+      ['POST', '/apis/gateway.networking.k8s.io/v1beta1/namespaces/default/referencegrants', 'create a ReferenceGrant'],
+      ['DELETE', `/apis/gateway.kgateway.dev/v1alpha1/namespaces/team-a/gatewayparameters/agentgateway-otel`, 'delete GatewayParameters'],
+      ['PATCH', `/apis/admissionregistration.k8s.io/v1/${WEBHOOK_PLURALS.MutatingWebhookConfiguration}/sm-kgateway-admission`, "patch another release's webhooks"],
+      ['GET', `/apis/admissionregistration.k8s.io/v1/${WEBHOOK_PLURALS.ValidatingWebhookConfiguration}`, 'list webhook configurations'],
+      ['DELETE', `/api/v1/namespaces/${namespace}/secrets/${secretName}`, 'delete its own certificate Secret'],
+    ])('is forbidden to %s %s (%s)', async (method, path) => {
+      const res = await kubeRequest(saKc, method, path, method === 'POST' || method === 'PATCH' ? { body: method === 'PATCH' ? [] : { apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', metadata: { name: 'x' }, spec: { from: [], to: [] } }, contentType: method === 'PATCH' ? 'application/json-patch+json' : 'application/json' } : {});
+      expect(res.status, res.text).toBe(403);
+    });
+
+    it('self-managed certificates: two replicas race to one Secret, caBundle is set, a restart reuses the Secret, helm upgrade keeps caBundle', async () => {
+      const secretPath = `/api/v1/namespaces/${namespace}/secrets/${secretName}`;
+      expect((await kubeRequest(cp.kubeConfig, 'GET', secretPath)).status).toBe(404);
+      const webhookPaths = Object.values(WEBHOOK_PLURALS).map((plural) => `/apis/admissionregistration.k8s.io/v1/${plural}/${fullname}`);
+      for (const path of webhookPaths) {
+        const res = await kubeRequest(cp.kubeConfig, 'GET', path);
+        for (const webhook of res.body.webhooks) expect(webhook.clientConfig.caBundle).toBeUndefined();
+      }
+
+      const start = () => startSelfManaged({ kubeconfig, configFile, namespace, secretName, serviceName: fullname, webhookConfig: fullname, work, children });
+      const [a, b] = await Promise.all([start(), start()]);
+      expect([a, b].filter((s) => s.logs().includes('created the CA and serving certificate'))).toHaveLength(1);
+      const secret = (await kubeRequest(cp.kubeConfig, 'GET', secretPath)).body;
+      expect(secret.type).toBe('kubernetes.io/tls');
+      const ca = Buffer.from(secret.data['ca.crt'], 'base64').toString();
+      const cert = new X509Certificate(Buffer.from(secret.data['tls.crt'], 'base64'));
+      expect(cert.checkHost(`${fullname}.${namespace}.svc`)).toBeDefined();
+      expect(cert.checkIssued(new X509Certificate(ca))).toBe(true);
+      for (const server of [a, b]) {
+        const served = await pollUntil('the server to serve the Secret certificate', async () => {
+          const got = await servedCertificate(server.port, ca, `${fullname}.${namespace}.svc`).catch(() => undefined);
+          return got?.fingerprint256 === cert.fingerprint256 ? got : undefined;
+        });
+        expect(served.value.fingerprint256).toBe(cert.fingerprint256);
+      }
+      const caBundle = Buffer.from(ca).toString('base64');
+      await pollUntil('caBundle in both webhook configurations', async () => {
+        for (const path of webhookPaths) {
+          const res = await kubeRequest(cp.kubeConfig, 'GET', path);
+          if (!res.body.webhooks.every((w: { clientConfig: { caBundle?: string } }) => w.clientConfig.caBundle === caBundle)) return undefined;
+        }
+        return true;
+      });
+
+      // A restart (or a third replica) adopts the Secret as it is.
+      const resourceVersion = secret.metadata.resourceVersion;
+      await a.stop();
+      const c = await start();
+      expect((await servedCertificate(c.port, ca, `${fullname}.${namespace}.svc`)).fingerprint256).toBe(cert.fingerprint256);
+      expect((await kubeRequest(cp.kubeConfig, 'GET', secretPath)).body.metadata.resourceVersion).toBe(resourceVersion);
+      await Promise.all([b.stop(), c.stop()]);
+
+      // helm upgrade renders caBundle from the Secret (lookup), so the webhooks never lose it.
+      const upgrade = await runHelm(helm, ['upgrade', release, CHART_DIR, '--namespace', namespace, '--kubeconfig', cp.kubeconfigPath, '--set', 'webhooks.mutating.timeoutSeconds=7']);
+      expect(upgrade.code, upgrade.stderr).toBe(0);
+      for (const path of webhookPaths) {
+        const res = await kubeRequest(cp.kubeConfig, 'GET', path);
+        for (const webhook of res.body.webhooks) expect(webhook.clientConfig.caBundle).toBe(caBundle);
+      }
+      const mutating = await kubeRequest(cp.kubeConfig, 'GET', webhookPaths[0]!);
+      expect(mutating.body.webhooks[0].timeoutSeconds).toBe(7);
+      expect((await runHelm(helm, ['get', 'manifest', release, '--namespace', namespace, '--kubeconfig', cp.kubeconfigPath])).stdout).toContain(`caBundle: ${caBundle}`);
+    });
+  });
+});
+
+interface SelfManagedServer {
+  port: number;
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+/** `serve --self-managed-certs` as the chart runs it, on loopback ports; ready when /readyz answers with the Secret's CA. */
+async function startSelfManaged(opts: {
+  kubeconfig: string;
+  configFile: string;
+  namespace: string;
+  secretName: string;
+  serviceName: string;
+  webhookConfig: string;
+  work: string;
+  children: ChildProcess[];
+}): Promise<SelfManagedServer> {
+  const dir = await mkdtemp(join(opts.work, 'replica-'));
+  const [port, metricsPort] = await freePorts(2);
+  const logFile = join(dir, 'serve.log');
+  const fd = openSync(logFile, 'a');
+  const child = spawn(
+    process.execPath,
+    [
+      join(REPO_ROOT, 'dist', 'cli', 'main.js'), 'serve', '--host', '127.0.0.1', '--port', String(port!), '--metrics-port', String(metricsPort!),
+      '--config', opts.configFile, '--kubeconfig', opts.kubeconfig, '--profile', 'kgateway-v2.1',
+      '--self-managed-certs', '--namespace', opts.namespace, '--secret-name', opts.secretName, '--service-name', opts.serviceName,
+      '--webhook-config', opts.webhookConfig, '--certs-dir', join(dir, 'certs'),
+    ],
+    { stdio: ['ignore', fd, fd] },
+  );
+  closeSync(fd);
+  opts.children.push(child);
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  };
+  const logs = () => readFileSync(logFile, 'utf8');
+  try {
+    await pollUntil(
+      'the self-managed server to be ready',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}:\n${logs()}`);
+        const ca = await readFile(join(dir, 'certs', 'ca.crt'), 'utf8').catch(() => undefined);
+        if (!ca) return undefined;
+        const status = await readyStatus(port!, ca, `${opts.serviceName}.${opts.namespace}.svc`).catch(() => 0);
+        return status === 200 ? true : undefined;
+      },
+      30_000,
+      100,
+    );
+  } catch (error) {
+    await stop();
+    throw new Error(`${(error as Error).message}\n${logs()}`);
+  }
+  return { port: port!, logs, stop };
+}
+
+function readyStatus(port: number, ca: string, servername: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/readyz', ca, servername, agent: false, timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.end();
+  });
+}
+
+/** The certificate a server presents for `servername`, verified against `ca` (host name included). */
+function servedCertificate(port: number, ca: string, servername: string): Promise<X509Certificate> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/healthz', ca, servername, agent: false, timeout: 2000 }, (res) => {
+      const peer = (res.socket as import('node:tls').TLSSocket).getPeerX509Certificate();
+      res.resume();
+      if (!peer) reject(new Error('no peer certificate'));
+      else resolve(peer);
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.end();
+  });
+}
