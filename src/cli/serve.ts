@@ -2,9 +2,6 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { existsSync, readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { manifestClusterSource, type ClusterSource } from '../cluster/clusterSource.js';
-import { KubeApi } from '../cluster/kubeApi.js';
-import { detectProfile, loadKubeConfig } from '../cluster/kubeConnection.js';
-import { LiveClusterSource } from '../cluster/liveClusterSource.js';
 import type { SelfManagedCertificates } from '../cluster/selfManagedCertificates.js';
 import { AdmissionMetrics } from '../server/metrics.js';
 import { loadConfig, ruleSettings, viewOptionsFor } from '../config/config.js';
@@ -80,7 +77,13 @@ export async function runServe(args: string[]): Promise<number> {
     if (values.kubeconfig) throw new UsageError('serve: give --manifests or --kubeconfig, not both');
     source = await manifestClusterSource(values.manifests, viewOptionsFor(ruleSettings(config, profile)));
   } else {
-    let kubeConfig: KubeConfig | undefined;
+    // @kubernetes/client-node costs ~70 MiB and ~270 ms to load: only a live view pays for it.
+    const [{ KubeApi }, { detectProfile, loadKubeConfig }, { LiveClusterSource }] = await Promise.all([
+      import('../cluster/kubeApi.js'),
+      import('../cluster/kubeConnection.js'),
+      import('../cluster/liveClusterSource.js'),
+    ]);
+    let kubeConfig;
     try {
       kubeConfig = loadKubeConfig(values.kubeconfig);
     } catch (error) {
