@@ -12,6 +12,13 @@ export class KubeApiError extends Error {
   }
 }
 
+export interface KubeResponse {
+  status: number;
+  /** Parsed JSON, or the text when the body is not JSON. */
+  body: unknown;
+  text: string;
+}
+
 export interface KubeList {
   items: Record<string, unknown>[];
   metadata: { resourceVersion: string };
@@ -39,12 +46,17 @@ export class KubeApi {
     private readonly timeoutMs = 15_000,
   ) {}
 
-  async getJson(path: string): Promise<Record<string, unknown>> {
+  /** One request with the kubeconfig's credentials; the body parsed when it is JSON. */
+  async request(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<KubeResponse> {
     const cluster = this.kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig has no current cluster');
     const url = new URL(cluster.server.replace(/\/$/, '') + path);
-    const options: RequestOptions = { method: 'GET', headers: { accept: 'application/json' }, timeout: this.timeoutMs };
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const options: RequestOptions = { method, headers: { accept: 'application/json' }, timeout: this.timeoutMs };
     await this.kubeConfig.applyToHTTPSOptions(options);
+    if (payload !== undefined) {
+      options.headers = { ...(options.headers as Record<string, string>), 'content-type': contentType, 'content-length': String(Buffer.byteLength(payload)) };
+    }
     const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
     return new Promise((resolve, reject) => {
       const req = send(url, options, (res) => {
@@ -53,28 +65,30 @@ export class KubeApi {
         res.on('error', reject);
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          const status = res.statusCode ?? 0;
-          if (status < 200 || status >= 300) {
-            let message = text.slice(0, 300);
-            try {
-              message = (JSON.parse(text) as { message?: string }).message ?? message;
-            } catch {
-              // not a Status object
-            }
-            reject(new KubeApiError(status, `GET ${path}: ${status} ${message}`));
-            return;
-          }
+          let parsed: unknown = text;
           try {
-            resolve(JSON.parse(text) as Record<string, unknown>);
-          } catch (error) {
-            reject(new Error(`GET ${path}: response is not JSON: ${(error as Error).message}`));
+            parsed = JSON.parse(text);
+          } catch {
+            // not JSON: keep the text
           }
+          resolve({ status: res.statusCode ?? 0, body: parsed, text });
         });
       });
-      req.on('timeout', () => req.destroy(new Error(`GET ${path}: no answer within ${this.timeoutMs} ms`)));
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${this.timeoutMs} ms`)));
       req.on('error', reject);
+      if (payload !== undefined) req.write(payload);
       req.end();
     });
+  }
+
+  async getJson(path: string): Promise<Record<string, unknown>> {
+    const res = await this.request('GET', path);
+    if (res.status < 200 || res.status >= 300) {
+      const message = (res.body as { message?: string } | null)?.message ?? res.text.slice(0, 300);
+      throw new KubeApiError(res.status, `GET ${path}: ${res.status} ${message}`);
+    }
+    if (typeof res.body !== 'object' || res.body === null) throw new Error(`GET ${path}: response is not JSON`);
+    return res.body as Record<string, unknown>;
   }
 
   /** Every item of a list, page by page, with the resourceVersion of the list to watch from. */

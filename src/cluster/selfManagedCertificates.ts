@@ -1,11 +1,10 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { CERT_FILES, generateCertificates } from '../server/certificates.js';
+import { KubeApi } from './kubeApi.js';
 
 /**
  * Self-managed webhook certificates, as Kyverno does it: the server makes its
@@ -408,39 +407,11 @@ export class SelfManagedCertificates {
     return new SelfManagedCertificatesError(`self-managed certificates: cannot ${target}: ${res.status} ${message}`);
   }
 
+  private api: KubeApi | undefined;
+
   private async request(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<KubeResponse> {
-    const { kubeConfig } = this.options;
-    const cluster = kubeConfig.getCurrentCluster();
-    if (!cluster) throw new SelfManagedCertificatesError('the kubeconfig has no current cluster');
-    const url = new URL(cluster.server.replace(/\/$/, '') + path);
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const options: RequestOptions = { method, headers: { accept: 'application/json' }, timeout: 15_000 };
-    await kubeConfig.applyToHTTPSOptions(options);
-    options.headers = {
-      ...(options.headers as Record<string, string>),
-      ...(payload === undefined ? {} : { 'content-type': contentType, 'content-length': String(Buffer.byteLength(payload)) }),
-    };
-    const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
-    return new Promise((resolve, reject) => {
-      const req = send(url, options, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            // not JSON
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      });
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within 15 s`)));
-      req.on('error', reject);
-      if (payload !== undefined) req.write(payload);
-      req.end();
-    });
+    if (!this.options.kubeConfig.getCurrentCluster()) throw new SelfManagedCertificatesError('the kubeconfig has no current cluster');
+    this.api ??= new KubeApi(this.options.kubeConfig);
+    return this.api.request(method, path, body, contentType);
   }
 }
