@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { manifestClusterSource, type ClusterSource } from '../cluster/clusterSource.js';
 import type { SelfManagedCertificates } from '../cluster/selfManagedCertificates.js';
 import { AdmissionMetrics } from '../server/metrics.js';
-import { loadConfig, ruleSettings, viewOptionsFor } from '../config/config.js';
+import { loadConfig, profileOf, ruleSettings, viewOptionsFor } from '../config/config.js';
 import type { ProfileName } from '../config/profiles.js';
 import { ensureCertificates } from '../server/certificates.js';
 import { startWebhookServer } from '../server/webhookServer.js';
@@ -71,12 +71,10 @@ export async function runServe(args: string[]): Promise<number> {
   let profile: ProfileName | undefined = profileOption(values.profile) ?? config.profile;
 
   const metrics = new AdmissionMetrics();
-  let source: ClusterSource;
-  let liveKubeConfig: KubeConfig | undefined;
-  if (values.manifests && values.manifests.length > 0) {
-    if (values.kubeconfig) throw new UsageError('serve: give --manifests or --kubeconfig, not both');
-    source = await manifestClusterSource(values.manifests, viewOptionsFor(ruleSettings(config, profile)));
-  } else {
+  const fromManifests = values.manifests !== undefined && values.manifests.length > 0;
+  if (fromManifests && values.kubeconfig) throw new UsageError('serve: give --manifests or --kubeconfig, not both');
+  let live: { kubeConfig: KubeConfig; LiveClusterSource: typeof import('../cluster/liveClusterSource.js').LiveClusterSource } | undefined;
+  if (!fromManifests) {
     // @kubernetes/client-node costs ~70 MiB and ~270 ms to load: only a live view pays for it.
     const [{ KubeApi }, { detectProfile, loadKubeConfig }, { LiveClusterSource }] = await Promise.all([
       import('../cluster/kubeApi.js'),
@@ -92,24 +90,26 @@ export async function runServe(args: string[]): Promise<number> {
     if (!kubeConfig) {
       throw new UsageError('serve: no cluster view: give --manifests PATH, or --kubeconfig FILE (or set KUBECONFIG, or run in a cluster)');
     }
-    liveKubeConfig = kubeConfig;
     if (!profile) {
       profile = await detectProfile(new KubeApi(kubeConfig));
       logger.info({ profile }, 'profile chosen from the CRDs the cluster serves');
     }
-    const settings = ruleSettings(config, profile);
-    source = new LiveClusterSource({
-      kubeConfig,
-      logger,
-      parametersKind: { group: settings.parametersRef.group, kind: settings.parametersRef.kind },
-      referrerKinds: [...settings.backendRefKinds, ...settings.scanKinds],
-      backendRefs: viewOptionsFor(settings).backendRefs!,
-      onList: (resource, reason) => metrics.watchLists.inc({ resource, reason }),
-      onWatchError: (resource) => metrics.watchErrors.inc({ resource }),
-    });
+    live = { kubeConfig, LiveClusterSource };
   }
   const settings = ruleSettings(config, profile);
-  logger.info({ profile: profile ?? config.profile ?? 'kgateway-v2.1', parametersRef: settings.parametersRef }, 'rules configured');
+  logger.info({ profile: profileOf(config, profile), parametersRef: settings.parametersRef }, 'rules configured');
+  const source: ClusterSource = live
+    ? new live.LiveClusterSource({
+        kubeConfig: live.kubeConfig,
+        logger,
+        parametersKind: { group: settings.parametersRef.group, kind: settings.parametersRef.kind },
+        referrerKinds: [...settings.backendRefKinds, ...settings.scanKinds],
+        backendRefs: viewOptionsFor(settings).backendRefs!,
+        onList: (resource, reason) => metrics.watchLists.inc({ resource, reason }),
+        onWatchError: (resource) => metrics.watchErrors.inc({ resource }),
+      })
+    : await manifestClusterSource(values.manifests!, viewOptionsFor(settings));
+  const liveKubeConfig = live?.kubeConfig;
 
   let tls;
   let selfManaged: SelfManagedCertificates | undefined;
