@@ -11,6 +11,7 @@ export interface ResourceWatchHandlers {
 }
 
 const MAX_RESTART_DELAY_MS = 30_000;
+const STOP_WAIT_MS = 2_000;
 
 /**
  * List+watch of one resource with @kubernetes/client-node's ListWatch, which
@@ -24,6 +25,7 @@ export class ResourceWatch {
   private restartDelayMs = 500;
   private restartTimer: NodeJS.Timeout | undefined;
   private synced = false;
+  private starting: Promise<void> | undefined;
 
   constructor(
     private readonly api: KubeApi,
@@ -61,18 +63,37 @@ export class ResourceWatch {
       return { items: result.items.map(slim), metadata: result.metadata } as unknown as { items: KubernetesObject[]; metadata: { resourceVersion: string } };
     };
     const listWatch = new ListWatch<KubernetesObject>(path, new Watch(this.api.kubeConfig), list as never, false);
-    listWatch.on('add', (object) => this.handlers.upsert(object as KubeObject));
-    listWatch.on('update', (object) => this.handlers.upsert(object as KubeObject));
-    listWatch.on('delete', (object) => this.handlers.remove(object as KubeObject));
+    // A stopped watch may still deliver events from a request that was in
+    // flight when it stopped; they are dropped.
+    listWatch.on('add', (object) => this.stopped || this.handlers.upsert(object as KubeObject));
+    listWatch.on('update', (object) => this.stopped || this.handlers.upsert(object as KubeObject));
+    listWatch.on('delete', (object) => this.stopped || this.handlers.remove(object as KubeObject));
     listWatch.on('error', (error) => this.failed(error));
     this.listWatch = listWatch;
-    await listWatch.start();
+    this.starting = listWatch.start();
+    await this.starting;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     await this.listWatch?.stop();
+    // ListWatch can abort its watch request only once the request has
+    // answered; stop again after that, so no connection is left open.
+    // Bounded: shutdown must not wait on an API server that does not answer.
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([
+      (this.starting ?? Promise.resolve()).then(
+        () => true,
+        () => true,
+      ),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), STOP_WAIT_MS);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
+    if (answered) await this.listWatch?.stop();
   }
 
   private failed(error: unknown): void {
