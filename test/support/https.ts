@@ -1,3 +1,4 @@
+import { request as plainRequest } from 'node:http';
 import { request, type Agent } from 'node:https';
 import type { PeerCertificate } from 'node:tls';
 
@@ -43,5 +44,18 @@ export function httpsRequest(
     req.on('error', reject);
     if (options.body !== undefined) req.write(options.body);
     req.end();
+  });
+}
+
+/** A plain-HTTP request (the metrics port), for checking what answers there. */
+export function plainHttpRequest(url: string, method = 'GET'): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    plainRequest(url, { method }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    })
+      .on('error', reject)
+      .end();
   });
 }

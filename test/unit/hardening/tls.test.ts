@@ -2,7 +2,6 @@
 // scan of every suite this OpenSSL knows, with an ECDSA and an RSA
 // certificate), no plain HTTP on the admission port, metrics on their own
 // plain port only, and client-certificate authentication with --client-ca.
-import { request as httpRequest } from 'node:http';
 import { Agent } from 'node:https';
 import { connect as tcpConnect } from 'node:net';
 import { getCiphers } from 'node:tls';
@@ -12,6 +11,7 @@ import { manifestClusterSource } from '../../../src/cluster/clusterSource.js';
 import { parseConfig } from '../../../src/config/config.js';
 import { startWebhookServer, type RunningWebhookServer } from '../../../src/server/webhookServer.js';
 import { handshake, makeCa, makeLeaf, policyReview, post, spawnServe, tlsDir, isAnswerTo, type Pem, type SpawnedServer } from './support.js';
+import { plainHttpRequest } from '../../support/https.js';
 
 // What src/server/tls.ts promises for TLS 1.2 (IANA names, as getCipher().standardName reports them).
 const MODERN_TLS12 = new Set([
@@ -56,18 +56,6 @@ afterAll(async () => {
 
 /** A failure the server caused: it sent an alert (as opposed to a client that could not offer the suite). */
 const serverAlert = (error: string | undefined) => /ALERT/.test(error ?? '');
-
-function plainGet(url: string, method = 'GET'): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    httpRequest(url, { method }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
 
 describe('TLS versions and cipher suites', () => {
   it('refuses TLS 1.0 and 1.1 with a protocol_version alert, and speaks TLS 1.2 and 1.3', async () => {
@@ -133,9 +121,9 @@ describe('ports', () => {
   });
 
   it('serves metrics only on their own plain-HTTP port, and nothing else there', async () => {
-    expect((await plainGet(`${ec.server.metricsUrl}/metrics`)).text).toContain('kgateway_admission_requests_total');
+    expect((await plainHttpRequest(`${ec.server.metricsUrl}/metrics`)).text).toContain('kgateway_admission_requests_total');
     for (const [method, path] of [['POST', '/validate'], ['POST', '/mutate'], ['GET', '/healthz'], ['GET', '/readyz']] as const) {
-      const res = await plainGet(`${ec.server.metricsUrl}${path}`, method);
+      const res = await plainHttpRequest(`${ec.server.metricsUrl}${path}`, method);
       expect(res.status, `${method} ${path}`).toBe(404);
       expect(res.text).not.toContain('AdmissionReview');
     }

@@ -1,9 +1,8 @@
 import { Agent } from 'node:https';
-import { request as httpRequest } from 'node:http';
 import fastJsonPatch from 'fast-json-patch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpListenerPolicy, admissionRequest, admissionReview, gateway } from '../../support/builders.js';
-import { httpsRequest } from '../../support/https.js';
+import { httpsRequest, plainHttpRequest } from '../../support/https.js';
 import { startInProcessWebhook, type InProcessWebhook } from '../../support/webhookInProcess.js';
 
 let webhook: InProcessWebhook;
@@ -24,18 +23,6 @@ const post = (target: InProcessWebhook, path: string, body: unknown, contentType
     ca: target.ca,
     ...(contentType ? { contentType } : {}),
   });
-
-function getPlain(url: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    httpRequest(url, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
 
 describe('the webhook over real HTTPS', () => {
   it('mutates an agentgateway Gateway with a patch that applies cleanly and echoes the uid', async () => {
@@ -104,7 +91,7 @@ describe('the webhook over real HTTPS', () => {
   it('counts requests by endpoint, kind, operation and decision on the plain-HTTP metrics port only', async () => {
     const series = 'endpoint="validate",kind="HTTPListenerPolicy",operation="CREATE",decision="denied"';
     const count = async () => {
-      const metrics = await getPlain(`${empty.server.metricsUrl}/metrics`);
+      const metrics = await plainHttpRequest(`${empty.server.metricsUrl}/metrics`);
       expect(metrics.status).toBe(200);
       const match = metrics.text.match(new RegExp(`kgateway_admission_requests_total\\{${series}\\} (\\d+)`));
       const bucket = metrics.text.match(new RegExp(`kgateway_admission_request_duration_seconds_count\\{${series}\\} (\\d+)`));
