@@ -1,5 +1,5 @@
 import type { ReferenceFrom, ReferenceTo } from '../rules/clusterView.js';
-import { grantAllows, grantEntries, type GrantEntries } from '../rules/referenceGrants.js';
+import { grantEntries, type GrantEntries } from '../rules/referenceGrants.js';
 
 /** Per target namespace: from "group/kind/namespace" → to "group/kind" → allowed names, or every name. */
 type NamespaceLookup = Map<string, Map<string, { everyName: boolean; names: Set<string> }>>;
@@ -73,15 +73,6 @@ export class ReferenceGrantIndex {
   /** The grants of one namespace, by name. */
   grantsIn(namespace: string): ReadonlyMap<string, GrantEntries> {
     return this.grants.get(namespace) ?? new Map();
-  }
-
-  /** Names of the grants in `namespace` that allow this reference; empty when none does. */
-  grantsAllowing(from: ReferenceFrom, to: ReferenceTo): string[] {
-    const names: string[] = [];
-    for (const [name, entries] of this.grants.get(to.namespace) ?? []) {
-      if (grantAllows(entries, from, to)) names.push(name);
-    }
-    return names;
   }
 
   isGranted(from: ReferenceFrom, to: ReferenceTo): boolean {

@@ -32,14 +32,6 @@ describe('ReferenceGrantIndex', () => {
     expect(index.isGranted(from, { ...to, namespace: 'tracing' })).toBe(true);
   });
 
-  it('names the grants that allow a reference', () => {
-    const index = new ReferenceGrantIndex();
-    index.upsert('monitoring', 'a', referenceGrant().spec);
-    index.upsert('monitoring', 'b', referenceGrant({ to: [{ name: '' }] }).spec);
-    index.upsert('monitoring', 'c', referenceGrant({ from: [{ namespace: 'x' }] }).spec);
-    expect(index.grantsAllowing(from, to).sort()).toEqual(['a', 'b']);
-  });
-
   it('ignores malformed entries instead of throwing', () => {
     const index = new ReferenceGrantIndex();
     index.upsert('monitoring', 'bad', { from: 'x', to: [null, 1, { kind: 5 }] });
