@@ -37,8 +37,8 @@ const LIST_PAGE_SIZE = 500;
 
 /**
  * The few raw reads the webhook makes of the API server (discovery, paginated
- * lists) with the credentials of a KubeConfig. Watches go through
- * @kubernetes/client-node's ListWatch.
+ * lists) with the credentials of a KubeConfig. Watch streams go through
+ * @kubernetes/client-node's Watch (resourceWatch.ts).
  */
 export class KubeApi {
   constructor(
@@ -60,11 +60,16 @@ export class KubeApi {
     const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
     return new Promise((resolve, reject) => {
       const req = send(url, options, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        // Decoded chunk by chunk into a string: a list page is ~1 MiB, and
+        // concatenating Buffers first leaves that much native memory behind
+        // per page, which the allocator keeps after a large list.
+        res.setEncoding('utf8');
+        let text = '';
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
         res.on('error', reject);
         res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
           let parsed: unknown = text;
           try {
             parsed = JSON.parse(text);
@@ -91,9 +96,12 @@ export class KubeApi {
     return res.body as Record<string, unknown>;
   }
 
-  /** Every item of a list, page by page, with the resourceVersion of the list to watch from. */
-  async listAll(path: string, onPage?: (itemsSoFar: number) => void): Promise<KubeList> {
-    const items: Record<string, unknown>[] = [];
+  /**
+   * A list read page by page, each page handed to `onPage` and then dropped, so
+   * a list of 100,000 objects never sits in memory whole. Returns the list's
+   * resourceVersion, to watch from.
+   */
+  async listPages(path: string, onPage: (items: Record<string, unknown>[]) => void): Promise<string> {
     let continueToken = '';
     let resourceVersion = '';
     do {
@@ -103,11 +111,20 @@ export class KubeApi {
         items?: Record<string, unknown>[];
         metadata?: { resourceVersion?: string; continue?: string };
       };
-      items.push(...(page.items ?? []));
-      onPage?.(items.length);
+      onPage(page.items ?? []);
       resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
       continueToken = page.metadata?.continue ?? '';
     } while (continueToken);
+    return resourceVersion;
+  }
+
+  /** Every item of a list, with the resourceVersion of the list. */
+  async listAll(path: string, onProgress?: (itemsSoFar: number) => void): Promise<KubeList> {
+    const items: Record<string, unknown>[] = [];
+    const resourceVersion = await this.listPages(path, (page) => {
+      for (const item of page) items.push(item);
+      onProgress?.(items.length);
+    });
     return { items, metadata: { resourceVersion } };
   }
 

@@ -1,7 +1,7 @@
-import { ListWatch, Watch, type KubernetesObject } from '@kubernetes/client-node';
+import { Watch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KubeObject } from '../rules/types.js';
-import { collectionPath, type DiscoveredResource, type KubeApi } from './kubeApi.js';
+import { collectionPath, KubeApiError, type DiscoveredResource, type KubeApi } from './kubeApi.js';
 
 export interface ResourceWatchHandlers {
   upsert(object: KubeObject): void;
@@ -12,20 +12,40 @@ export interface ResourceWatchHandlers {
 
 const MAX_RESTART_DELAY_MS = 30_000;
 const STOP_WAIT_MS = 2_000;
+/** The API server ends each watch after 5-10 min (client-go's spread), and the next one resumes from the last resourceVersion. */
+const WATCH_TIMEOUT_S = { min: 300, spread: 300 };
+
+class WatchExpired extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WatchExpired';
+  }
+}
 
 /**
- * List+watch of one resource with @kubernetes/client-node's ListWatch, which
- * re-lists by itself when a watch expires (410 Gone). On any other failure
- * ListWatch stops, so this restarts it with a capped exponential backoff.
+ * List+watch of one resource: a paginated list fed to the handlers page by
+ * page, then a @kubernetes/client-node Watch from the list's resourceVersion,
+ * resumed from the last seen resourceVersion (bookmarks included) when the API
+ * server ends it. 410 Gone re-lists at once; any other failure re-lists after
+ * a capped exponential backoff. Nothing of the objects is kept here but their
+ * keys: the view holds what it needs, and a copy of every object (as
+ * client-node's ListWatch cache keeps) would double the memory of a large
+ * cluster.
  */
 export class ResourceWatch {
-  private listWatch: ListWatch<KubernetesObject> | undefined;
   private lists = 0;
   private stopped = false;
+  private synced = false;
+  private resourceVersion = '';
+  /** Bumped by every list, watch request and stop: callbacks of an older one are ignored. */
+  private generation = 0;
   private restartDelayMs = 500;
   private restartTimer: NodeJS.Timeout | undefined;
-  private synced = false;
-  private starting: Promise<void> | undefined;
+  private controller: AbortController | undefined;
+  private pendingWatch: Promise<unknown> | undefined;
+  /** Every object held, by namespace ('' when cluster-scoped), so a re-list can remove what vanished meanwhile. */
+  private known = new ObjectKeys();
+  private readonly path: string;
 
   constructor(
     private readonly api: KubeApi,
@@ -33,7 +53,9 @@ export class ResourceWatch {
     readonly version: string,
     private readonly handlers: ResourceWatchHandlers,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.path = collectionPath(resource, version);
+  }
 
   get name(): string {
     return `${this.resource.plural}.${this.resource.group || 'core'}/${this.version}`;
@@ -43,78 +65,184 @@ export class ResourceWatch {
     return this.synced;
   }
 
+  /** Resolves after the first list (or its failure, which is retried in the background). */
   async start(): Promise<void> {
     this.stopped = false;
-    const path = collectionPath(this.resource, this.version);
-    const list = async () => {
-      const result = await this.api.listAll(path);
-      const reason = this.lists === 0 ? 'initial' : 'relist';
-      this.lists++;
-      this.restartDelayMs = 500;
-      // ListWatch adds the listed items (and drops vanished ones) right after
-      // this returns, in the same turn; setImmediate runs once it has.
-      setImmediate(() => {
-        this.synced = true;
-        this.handlers.onList?.(reason);
-      });
-      if (reason === 'relist') this.logger.info({ resource: this.name, items: result.items.length }, 're-listed after the watch expired or failed');
-      // ListWatch keeps every listed object; managedFields and the
-      // last-applied annotation are most of an object's size and unused here.
-      return { items: result.items.map(slim), metadata: result.metadata } as unknown as { items: KubernetesObject[]; metadata: { resourceVersion: string } };
-    };
-    const listWatch = new ListWatch<KubernetesObject>(path, new Watch(this.api.kubeConfig), list as never, false);
-    // A stopped watch may still deliver events from a request that was in
-    // flight when it stopped; they are dropped.
-    listWatch.on('add', (object) => this.stopped || this.handlers.upsert(object as KubeObject));
-    listWatch.on('update', (object) => this.stopped || this.handlers.upsert(object as KubeObject));
-    listWatch.on('delete', (object) => this.stopped || this.handlers.remove(object as KubeObject));
-    listWatch.on('error', (error) => this.failed(error));
-    this.listWatch = listWatch;
-    this.starting = listWatch.start();
-    await this.starting;
+    await this.listThenWatch();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.generation++;
     if (this.restartTimer) clearTimeout(this.restartTimer);
-    await this.listWatch?.stop();
-    // ListWatch can abort its watch request only once the request has
-    // answered; stop again after that, so no connection is left open.
-    // Bounded: shutdown must not wait on an API server that does not answer.
+    this.controller?.abort();
+    // client-node's Watch hands out its AbortController only once the
+    // request has answered; the callbacks above already ignore it, and it is
+    // aborted when it answers. Bounded: shutdown must not wait on an API
+    // server that does not answer.
     let timer: NodeJS.Timeout | undefined;
-    const answered = await Promise.race([
-      (this.starting ?? Promise.resolve()).then(
-        () => true,
-        () => true,
-      ),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), STOP_WAIT_MS);
+    await Promise.race([
+      this.pendingWatch,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, STOP_WAIT_MS);
         timer.unref();
       }),
     ]);
     clearTimeout(timer);
-    if (answered) await this.listWatch?.stop();
+  }
+
+  private async listThenWatch(): Promise<void> {
+    const generation = ++this.generation;
+    const reason = this.lists === 0 ? 'initial' : 'relist';
+    const seen = new ObjectKeys();
+    let resourceVersion: string;
+    try {
+      resourceVersion = await this.api.listPages(this.path, (items) => {
+        if (generation !== this.generation) return;
+        for (const item of items) {
+          const object = item as KubeObject;
+          seen.add(object);
+          this.handlers.upsert(object);
+        }
+      });
+    } catch (error) {
+      if (generation === this.generation) this.failed(error);
+      return;
+    }
+    if (generation !== this.generation) return;
+    for (const gone of this.known.missingFrom(seen)) this.handlers.remove(gone);
+    this.known = seen;
+    this.resourceVersion = resourceVersion;
+    this.lists++;
+    this.synced = true;
+    this.handlers.onList?.(reason);
+    if (reason === 'relist') this.logger.info({ resource: this.name, items: seen.size }, 're-listed after the watch expired or failed');
+    this.watch();
+  }
+
+  private watch(): void {
+    const generation = ++this.generation;
+    const timeoutSeconds = WATCH_TIMEOUT_S.min + Math.floor(Math.random() * WATCH_TIMEOUT_S.spread);
+    const watch = new Watch(this.api.kubeConfig);
+    let ended: Error | undefined;
+    let connected = false;
+    const pending = watch
+      .watch(
+        this.path,
+        { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
+        (type: string, object: KubeObject) => {
+          if (generation !== this.generation) return;
+          ended ??= this.event(type, object);
+        },
+        (error: unknown) => {
+          if (generation !== this.generation) return;
+          // Watch aborts a stream silent for 30 s; once connected, that is a
+          // quiet resource (or a dead connection): resume from the last
+          // resourceVersion. Before, the API server did not answer: a failure.
+          if (!ended && connected && (error as Error | null)?.name === 'TimeoutError') return this.watchEnded(null);
+          this.watchEnded(ended ?? (error as Error | null));
+        },
+      )
+      .then(
+        (controller) => {
+          if (generation !== this.generation) return controller.abort();
+          this.controller = controller;
+          connected = true;
+          // Connected: the backoff starts over. (Reset on a good list alone,
+          // a watch refused right after every list would re-list in a loop.)
+          this.restartDelayMs = 500;
+        },
+        (error: unknown) => {
+          if (generation === this.generation) this.watchEnded(error as Error);
+        },
+      );
+    this.pendingWatch = pending;
+  }
+
+  /** Applies one watch event; an ERROR event ends the watch with the error it returns. */
+  private event(type: string, object: KubeObject): Error | undefined {
+    if (type === 'ERROR') {
+      const status = object as { code?: number; message?: string };
+      const message = `watch of ${this.name} answered ${status.code ?? '?'}: ${status.message ?? 'no message'}`;
+      return status.code === 410 ? new WatchExpired(message) : new KubeApiError(status.code ?? 500, message);
+    }
+    const resourceVersion = object.metadata?.resourceVersion;
+    if (typeof resourceVersion === 'string' && resourceVersion) this.resourceVersion = resourceVersion;
+    if (type === 'ADDED' || type === 'MODIFIED') {
+      this.known.add(object);
+      this.handlers.upsert(object);
+    } else if (type === 'DELETED') {
+      this.known.delete(object);
+      this.handlers.remove(object);
+    }
+    return undefined;
+  }
+
+  private watchEnded(error: Error | null): void {
+    this.controller = undefined;
+    if (this.stopped) return;
+    if (error === null) {
+      // The API server closed the watch at its timeout: resume where it ended.
+      this.watch();
+    } else if (error instanceof WatchExpired || (error as { statusCode?: number }).statusCode === 410) {
+      // The resourceVersion is older than etcd keeps: only a fresh list is complete.
+      void this.listThenWatch();
+    } else {
+      this.failed(error);
+    }
   }
 
   private failed(error: unknown): void {
     this.handlers.onError?.(error);
     if (this.stopped) return;
+    this.generation++;
     const delay = this.restartDelayMs;
     this.restartDelayMs = Math.min(this.restartDelayMs * 2, MAX_RESTART_DELAY_MS);
     this.logger.warn({ resource: this.name, err: error, retryInMs: delay }, 'watch failed; the last synced state keeps serving');
-    // A fresh ListWatch re-lists, so nothing that changed meanwhile is missed.
-    void this.listWatch?.stop();
+    // A re-list, not a resumed watch: nothing that changed meanwhile is missed.
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
-      if (!this.stopped) void this.start();
+      if (this.stopped) return;
+      void this.listThenWatch();
     }, delay);
     this.restartTimer.unref();
   }
 }
 
-/** An object without what the view never reads, so a large cluster costs less memory. */
-export function slim(object: Record<string, unknown>): Record<string, unknown> {
-  const metadata = (object.metadata ?? {}) as Record<string, unknown>;
-  const { managedFields: _managed, annotations: _annotations, ...keep } = metadata;
-  return { ...object, metadata: keep };
+/** Namespace → names, holding the objects' own name strings (no "namespace/name" copy per object). */
+class ObjectKeys {
+  private readonly byNamespace = new Map<string, Set<string>>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  add(object: KubeObject): void {
+    const namespace = object.metadata?.namespace ?? '';
+    let names = this.byNamespace.get(namespace);
+    if (!names) {
+      names = new Set();
+      this.byNamespace.set(namespace, names);
+    }
+    const before = names.size;
+    names.add(object.metadata?.name ?? '');
+    this.count += names.size - before;
+  }
+
+  delete(object: KubeObject): void {
+    const namespace = object.metadata?.namespace ?? '';
+    const names = this.byNamespace.get(namespace);
+    if (!names?.delete(object.metadata?.name ?? '')) return;
+    this.count--;
+    if (names.size === 0) this.byNamespace.delete(namespace);
+  }
+
+  /** Objects held here and not in `other`, as the bare metadata the handlers remove by. */
+  *missingFrom(other: ObjectKeys): Iterable<KubeObject> {
+    for (const [namespace, names] of this.byNamespace) {
+      const there = other.byNamespace.get(namespace);
+      for (const name of names) if (!there?.has(name)) yield { metadata: { name, ...(namespace ? { namespace } : {}) } };
+    }
+  }
 }
