@@ -1,6 +1,60 @@
 import type { ReferenceFrom, ReferenceTo } from '../rules/clusterView.js';
 import { grantEntries, type GrantEntries } from '../rules/referenceGrants.js';
 
+type FromEntry = GrantEntries['from'][number];
+type ToEntry = GrantEntries['to'][number];
+
+/** Enough for every kind in every namespace of a large cluster; past it, entries are kept unshared. */
+const MAX_SHARED = 50_000;
+
+/**
+ * Shares the parts grants repeat: the same `from` entry (group/kind/namespace)
+ * and the same group and kind strings appear in thousands of grants, and each
+ * listed object brings its own copy of every string. At 100,000 grants this
+ * halves the index's memory.
+ */
+class EntryPool {
+  private readonly froms = new Map<string, FromEntry>();
+  private readonly strings = new Map<string, string>();
+
+  private readonly fromLists = new Map<string, GrantEntries['from']>();
+
+  compact(entries: GrantEntries): GrantEntries {
+    return { from: this.fromList(entries.from), to: entries.to.map((t) => this.to(t)) };
+  }
+
+  /** Grants that admit the same referrers share one frozen `from` list. */
+  private fromList(list: GrantEntries['from']): GrantEntries['from'] {
+    const froms = list.map((f) => this.from(f));
+    const key = froms.map((f) => `${f.group}/${f.kind}/${f.namespace}`).join('|');
+    const shared = this.fromLists.get(key);
+    if (shared) return shared;
+    Object.freeze(froms);
+    if (this.fromLists.size < MAX_SHARED) this.fromLists.set(key, froms);
+    return froms;
+  }
+
+  private from(f: FromEntry): FromEntry {
+    const key = `${f.group}/${f.kind}/${f.namespace}`;
+    const shared = this.froms.get(key);
+    if (shared) return shared;
+    const entry = Object.freeze({ group: this.string(f.group), kind: this.string(f.kind), namespace: this.string(f.namespace) });
+    if (this.froms.size < MAX_SHARED) this.froms.set(key, entry);
+    return entry;
+  }
+
+  private to(t: ToEntry): ToEntry {
+    return { group: this.string(t.group), kind: this.string(t.kind), name: t.name };
+  }
+
+  private string(value: string): string {
+    const shared = this.strings.get(value);
+    if (shared !== undefined) return shared;
+    if (this.strings.size < MAX_SHARED) this.strings.set(value, value);
+    return value;
+  }
+}
+
 /** Per target namespace: from "group/kind/namespace" → to "group/kind" → allowed names, or every name. */
 type NamespaceLookup = Map<string, Map<string, { everyName: boolean; names: Set<string> }>>;
 
@@ -14,6 +68,7 @@ export class ReferenceGrantIndex {
   private readonly lookups = new Map<string, NamespaceLookup>();
   /** Namespaces whose lookup is stale; rebuilt on their next question, so a list of N grants costs O(N), not O(N²). */
   private readonly stale = new Set<string>();
+  private readonly pool = new EntryPool();
   private count = 0;
 
   get size(): number {
@@ -27,7 +82,7 @@ export class ReferenceGrantIndex {
       this.grants.set(namespace, inNamespace);
     }
     if (!inNamespace.has(name)) this.count++;
-    inNamespace.set(name, grantEntries(spec));
+    inNamespace.set(name, this.pool.compact(grantEntries(spec)));
     this.rebuild(namespace);
   }
 
@@ -53,7 +108,7 @@ export class ReferenceGrantIndex {
         this.grants.set(g.namespace, inNamespace);
       }
       if (!inNamespace.has(g.name)) this.count++;
-      inNamespace.set(g.name, grantEntries(g.spec));
+      inNamespace.set(g.name, this.pool.compact(grantEntries(g.spec)));
       touched.add(g.namespace);
     }
     for (const ns of touched) this.rebuild(ns);
@@ -63,7 +118,7 @@ export class ReferenceGrantIndex {
   replaceNamespace(namespace: string, grants: Iterable<{ name: string; spec: unknown }>): void {
     this.count -= this.grants.get(namespace)?.size ?? 0;
     const inNamespace = new Map<string, GrantEntries>();
-    for (const g of grants) inNamespace.set(g.name, grantEntries(g.spec));
+    for (const g of grants) inNamespace.set(g.name, this.pool.compact(grantEntries(g.spec)));
     this.count += inNamespace.size;
     if (inNamespace.size > 0) this.grants.set(namespace, inNamespace);
     else this.grants.delete(namespace);

@@ -39,4 +39,19 @@ describe('ReferenceGrantIndex', () => {
     expect(index.isGranted(from, to)).toBe(false);
     expect(index.size).toBe(2);
   });
+
+  it('shares repeated from lists between grants without letting one grant change another', () => {
+    const index = new ReferenceGrantIndex();
+    index.upsert('monitoring', 'a', referenceGrant({ to: [{ name: 'a' }] }).spec);
+    index.upsert('monitoring', 'b', referenceGrant({ to: [{ name: 'b' }] }).spec);
+    const a = index.grantsIn('monitoring').get('a')!;
+    const b = index.grantsIn('monitoring').get('b')!;
+    expect(a.from).toBe(b.from);
+    expect(Object.isFrozen(a.from)).toBe(true);
+    expect(() => (a.from as unknown[]).push({})).toThrow();
+    index.upsert('monitoring', 'a', referenceGrant({ from: [{ namespace: 'elsewhere' }], to: [{ name: 'a' }] }).spec);
+    expect(index.isGranted(from, { ...to, name: 'b' })).toBe(true);
+    expect(index.isGranted(from, { ...to, name: 'a' })).toBe(false);
+    expect(index.isGranted({ ...from, namespace: 'elsewhere' }, { ...to, name: 'a' })).toBe(true);
+  });
 });
