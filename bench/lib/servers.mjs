@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { memoryCgroup } from './memoryLimit.mjs';
 import { BENCH_DIR, freePort, REPO_ROOT, waitForStatus } from './util.mjs';
 
 const live = new Set();
@@ -38,7 +39,7 @@ export function cpuSeconds(pid) {
  * ours: `serve` of dist/cli/main.js (or `entry`), with --manifests examples/ or --kubeconfig.
  * ceiling: bench/ceiling-server.mjs. variant: bench/experiments/variant-server.mjs.
  * @param {{ kind: 'ours' | 'ceiling' | 'variant', entry?: string, env?: Record<string, string>, name?: string, certFile: string, keyFile: string, config?: string,
- *           logFile?: string, nodeArgs?: string[], extraArgs?: string[], kubeconfig?: string, readyTimeoutMs?: number }} o
+ *           logFile?: string, nodeArgs?: string[], extraArgs?: string[], kubeconfig?: string, readyTimeoutMs?: number, memoryLimitMiB?: number }} o
  */
 export async function startServer(o) {
   const port = await freePort();
@@ -70,7 +71,14 @@ export async function startServer(o) {
       ...(o.extraArgs ?? []),
     ];
   }
-  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), ...args], {
+  // KGA_BENCH_NODE_ARGS: Node/V8 flags to try on our server (the product ships with none).
+  const nodeArgs = o.kind === 'ours' ? (process.env.KGA_BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []) : [];
+  let command = process.execPath;
+  let commandArgs = [...nodeArgs, ...(o.nodeArgs ?? []), ...args];
+  const cgroup = o.memoryLimitMiB ? memoryCgroup(o.memoryLimitMiB, `kga-bench-${process.pid}-${port}`) : undefined;
+  if (cgroup && 'unavailable' in cgroup) throw new Error(`a memory limit of ${o.memoryLimitMiB} MiB was asked for: ${cgroup.unavailable}`);
+  if (cgroup) [command, commandArgs] = cgroup.wrap(command, commandArgs);
+  const child = spawn(command, commandArgs, {
     cwd: REPO_ROOT,
     stdio: ['ignore', out, err],
     env: { ...process.env, ...(o.env ?? {}) },
@@ -80,6 +88,7 @@ export async function startServer(o) {
   child.on('exit', () => {
     exited = true;
     live.delete(child);
+    cgroup?.remove();
   });
   const url = `https://127.0.0.1:${port}`;
   const tail = () => {
@@ -98,6 +107,8 @@ export async function startServer(o) {
     port,
     pid: child.pid,
     readyMs: Date.now() - started,
+    /** Times the kernel killed the server for going past its memory limit (0 without one). */
+    oomKills: () => cgroup?.oomKills() ?? 0,
     cpuSeconds: () => cpuSeconds(child.pid),
     /** SIGINT lets `--cpu-prof` write its profile; SIGKILL after 10 s. */
     async stop(signal = 'SIGTERM') {
@@ -110,3 +121,4 @@ export async function startServer(o) {
     },
   };
 }
+
