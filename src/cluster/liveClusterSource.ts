@@ -18,6 +18,8 @@ export interface LiveClusterSourceOptions {
   backendRefs?: BackendRefExtractor;
   onList?: (resource: string, reason: 'initial' | 'relist') => void;
   onWatchError?: (resource: string) => void;
+  /** How long the API server keeps each watch open before it is resumed (default 5-10 min). */
+  watchTimeoutSeconds?: { min: number; spread: number };
 }
 
 const DISCOVERY_RETRY_MAX_MS = 15_000;
@@ -125,6 +127,7 @@ export class LiveClusterSource implements ClusterSource {
           onError: () => this.options.onWatchError?.(watch.name),
         },
         logger,
+        this.options.watchTimeoutSeconds,
       );
       return watch;
     });

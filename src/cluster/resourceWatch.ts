@@ -13,7 +13,7 @@ export interface ResourceWatchHandlers {
 const MAX_RESTART_DELAY_MS = 30_000;
 const STOP_WAIT_MS = 2_000;
 /** The API server ends each watch after 5-10 min (client-go's spread), and the next one resumes from the last resourceVersion. */
-const WATCH_TIMEOUT_S = { min: 300, spread: 300 };
+export const WATCH_TIMEOUT_S = { min: 300, spread: 300 };
 
 class WatchExpired extends Error {
   constructor(message: string) {
@@ -53,6 +53,7 @@ export class ResourceWatch {
     readonly version: string,
     private readonly handlers: ResourceWatchHandlers,
     private readonly logger: Logger,
+    private readonly watchTimeoutSeconds = WATCH_TIMEOUT_S,
   ) {
     this.path = collectionPath(resource, version);
   }
@@ -122,7 +123,8 @@ export class ResourceWatch {
 
   private watch(): void {
     const generation = ++this.generation;
-    const timeoutSeconds = WATCH_TIMEOUT_S.min + Math.floor(Math.random() * WATCH_TIMEOUT_S.spread);
+    const { min, spread } = this.watchTimeoutSeconds;
+    const timeoutSeconds = min + Math.floor(Math.random() * spread);
     const watch = new Watch(this.api.kubeConfig);
     let ended: Error | undefined;
     let connected = false;

@@ -63,6 +63,30 @@ describe.skipIf(skip)('LiveClusterSource against a real kube-apiserver', () => {
     process.stderr.write(`[e2e] watch lag: create ${added.ms.toFixed(0)} ms, update ${updated.ms.toFixed(0)} ms, delete ${removed.ms.toFixed(0)} ms\n`);
   });
 
+  it('resumes each watch the API server ends from the last resourceVersion, without re-listing', async () => {
+    const lists: string[] = [];
+    const source = new LiveClusterSource({
+      kubeConfig: cp.kubeConfig,
+      logger: pino({ level: 'silent' }),
+      parametersKind: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters' },
+      // The API server ends every watch after 1 s, so several are resumed during the test.
+      watchTimeoutSeconds: { min: 1, spread: 0 },
+      onList: (resource, reason) => lists.push(`${resource} ${reason}`),
+    });
+    sources.push(source);
+    await source.start();
+    await pollUntil('sync', async () => (source.notReadyReason() === undefined ? true : undefined));
+    const initialLists = lists.length;
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    await create(cp.kubeConfig, PATHS.referenceGrants('monitoring'), referenceGrant({ name: 'after-resume', to: [{ name: 'after-resume' }] }));
+    await pollUntil('the grant through a resumed watch', async () => (source.view.isReferenceGranted(from, to('after-resume')) ? true : undefined));
+    expect((await kubeRequest(cp.kubeConfig, 'DELETE', `${PATHS.referenceGrants('monitoring', 'v1')}/after-resume`)).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await pollUntil('the deletion through a resumed watch', async () => (!source.view.isReferenceGranted(from, to('after-resume')) ? true : undefined));
+    expect(lists.length).toBe(initialLists);
+    expect(lists.every((l) => l.endsWith(' initial'))).toBe(true);
+  });
+
   it('re-reads grants from the API server before denying, so a grant the watch has not delivered yet still counts', async () => {
     const source = newSource();
     await source.start();
