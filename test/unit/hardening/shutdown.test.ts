@@ -149,4 +149,24 @@ describe('SIGTERM under load', () => {
     agent.destroy();
     expect(ms).toBeLessThan(2_000);
   });
+
+  it('closes a keep-alive connection whose request was in flight at SIGTERM once it is answered, and exits promptly', async () => {
+    const server = await spawnServe(['--manifests', 'examples', '--tls-cert', files.certFile, '--tls-key', files.keyFile]);
+    spawned.push(server);
+    // Read before the signal, so answered without Connection: close; the
+    // client then keeps the connection open and idle.
+    const body = JSON.stringify(policyReview('in-flight'));
+    const slow = slowRequest(server.url, body, 10);
+    await new Promise((r) => setTimeout(r, 200));
+    const signalAt = performance.now();
+    process.kill(server.pid, 'SIGTERM');
+    await new Promise((r) => setTimeout(r, 150));
+    slow.finish();
+    const answers = await Promise.race([slow.answers, new Promise<RawAnswer[]>((r) => setTimeout(() => r([]), 5_000))]);
+    expect(answers.map((a) => a.status)).toEqual([200]);
+    expect(isAnswerTo(answers[0]!.body, 'in-flight')).toBe(true);
+    const exit = await Promise.race([server.exited, new Promise((r) => setTimeout(r, 5_000)).then(() => ({ code: 'still running 5 s after SIGTERM', signal: null }))]);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(performance.now() - signalAt).toBeLessThan(3_000);
+  });
 });
