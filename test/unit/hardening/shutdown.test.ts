@@ -150,6 +150,22 @@ describe('SIGTERM under load', () => {
     expect(ms).toBeLessThan(2_000);
   });
 
+  it('writes every decision line before it exits, even those logged just before SIGTERM', async () => {
+    const server = await spawnServe(['--manifests', 'examples', '--tls-cert', files.certFile, '--tls-key', files.keyFile]);
+    spawned.push(server);
+    const agent = new Agent({ keepAlive: true, ca: ca.certPem });
+    const uids = ['last-0', 'last-1', 'last-2'];
+    for (const uid of uids) expect(isAnswerTo((await post(`${server.url}/validate`, JSON.stringify(policyReview(uid)), { ca: ca.certPem, agent })).text, uid)).toBe(true);
+    // At once: log lines are buffered, and these few are far from filling the buffer.
+    process.kill(server.pid, 'SIGTERM');
+    const exit = await server.exited;
+    agent.destroy();
+    expect(exit).toEqual({ code: 0, signal: null });
+    const decided = server.logLines().filter((l) => l.msg === 'admission decision').map((l) => l.uid);
+    expect(decided).toEqual(uids);
+    expect(server.output()).toContain('shutting down: finishing in-flight requests');
+  });
+
   it('closes a keep-alive connection whose request was in flight at SIGTERM once it is answered, and exits promptly', async () => {
     const server = await spawnServe(['--manifests', 'examples', '--tls-cert', files.certFile, '--tls-key', files.keyFile]);
     spawned.push(server);
