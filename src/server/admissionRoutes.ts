@@ -5,6 +5,9 @@ import { rejectedReview } from '../admission/admissionReview.js';
 import type { AdmissionEngine, Endpoint } from '../admission/admissionEngine.js';
 import type { AdmissionMetrics } from './metrics.js';
 
+/** The message of the one info line logged per admission decision. */
+export const DECISION_MESSAGE = 'admission decision';
+
 export interface AdmissionRoutesOptions {
   engine: AdmissionEngine;
   logger: Logger;
@@ -102,7 +105,7 @@ export const admissionRoutes: FastifyPluginAsync<AdmissionRoutesOptions> = async
           durationMs: Math.round(seconds * 1e6) / 1e3,
           ...(outcome.decision === 'invalid' ? { reason: outcome.body.response.status?.message } : {}),
         },
-        'admission decision',
+        DECISION_MESSAGE,
       );
       return reply.code(outcome.statusCode).send(outcome.body);
     });
