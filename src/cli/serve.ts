@@ -6,6 +6,7 @@ import type { SelfManagedCertificates } from '../cluster/selfManagedCertificates
 import { AdmissionMetrics } from '../server/metrics.js';
 import { loadConfig, profileOf, ruleSettings, viewOptionsFor } from '../config/config.js';
 import type { ProfileName } from '../config/profiles.js';
+import { DECISION_MESSAGE } from '../server/admissionRoutes.js';
 import { ensureCertificates } from '../server/certificates.js';
 import { startWebhookServer } from '../server/webhookServer.js';
 import { integerOption, parseCommandArgs, profileOption, UsageError } from './usage.js';
@@ -67,7 +68,29 @@ export async function runServe(args: string[]): Promise<number> {
   config.server.port = integerOption('port', values.port, 0, 65535) ?? config.server.port;
   config.server.metricsPort = integerOption('metrics-port', values['metrics-port'], 0, 65535) ?? config.server.metricsPort;
 
-  const logger = pino({ level: config.logLevel, base: { service: 'kgateway-admission' } });
+  // stdout, asynchronous as pino's default, but the per-request decision
+  // lines are written 4 KiB at a time: the default starts a thread-pool write
+  // whenever none is in flight, a round trip every few requests, which under
+  // load cost 1-2.5 us of CPU per request in interleaved wrk runs. A decision
+  // line waits at most 100 ms (periodicFlush); any other line (start-up,
+  // warnings, errors, shutdown) is written at once, and pino writes what is
+  // left when the process exits (it does so for asynchronous destinations).
+  // A synchronous destination measured cheaper still, but it blocks the event
+  // loop (in 100 ms sleeps, as stdout is non-blocking) when stdout backs up.
+  const destination = pino.destination({ sync: false, minLength: 4096, periodicFlush: 100 });
+  const logger = pino(
+    {
+      level: config.logLevel,
+      base: { service: 'kgateway-admission' },
+      hooks: {
+        logMethod(args, method) {
+          method.apply(this, args);
+          if (args[1] !== DECISION_MESSAGE) destination.flush();
+        },
+      },
+    },
+    destination,
+  );
   let profile: ProfileName | undefined = profileOption(values.profile) ?? config.profile;
 
   const metrics = new AdmissionMetrics();

@@ -44,8 +44,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onResponse', async () => {
+  // A callback hook, not an async one: this runs after every response, and
+  // an async hook costs a promise and a microtask per request for a check
+  // that is false until shutdown. (Hooks cannot be added once listening.)
+  app.addHook('onResponse', (_request, _reply, done) => {
     if (closing) setImmediate(() => app.server.closeIdleConnections());
+    done();
   });
   void app.register(admissionRoutes, {
     engine: options.engine,

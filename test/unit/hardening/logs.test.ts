@@ -134,4 +134,16 @@ describe('log lines', () => {
     expect(served.logLines().some((l) => l.uid === 'spawned')).toBe(true);
     expectNoSecrets(served.output());
   });
+
+  it('of serve as a process reach stdout within moments while it keeps running, though buffered', async () => {
+    const served = await spawnServe(['--manifests', 'examples', '--tls-cert', files.certFile, '--tls-key', files.keyFile]);
+    spawned.push(served);
+    const review = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: requestFor(gatewayParameters as never, 'CREATE', 'prompt-line') });
+    await post(`${served.url}/validate`, review, { ca: ca.certPem });
+    const sent = Date.now();
+    while (!served.logLines().some((l) => l.uid === 'prompt-line') && Date.now() - sent < 2_000) await new Promise((r) => setTimeout(r, 10));
+    expect(served.logLines().some((l) => l.uid === 'prompt-line')).toBe(true);
+    expect(served.child.exitCode).toBeNull();
+    await served.kill('SIGTERM');
+  });
 });

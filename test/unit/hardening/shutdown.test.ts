@@ -149,4 +149,40 @@ describe('SIGTERM under load', () => {
     agent.destroy();
     expect(ms).toBeLessThan(2_000);
   });
+
+  it('writes every decision line before it exits, even those logged just before SIGTERM', async () => {
+    const server = await spawnServe(['--manifests', 'examples', '--tls-cert', files.certFile, '--tls-key', files.keyFile]);
+    spawned.push(server);
+    const agent = new Agent({ keepAlive: true, ca: ca.certPem });
+    const uids = ['last-0', 'last-1', 'last-2'];
+    for (const uid of uids) expect(isAnswerTo((await post(`${server.url}/validate`, JSON.stringify(policyReview(uid)), { ca: ca.certPem, agent })).text, uid)).toBe(true);
+    // At once: log lines are buffered, and these few are far from filling the buffer.
+    process.kill(server.pid, 'SIGTERM');
+    const exit = await server.exited;
+    agent.destroy();
+    expect(exit).toEqual({ code: 0, signal: null });
+    const decided = server.logLines().filter((l) => l.msg === 'admission decision').map((l) => l.uid);
+    expect(decided).toEqual(uids);
+    expect(server.output()).toContain('shutting down: finishing in-flight requests');
+  });
+
+  it('closes a keep-alive connection whose request was in flight at SIGTERM once it is answered, and exits promptly', async () => {
+    const server = await spawnServe(['--manifests', 'examples', '--tls-cert', files.certFile, '--tls-key', files.keyFile]);
+    spawned.push(server);
+    // Read before the signal, so answered without Connection: close; the
+    // client then keeps the connection open and idle.
+    const body = JSON.stringify(policyReview('in-flight'));
+    const slow = slowRequest(server.url, body, 10);
+    await new Promise((r) => setTimeout(r, 200));
+    const signalAt = performance.now();
+    process.kill(server.pid, 'SIGTERM');
+    await new Promise((r) => setTimeout(r, 150));
+    slow.finish();
+    const answers = await Promise.race([slow.answers, new Promise<RawAnswer[]>((r) => setTimeout(() => r([]), 5_000))]);
+    expect(answers.map((a) => a.status)).toEqual([200]);
+    expect(isAnswerTo(answers[0]!.body, 'in-flight')).toBe(true);
+    const exit = await Promise.race([server.exited, new Promise((r) => setTimeout(r, 5_000)).then(() => ({ code: 'still running 5 s after SIGTERM', signal: null }))]);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(performance.now() - signalAt).toBeLessThan(3_000);
+  });
 });

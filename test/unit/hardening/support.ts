@@ -99,8 +99,9 @@ export async function spawnServe(args: string[], options: { timeoutMs?: number; 
   let output = '';
   child.stdout!.on('data', (c: Buffer) => (output += c.toString('utf8')));
   child.stderr!.on('data', (c: Buffer) => (output += c.toString('utf8')));
+  // 'close', not 'exit': the last lines written before exiting may be read after 'exit'.
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('close', (code, signal) => resolve({ code, signal })),
   );
   const logLines = () =>
     output

@@ -69,6 +69,45 @@ describe('the webhook over real HTTPS', () => {
     expect(health.status).toBe(200);
   });
 
+  describe('reading the body (plain JSON.parse for application/json)', () => {
+    it('says which: an empty body and invalid JSON get their own fixed reasons, which never echo the body', async () => {
+      const empty = await post(webhook, '/validate', '');
+      expect(empty.status).toBe(400);
+      expect(empty.json().response.status.message).toBe('request body is empty: send an AdmissionReview');
+      const marker = 'not-json-marker-1f2e3d';
+      const bad = await post(webhook, '/validate', `{"apiVersion": ${marker}`);
+      expect(bad.status).toBe(400);
+      expect(bad.json().response.status.message).toMatch(/^request body is not valid JSON/);
+      expect(bad.text).not.toContain(marker);
+      expect(JSON.stringify(webhook.logLines())).not.toContain(marker);
+    });
+
+    it.each(['application/json; charset=utf-8', 'Application/JSON', 'application/json;charset=UTF-8'])('reads content type %s as JSON', async (contentType) => {
+      const request = admissionRequest(httpListenerPolicy());
+      const res = await post(webhook, '/validate', admissionReview(request), contentType);
+      expect(res.status).toBe(200);
+      expect(res.json().response).toEqual({ uid: request.uid, allowed: true });
+    });
+
+    it('skips a leading byte order mark, as Fastify\'s parser did', async () => {
+      const request = admissionRequest(httpListenerPolicy());
+      const res = await post(webhook, '/validate', `\uFEFF${JSON.stringify(admissionReview(request))}`);
+      expect(res.status).toBe(200);
+      expect(res.json().response).toEqual({ uid: request.uid, allowed: true });
+    });
+
+    it('decides a review whose object has "__proto__" and "constructor" keys, reading them as plain data', async () => {
+      const policy = httpListenerPolicy() as Record<string, any>;
+      const request = admissionRequest(policy as never);
+      const text = JSON.stringify(admissionReview(request)).replace('"spec":{', '"spec":{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},');
+      expect(text).toContain('"__proto__"');
+      const res = await post(webhook, '/validate', text);
+      expect(res.status).toBe(200);
+      expect(res.json().response).toEqual({ uid: request.uid, allowed: true });
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    });
+  });
+
   it('serves /healthz and /readyz on the admission port', async () => {
     expect((await httpsRequest(`${webhook.server.url}/healthz`, { ca: webhook.ca })).json()).toEqual({ status: 'ok' });
     expect((await httpsRequest(`${webhook.server.url}/readyz`, { ca: webhook.ca })).json()).toEqual({ status: 'ready' });
