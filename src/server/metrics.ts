@@ -2,6 +2,9 @@ import { createServer, type Server } from 'node:http';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 const LABELS = ['endpoint', 'kind', 'operation', 'decision'] as const;
+const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT', 'unknown']);
+const KIND_PATTERN = /^[A-Za-z][A-Za-z0-9]{0,62}$/;
+const MAX_KINDS = 32;
 
 /** Prometheus metrics of the webhook, served on their own plain-HTTP port. */
 export class AdmissionMetrics {
@@ -43,9 +46,24 @@ export class AdmissionMetrics {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'kgateway_admission_' });
   }
 
+  private readonly kindsSeen = new Set<string>();
+
   observe(labels: Record<(typeof LABELS)[number], string>, seconds: number): void {
-    this.requests.inc(labels);
-    this.duration.observe(labels, seconds);
+    const bounded = { ...labels, kind: this.kindLabel(labels.kind), operation: OPERATIONS.has(labels.operation) ? labels.operation : 'other' };
+    this.requests.inc(bounded);
+    this.duration.observe(bounded, seconds);
+  }
+
+  /**
+   * The kind comes from the request: any client that reaches the port could
+   * otherwise mint a new series per request. The first MAX_KINDS well-formed
+   * kinds keep their name; the rest are counted as "other".
+   */
+  private kindLabel(kind: string): string {
+    if (this.kindsSeen.has(kind)) return kind;
+    if (!KIND_PATTERN.test(kind) || this.kindsSeen.size >= MAX_KINDS) return 'other';
+    this.kindsSeen.add(kind);
+    return kind;
   }
 }
 
