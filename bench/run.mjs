@@ -463,44 +463,6 @@ async function experimentsMode(env) {
   } finally {
     for (const s of servers) await s.stop();
   }
-
-  // Start-up with 100,000 grants through a live view: the product vs the lazy-rebuild patch.
-  const rows = [];
-  for (const [name, env2] of [
-    ['product', {}],
-    ['patch: lazy per-namespace rebuild', { KGA_PATCH: 'lazy' }],
-  ]) {
-    const kubeconfig = path.join(tmp, 'kubeconfig-exp.json');
-    const api = await startFakeApi(100_000, kubeconfig);
-    const server = await startServer({
-      kind: 'ours',
-      name: 'exp',
-      ...c,
-      config: env.warnConfig,
-      kubeconfig,
-      entry: path.join(REPO_ROOT, 'bench', 'experiments', 'patched-serve.mjs'),
-      env: env2,
-      readyTimeoutMs: 180_000,
-    });
-    const https = await h2loadRate(server, { rate: RATE, seconds: 3, path: '/validate', bodyFile: env.files.validate, tmpDir: tmp });
-    const status = readFileSync(`/proc/${server.pid}/status`, 'utf8');
-    rows.push({
-      name,
-      ready_ms: server.readyMs,
-      rss: round(Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024, 1),
-      peak: round(Number(/VmHWM:\s+(\d+)/.exec(status)[1]) / 1024, 1),
-      p99: round(https.p99_ms, 3),
-    });
-    await server.stop();
-    await api.stop();
-  }
-  table('Experiments: serve --kubeconfig with 100,000 ReferenceGrants (stand-in API server)', [
-    ['name', 'build'],
-    ['ready_ms', 'start→ready ms'],
-    ['rss', 'RSS MiB'],
-    ['peak', 'peak RSS MiB'],
-    ['p99', 'HTTPS p99 ms at 1000 req/s'],
-  ], rows);
 }
 
 async function main() {
