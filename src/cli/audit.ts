@@ -1,5 +1,5 @@
 import { KubeApi, collectionPath } from '../cluster/kubeApi.js';
-import { detectProfile, loadKubeConfig } from '../cluster/kubeConnection.js';
+import { detectProfile, loadKubeConnection } from '../cluster/kubeConnection.js';
 import { InMemoryClusterView } from '../cluster/inMemoryClusterView.js';
 import { loadConfig, ruleSettings, viewOptionsFor } from '../config/config.js';
 import { auditObjects, type Finding } from '../rules/audit.js';
@@ -55,7 +55,7 @@ export async function runAudit(args: string[], out: (text: string) => void): Pro
   const config = await loadConfig(values.config);
   let kubeConfig;
   try {
-    kubeConfig = loadKubeConfig(values.kubeconfig);
+    kubeConfig = (await loadKubeConnection(values.kubeconfig))?.config;
   } catch (error) {
     throw new UsageError(`audit: cannot load the kubeconfig: ${(error as Error).message}`);
   }

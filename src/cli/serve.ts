@@ -1,7 +1,7 @@
-import type { KubeConfig } from '@kubernetes/client-node';
 import { existsSync, readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { manifestClusterSource, type ClusterSource } from '../cluster/clusterSource.js';
+import type { KubeConnectionConfig } from '../cluster/kubeCredentials.js';
 import type { SelfManagedCertificates } from '../cluster/selfManagedCertificates.js';
 import { AdmissionMetrics } from '../server/metrics.js';
 import { loadConfig, profileOf, ruleSettings, viewOptionsFor } from '../config/config.js';
@@ -96,23 +96,25 @@ export async function runServe(args: string[]): Promise<number> {
   const metrics = new AdmissionMetrics();
   const fromManifests = values.manifests !== undefined && values.manifests.length > 0;
   if (fromManifests && values.kubeconfig) throw new UsageError('serve: give --manifests or --kubeconfig, not both');
-  let live: { kubeConfig: KubeConfig; LiveClusterSource: typeof import('../cluster/liveClusterSource.js').LiveClusterSource } | undefined;
+  let live: { kubeConfig: KubeConnectionConfig; LiveClusterSource: typeof import('../cluster/liveClusterSource.js').LiveClusterSource } | undefined;
   if (!fromManifests) {
-    // @kubernetes/client-node costs ~70 MiB and ~270 ms to load: only a live view pays for it.
-    const [{ KubeApi }, { detectProfile, loadKubeConfig }, { LiveClusterSource }] = await Promise.all([
+    // Only a live view loads the watch code (client-node's Watch and undici, ~30 MiB).
+    const [{ KubeApi }, { detectProfile, loadKubeConnection }, { LiveClusterSource }] = await Promise.all([
       import('../cluster/kubeApi.js'),
       import('../cluster/kubeConnection.js'),
       import('../cluster/liveClusterSource.js'),
     ]);
-    let kubeConfig;
+    let connection;
     try {
-      kubeConfig = loadKubeConfig(values.kubeconfig);
+      connection = await loadKubeConnection(values.kubeconfig);
     } catch (error) {
       throw new UsageError(`serve: cannot load the kubeconfig: ${(error as Error).message}`);
     }
-    if (!kubeConfig) {
+    if (!connection) {
       throw new UsageError('serve: no cluster view: give --manifests PATH, or --kubeconfig FILE (or set KUBECONFIG, or run in a cluster)');
     }
+    logger.info({ credentials: connection.source, server: connection.config.getCurrentCluster()?.server }, 'cluster credentials loaded');
+    const kubeConfig = connection.config;
     if (!profile) {
       profile = await detectProfile(new KubeApi(kubeConfig));
       logger.info({ profile }, 'profile chosen from the CRDs the cluster serves');

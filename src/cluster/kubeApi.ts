@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConnectionConfig } from './kubeCredentials.js';
 
 export class KubeApiError extends Error {
   constructor(
@@ -42,7 +42,7 @@ const LIST_PAGE_SIZE = 500;
  */
 export class KubeApi {
   constructor(
-    readonly kubeConfig: KubeConfig,
+    readonly kubeConfig: KubeConnectionConfig,
     private readonly timeoutMs = 15_000,
   ) {}
 

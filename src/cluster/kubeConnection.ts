@@ -1,26 +1,44 @@
-import { existsSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
 import { profileForServedKinds, type ProfileName } from '../config/profiles.js';
 import type { KubeApi } from './kubeApi.js';
+import { inClusterConfig, staticKubeConfigFromFile, type KubeConnectionConfig } from './kubeCredentials.js';
 
-const IN_CLUSTER_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+export interface KubeConnection {
+  config: KubeConnectionConfig;
+  /** Where the credentials came from, for the start-up log. */
+  source: string;
+}
 
-/** --kubeconfig, else $KUBECONFIG, else in-cluster credentials; undefined when there are none. */
-export function loadKubeConfig(file: string | undefined): KubeConfig | undefined {
-  const kubeConfig = new KubeConfig();
-  if (file) {
-    kubeConfig.loadFromFile(file);
-    return kubeConfig;
+/**
+ * --kubeconfig, else $KUBECONFIG, else in-cluster credentials; undefined when
+ * there are none. File and token credentials are read here; a kubeconfig
+ * with exec or auth-provider users (or several $KUBECONFIG files to merge)
+ * is handed to @kubernetes/client-node's KubeConfig, loaded only then.
+ */
+export async function loadKubeConnection(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<KubeConnection | undefined> {
+  const single = file ?? (env.KUBECONFIG && !env.KUBECONFIG.includes(':') ? env.KUBECONFIG : undefined);
+  if (single) {
+    const found = staticKubeConfigFromFile(single);
+    if (!('needsClientNode' in found)) return { config: found, source: single };
+    const { KubeConfig } = await import('@kubernetes/client-node');
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(single);
+    return { config: kubeConfig as unknown as KubeConnectionConfig, source: `${single} (client-node: ${found.needsClientNode})` };
   }
-  if (process.env.KUBECONFIG) {
-    kubeConfig.loadFromDefault();
-    return kubeConfig;
+  if (env.KUBECONFIG) {
+    // Merged as kubectl merges them: the first file's current-context wins.
+    const { KubeConfig } = await import('@kubernetes/client-node');
+    const [first, ...rest] = env.KUBECONFIG.split(':').filter(Boolean);
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(first!);
+    for (const file of rest) {
+      const more = new KubeConfig();
+      more.loadFromFile(file);
+      kubeConfig.mergeConfig(more, true);
+    }
+    return { config: kubeConfig as unknown as KubeConnectionConfig, source: `$KUBECONFIG (client-node: several files)` };
   }
-  if (process.env.KUBERNETES_SERVICE_HOST && existsSync(IN_CLUSTER_TOKEN)) {
-    kubeConfig.loadFromCluster();
-    return kubeConfig;
-  }
-  return undefined;
+  const inCluster = inClusterConfig(env);
+  return inCluster ? { config: inCluster, source: 'in-cluster service account' } : undefined;
 }
 
 /**

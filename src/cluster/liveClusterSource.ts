@@ -1,4 +1,3 @@
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GATEWAY_API_GROUP } from '../rules/gatewayParametersRef.js';
 import type { BackendRefExtractor } from '../rules/crossNamespaceBackendRefs.js';
@@ -6,10 +5,11 @@ import type { KubeObject } from '../rules/types.js';
 import type { ClusterSource } from './clusterSource.js';
 import { InMemoryClusterView } from './inMemoryClusterView.js';
 import { collectionPath, KubeApi, type DiscoveredResource } from './kubeApi.js';
+import type { KubeConnectionConfig } from './kubeCredentials.js';
 import { ResourceWatch } from './resourceWatch.js';
 
 export interface LiveClusterSourceOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConnectionConfig;
   logger: Logger;
   /** The parameters kind the mutation points at; watched so the mutation can warn when it is missing. */
   parametersKind: { group: string; kind: string };

@@ -1,4 +1,7 @@
-import { Watch } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+// The module alone: the package's index (and its KubeConfig) loads the whole
+// generated API client, ~50 MiB resident that a watch does not use.
+import { Watch } from '@kubernetes/client-node/dist/watch.js';
 import type { Logger } from 'pino';
 import type { KubeObject } from '../rules/types.js';
 import { collectionPath, KubeApiError, type DiscoveredResource, type KubeApi } from './kubeApi.js';
@@ -125,7 +128,8 @@ export class ResourceWatch {
     const generation = ++this.generation;
     const { min, spread } = this.watchTimeoutSeconds;
     const timeoutSeconds = min + Math.floor(Math.random() * spread);
-    const watch = new Watch(this.api.kubeConfig);
+    // Watch reads only getCurrentCluster() and applySecurityAuthentication().
+    const watch = new Watch(this.api.kubeConfig as unknown as KubeConfig);
     let ended: Error | undefined;
     let connected = false;
     const pending = watch

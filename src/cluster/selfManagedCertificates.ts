@@ -1,7 +1,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConnectionConfig } from './kubeCredentials.js';
 import type { Logger } from 'pino';
 import { CERT_FILES, generateCertificates } from '../server/certificates.js';
 import { KubeApi } from './kubeApi.js';
@@ -25,7 +25,7 @@ import { KubeApi } from './kubeApi.js';
  * named Mutating/ValidatingWebhookConfigurations.
  */
 export interface SelfManagedCertificatesOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConnectionConfig;
   namespace: string;
   secretName: string;
   serviceName: string;
