@@ -95,7 +95,14 @@ export class StaticKubeConfig implements KubeConnectionConfig {
     if (!this.user.tokenFile) return undefined;
     const now = Date.now();
     if (!this.token || now - this.token.readAt > TOKEN_FILE_TTL_MS) {
-      this.token = { value: readFileSync(this.user.tokenFile, 'utf8').trim(), readAt: now };
+      try {
+        this.token = { value: readFileSync(this.user.tokenFile, 'utf8').trim(), readAt: now };
+      } catch (error) {
+        // The kubelet swaps the projected token by symlink; a read that lands
+        // mid-swap keeps the last token, which stays valid well past a minute.
+        if (!this.token) throw new Error(`cannot read the token file ${this.user.tokenFile}: ${(error as Error).message}`);
+        this.token.readAt = now;
+      }
     }
     return this.token.value;
   }

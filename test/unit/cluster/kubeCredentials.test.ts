@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { RequestOptions } from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -130,5 +130,26 @@ describe('inClusterConfig', () => {
     expect(String(options.ca)).toBe('CLUSTER CA');
     expect((options.headers as Record<string, string>).Authorization).toBe('Bearer sa-token');
     expect(inClusterConfig({}, dir)).toBeUndefined();
+  });
+
+  it('keeps the last token when a re-read fails, and says which file it cannot read when there is none', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'kga-sa-'));
+    const tokenFile = path.join(dir, 'token');
+    writeFileSync(tokenFile, 'first\n');
+    const config = new StaticKubeConfig({ name: 'c', server: 'https://k:443' }, { tokenFile });
+    expect((await httpsOptions(config)).headers).toMatchObject({ Authorization: 'Bearer first' });
+    rmSync(tokenFile);
+    const realNow = Date.now;
+    Date.now = () => realNow() + 61_000;
+    try {
+      expect((await httpsOptions(config)).headers).toMatchObject({ Authorization: 'Bearer first' });
+      writeFileSync(tokenFile, 'rotated\n');
+      Date.now = () => realNow() + 122_000;
+      expect((await httpsOptions(config)).headers).toMatchObject({ Authorization: 'Bearer rotated' });
+    } finally {
+      Date.now = realNow;
+    }
+    const missing = new StaticKubeConfig({ name: 'c', server: 'https://k:443' }, { tokenFile: path.join(dir, 'nope') });
+    await expect(httpsOptions(missing)).rejects.toThrow(/cannot read the token file .*nope/);
   });
 });
