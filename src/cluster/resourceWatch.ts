@@ -192,6 +192,7 @@ export class ResourceWatch {
       this.watch();
     } else if (error instanceof WatchExpired || (error as { statusCode?: number }).statusCode === 410) {
       // The resourceVersion is older than etcd keeps: only a fresh list is complete.
+      this.logger.info({ resource: this.name, resourceVersion: this.resourceVersion }, 'watch expired (410 Gone): re-listing');
       void this.listThenWatch();
     } else {
       this.failed(error);

@@ -215,4 +215,12 @@ export interface ExtraKubeApiserver {
  * `newPort` on a fresh port beside it (an HA peer). Waits for /readyz. cp.stop()
  * also stops every instance started here.
  */
-export declare function startKubeApiserver(cp: ControlPlane, opts?: { newPort?: boolean; timeoutMs?: number }): Promise<ExtraKubeApiserver>;
+export declare function startKubeApiserver(
+  cp: ControlPlane,
+  opts?: {
+    newPort?: boolean;
+    timeoutMs?: number;
+    /** Flags after the control plane's own (the last of a repeated flag wins), e.g. ['--watch-cache=false']. */
+    extraArgs?: string[];
+  },
+): Promise<ExtraKubeApiserver>;

@@ -1099,12 +1099,13 @@ export async function killKubeApiserver(cp) {
 /**
  * Starts kube-apiserver with the control plane's flags, certificates and etcd:
  * on its own port again (after killKubeApiserver), or with `newPort` on a fresh
- * port beside it. Waits for /readyz.
+ * port beside it. `extraArgs` go after the control plane's flags (the last of a
+ * repeated flag wins). Waits for /readyz.
  */
-export async function startKubeApiserver(cp, { newPort = false, timeoutMs = 60_000 } = {}) {
+export async function startKubeApiserver(cp, { newPort = false, timeoutMs = 60_000, extraArgs = [] } = {}) {
   const launch = apiServerLaunch(cp);
   const port = newPort ? (await freePorts(1))[0] : Number(new URL(cp.server).port);
-  const args = launch.args.map((a) => (a.startsWith('--secure-port=') ? `--secure-port=${port}` : a));
+  const args = [...launch.args.map((a) => (a.startsWith('--secure-port=') ? `--secure-port=${port}` : a)), ...extraArgs];
   const child = spawnLogged(launch.bin, args, cp.logs.kubeApiserver);
   track({ procs: [child], dirs: [] });
   launch.children.push(child);
