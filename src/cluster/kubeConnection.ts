@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { profileForServedKinds, type ProfileName } from '../config/profiles.js';
 import type { KubeApi } from './kubeApi.js';
 import { inClusterConfig, staticKubeConfigFromFile, type KubeConnectionConfig } from './kubeCredentials.js';
@@ -15,7 +16,11 @@ export interface KubeConnection {
  * is handed to @kubernetes/client-node's KubeConfig, loaded only then.
  */
 export async function loadKubeConnection(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<KubeConnection | undefined> {
-  const single = file ?? (env.KUBECONFIG && !env.KUBECONFIG.includes(':') ? env.KUBECONFIG : undefined);
+  // As kubectl: files named in $KUBECONFIG that do not exist are skipped.
+  const listed = (env.KUBECONFIG ?? '').split(':').filter(Boolean);
+  const existing = listed.filter((f) => existsSync(f));
+  if (file === undefined && listed.length > 0 && existing.length === 0) throw new Error(`none of the files in $KUBECONFIG exists: ${listed.join(', ')}`);
+  const single = file ?? (existing.length === 1 ? existing[0] : undefined);
   if (single) {
     const found = staticKubeConfigFromFile(single);
     if (!('needsClientNode' in found)) return { config: found, source: single };
@@ -24,10 +29,10 @@ export async function loadKubeConnection(file: string | undefined, env: NodeJS.P
     kubeConfig.loadFromFile(single);
     return { config: kubeConfig as unknown as KubeConnectionConfig, source: `${single} (client-node: ${found.needsClientNode})` };
   }
-  if (env.KUBECONFIG) {
+  if (existing.length > 1) {
     // Merged as kubectl merges them: the first file's current-context wins.
     const { KubeConfig } = await import('@kubernetes/client-node');
-    const [first, ...rest] = env.KUBECONFIG.split(':').filter(Boolean);
+    const [first, ...rest] = existing;
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromFile(first!);
     for (const file of rest) {

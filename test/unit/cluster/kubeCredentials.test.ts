@@ -115,6 +115,10 @@ describe('loadKubeConnection', () => {
     expect(merged?.config).toBeInstanceOf(KubeConfig);
     expect(merged?.config.getCurrentCluster()?.server).toBe('https://10.0.0.1:6443');
     expect((await loadKubeConnection(undefined, {}))).toBeUndefined();
+    // Files that do not exist are skipped, as kubectl skips them; none at all is an error.
+    const gone = path.join(dir, 'gone');
+    expect((await loadKubeConnection(undefined, { KUBECONFIG: `${gone}:${one}` }))?.config).toBeInstanceOf(StaticKubeConfig);
+    await expect(loadKubeConnection(undefined, { KUBECONFIG: gone })).rejects.toThrow(/none of the files in \$KUBECONFIG exists: .*gone/);
   });
 });
 
