@@ -174,6 +174,8 @@ describe.skipIf(skip)('Helm chart against a real kube-apiserver', () => {
     });
     expect(container.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
     expect(container.resources.limits).toMatchObject({ memory: expect.any(String) });
+    // A young generation big enough that request garbage dies young (values.yaml nodeOptions).
+    expect(container.env).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-semi-space-size=8' });
     expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'https', scheme: 'HTTPS' });
     expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'https', scheme: 'HTTPS' });
     expect(container.lifecycle.preStop.sleep.seconds).toBe(5);
