@@ -30,7 +30,9 @@ export async function loadKubeConnection(file: string | undefined, env: NodeJS.P
     return { config: kubeConfig as unknown as KubeConnectionConfig, source: `${single} (client-node: ${found.needsClientNode})` };
   }
   if (existing.length > 1) {
-    // Merged as kubectl merges them: the first file's current-context wins.
+    // Merged as kubectl merges them: the first file's current-context wins,
+    // and so does the first cluster, user or context of a name (client-node's
+    // mergeConfig would throw on the repeat).
     const { KubeConfig } = await import('@kubernetes/client-node');
     const [first, ...rest] = existing;
     const kubeConfig = new KubeConfig();
@@ -38,6 +40,10 @@ export async function loadKubeConnection(file: string | undefined, env: NodeJS.P
     for (const file of rest) {
       const more = new KubeConfig();
       more.loadFromFile(file);
+      const unseen = <T extends { name: string }>(have: readonly T[], add: readonly T[]) => add.filter((a) => !have.some((h) => h.name === a.name));
+      more.clusters = unseen(kubeConfig.clusters, more.clusters);
+      more.users = unseen(kubeConfig.users, more.users);
+      more.contexts = unseen(kubeConfig.contexts, more.contexts);
       kubeConfig.mergeConfig(more, true);
     }
     return { config: kubeConfig as unknown as KubeConnectionConfig, source: `$KUBECONFIG (client-node: several files)` };

@@ -165,7 +165,7 @@ describe.skipIf(skip)('a watch resumed from a compacted resourceVersion (410 Gon
       expect(source.view.isReferenceGranted(from, to('doomed'))).toBe(false);
       const doomedRemovals = removals.mock.calls.map(([object]) => object).filter((object) => object.metadata?.name === 'doomed');
       expect(doomedRemovals).toHaveLength(1);
-      expect(doomedRemovals[0]!.metadata?.resourceVersion, 'removed by a watch event, not by the re-list').toBeUndefined();
+      expect(doomedRemovals[0]!.metadata?.resourceVersion, 'removed by the re-list (bare metadata), not by a watch event').toBeUndefined();
       // A 410 is no failure: no error count, no warning, no backoff; the re-list says why it ran.
       expect(watchErrors).toEqual([]);
       expect(logs.filter((l) => l.level >= 40)).toEqual([]);

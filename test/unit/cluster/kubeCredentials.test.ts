@@ -114,6 +114,11 @@ describe('loadKubeConnection', () => {
     const merged = await loadKubeConnection(undefined, { KUBECONFIG: `${one}:${other}` });
     expect(merged?.config).toBeInstanceOf(KubeConfig);
     expect(merged?.config.getCurrentCluster()?.server).toBe('https://10.0.0.1:6443');
+    // A cluster, user or context name repeated in a later file: the first file's wins, as in kubectl.
+    const clash = path.join(dir, 'clash');
+    writeFileSync(clash, JSON.stringify({ 'current-context': 'ctx', contexts: [{ name: 'ctx', context: { cluster: 'c', user: 'u' } }], clusters: [{ name: 'c', cluster: { server: 'https://later:6443' } }], users: [{ name: 'u', user: { token: 'later' } }] }));
+    const clashing = await loadKubeConnection(undefined, { KUBECONFIG: `${one}:${clash}` });
+    expect(clashing?.config.getCurrentCluster()?.server).toBe('https://10.0.0.1:6443');
     expect((await loadKubeConnection(undefined, {}))).toBeUndefined();
     // Files that do not exist are skipped, as kubectl skips them; none at all is an error.
     const gone = path.join(dir, 'gone');
