@@ -17,7 +17,7 @@ import { apiserverPart } from './lib/apiserver.mjs';
 import { admissionBodies } from './lib/bodies.mjs';
 import { summarizeProfile } from './lib/cpuprofile.mjs';
 import { abRun, h2loadRate, wrkRun } from './lib/load.mjs';
-import { chartMemoryLimitMiB, memoryCgroup } from './lib/memoryLimit.mjs';
+import { chartMemoryLimitMiB, chartNodeArgs, memoryCgroup } from './lib/memoryLimit.mjs';
 import { startServer } from './lib/servers.mjs';
 import { startupPart } from './lib/startup.mjs';
 import { ensureTools, toolVersions } from './lib/tools.mjs';
@@ -278,7 +278,9 @@ async function startLive(env, n, memoryLimitMiB, label = '') {
   const api = await startFakeApi(n, kubeconfig);
   try {
     const name = `live-${n}${label}${memoryLimitMiB ? `-limit${memoryLimitMiB}` : ''}`;
-    const server = await startServer({ kind: 'ours', name, certFile: env.certFile, keyFile: env.keyFile, config: env.warnConfig, kubeconfig, readyTimeoutMs: 120_000, memoryLimitMiB });
+    // Under the chart's memory limit the server also gets the chart's NODE_OPTIONS, as in a pod.
+    const nodeArgs = memoryLimitMiB ? chartNodeArgs() : [];
+    const server = await startServer({ kind: 'ours', name, certFile: env.certFile, keyFile: env.keyFile, config: env.warnConfig, kubeconfig, readyTimeoutMs: 120_000, memoryLimitMiB, nodeArgs });
     return {
       server,
       stop: async () => {

@@ -5,6 +5,7 @@
 // goes past. Used to measure RSS as the chart deploys the server.
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parse } from 'yaml';
 import { REPO_ROOT } from './util.mjs';
 
 const V2 = '/sys/fs/cgroup';
@@ -16,6 +17,12 @@ export function chartMemoryLimitMiB() {
   const match = /^resources:\n(?:\s+.*\n)*?\s+limits:\n(?:\s+.*\n)*?\s+memory:\s*"?(\d+)(Mi|Gi)"?/m.exec(values);
   if (!match) throw new Error('charts/kgateway-admission/values.yaml: no resources.limits.memory');
   return Number(match[1]) * (match[2] === 'Gi' ? 1024 : 1);
+}
+
+/** nodeOptions of the chart's values.yaml (the server's NODE_OPTIONS in a pod), as arguments. */
+export function chartNodeArgs() {
+  const values = parse(readFileSync(path.join(REPO_ROOT, 'charts', 'kgateway-admission', 'values.yaml'), 'utf8'));
+  return String(values.nodeOptions ?? '').split(/\s+/).filter(Boolean);
 }
 
 /**
