@@ -45,7 +45,6 @@ const TOKEN_FILE_TTL_MS = 60_000;
  */
 export class StaticKubeConfig implements KubeConnectionConfig {
   private token: { value: string; readAt: number } | undefined;
-  private dispatcher: Agent | undefined;
 
   constructor(
     readonly cluster: StaticCluster,
@@ -63,10 +62,9 @@ export class StaticKubeConfig implements KubeConnectionConfig {
 
   async applySecurityAuthentication(context: { setHeaderParam(key: string, value: string): void; setDispatcher(dispatcher: never): void }): Promise<void> {
     for (const [key, value] of Object.entries(this.headers())) context.setHeaderParam(key, value);
-    if (this.cluster.server.startsWith('https:')) {
-      this.dispatcher ??= new Agent({ connect: this.tlsOptions() });
-      context.setDispatcher(this.dispatcher as never);
-    }
+    // A dispatcher per watch, as client-node's KubeConfig makes: a shared
+    // pool could hand a watch a socket the API server dropped on a restart.
+    if (this.cluster.server.startsWith('https:')) context.setDispatcher(new Agent({ connect: this.tlsOptions() }) as never);
   }
 
   private tlsOptions(): { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean; servername?: string } {
