@@ -6,6 +6,7 @@ import { auditObjects, type Finding } from '../rules/audit.js';
 import { GATEWAY_API_GROUP } from '../rules/gatewayParametersRef.js';
 import { buildRuleSet } from '../rules/ruleSet.js';
 import type { KubeObject } from '../rules/types.js';
+import { qualifiedName } from './check.js';
 import { CommandError, parseCommandArgs, profileOption, UsageError } from './usage.js';
 
 export const AUDIT_USAGE = `Usage: kgateway-admission audit [--kubeconfig FILE] [--output text|json] [--config FILE] [--profile NAME]
@@ -13,7 +14,13 @@ export const AUDIT_USAGE = `Usage: kgateway-admission audit [--kubeconfig FILE] 
 Lists, for a live cluster, every object whose cross-namespace backendRefs no
 ReferenceGrant allows, and every agentgateway Gateway without its
 parametersRef or whose parameters object is missing. Credentials: --kubeconfig,
-else $KUBECONFIG, else in-cluster. Exit status: 0 clean, 1 findings, 2 errors.`;
+else $KUBECONFIG, else in-cluster. --profile: unset (and no profile: in --config),
+the cluster's CRDs decide (agentgateway-v2.2 when it serves AgentgatewayParameters).
+Exit status: 0 clean, 1 findings, 2 errors.
+
+Examples:
+  kgateway-admission audit
+  kgateway-admission audit --kubeconfig ~/.kube/config --output json`;
 
 /** One line on stderr, rewritten in place, only when a person is watching. */
 function progressReporter(): { update(text: string): void; done(): void } {
@@ -27,7 +34,7 @@ function progressReporter(): { update(text: string): void; done(): void } {
 export function formatFindings(findings: readonly Finding[], scanned: number): string {
   const lines: string[] = [];
   for (const f of findings) {
-    lines.push(`${f.problem.padEnd(22)} ${f.kind} ${f.namespace}/${f.name}`);
+    lines.push(`${f.problem.padEnd(22)} ${f.kind} ${qualifiedName(f)}`);
     for (const line of f.message.split('\n')) lines.push(`    ${line}`);
   }
   lines.push(`${scanned} objects audited: ${findings.length === 0 ? 'no findings' : `${findings.length} finding(s)`}`);

@@ -5,7 +5,10 @@ export const CERTS_USAGE = `Usage: kgateway-admission certs --out DIR --host NAM
 
 Writes a private CA (ca.crt, ca.key) and a serving certificate it signed
 (tls.crt, tls.key) for the given DNS names and IP addresses, e.g.
---host kgateway-admission.kgateway-system.svc --host 127.0.0.1.`;
+--host kgateway-admission.kgateway-system.svc --host 127.0.0.1. --days: 1-3650, default 365.
+
+Example:
+  kgateway-admission certs --out certs/ --host kgateway-admission.kgateway-system.svc --host 127.0.0.1`;
 
 export async function runCerts(args: string[], out: (text: string) => void): Promise<number> {
   const { values } = parseCommandArgs(

@@ -3,7 +3,8 @@ import { loadManifests, type ManifestObject } from '../cluster/manifests.js';
 import { loadConfig, ruleSettings, viewOptionsFor } from '../config/config.js';
 import type { ProfileName } from '../config/profiles.js';
 import { buildRuleSet, decide } from '../rules/ruleSet.js';
-import type { AdmissionRequest, JsonPatchOperation, KubeObject } from '../rules/types.js';
+import { createRequestFor, customResourceDefinitionScopes, isClusterScoped } from '../rules/objectRequest.js';
+import type { JsonPatchOperation } from '../rules/types.js';
 import { combine } from '../rules/verdicts.js';
 import { parseCommandArgs, profileOption, UsageError } from './usage.js';
 
@@ -18,32 +19,22 @@ export interface CheckResult {
   warnings: string[];
 }
 
+/** `namespace/name`, or just `name` for a cluster-scoped object. */
+export function qualifiedName(object: { namespace: string; name: string }): string {
+  return object.namespace ? `${object.namespace}/${object.name}` : object.name;
+}
+
 export const CHECK_USAGE = `Usage: kgateway-admission check [--output text|json] [--config FILE] [--profile NAME] PATH...
 
 Evaluates Kubernetes manifests (YAML or JSON files and folders, multi-document)
 as the webhook would on CREATE. ReferenceGrants and GatewayClasses in the input
 and the parameters objects in the input are the cluster state for the run.
---profile: kgateway-v2.1 (default) or agentgateway-v2.2. Exit status: 0 all admitted, 1 some denied,
-2 bad usage or unreadable input.`;
+--profile: kgateway-v2.1 (default, or profile: in --config) or agentgateway-v2.2.
+Exit status: 0 all admitted, 1 some denied, 2 bad usage or unreadable input.
 
-function splitApiVersion(apiVersion: string): { group: string; version: string } {
-  const slash = apiVersion.indexOf('/');
-  return slash < 0 ? { group: '', version: apiVersion } : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
-}
-
-/** The CREATE request the API server would send for this manifest (namespace defaulted to `default`). */
-export function createRequestFor(object: KubeObject, index: number): AdmissionRequest {
-  const namespace = object.metadata?.namespace || 'default';
-  const { group, version } = splitApiVersion(object.apiVersion ?? '');
-  return {
-    uid: `check-${index}`,
-    kind: { group, version, kind: object.kind ?? '' },
-    operation: 'CREATE',
-    namespace,
-    name: object.metadata?.name ?? '',
-    object: { ...object, metadata: { ...object.metadata, namespace } },
-  };
-}
+Examples:
+  kgateway-admission check examples/
+  kgateway-admission check --output json --profile agentgateway-v2.2 manifests/prod/`;
 
 export async function evaluateManifests(manifests: readonly ManifestObject[], configFile?: string, profile?: ProfileName): Promise<CheckResult[]> {
   const config = await loadConfig(configFile);
@@ -53,13 +44,14 @@ export async function evaluateManifests(manifests: readonly ManifestObject[], co
     manifests.map((m) => m.object),
     viewOptionsFor(settings),
   );
+  const crdScopes = customResourceDefinitionScopes(manifests.map((m) => m.object));
   return manifests.map(({ object }, index) => {
-    const request = createRequestFor(object, index);
+    const request = createRequestFor(object, `check-${index}`, isClusterScoped(object.apiVersion ?? '', object.kind ?? '', crdScopes));
     const verdict = combine([decide(ruleSet.mutating, request, view), decide(ruleSet.validating, request, view)]);
     return {
       apiVersion: object.apiVersion ?? '',
       kind: object.kind ?? '',
-      namespace: request.namespace ?? 'default',
+      namespace: request.namespace ?? '',
       name: object.metadata?.name ?? object.metadata?.generateName ?? '',
       allowed: verdict.allowed,
       message: verdict.message ?? '',
@@ -82,7 +74,7 @@ export function formatText(results: readonly CheckResult[], manifests: readonly 
   let patched = 0;
   results.forEach((result, i) => {
     const where = manifests[i] ? ` (${manifests[i].file}:${manifests[i].line})` : '';
-    const what = `${result.kind} ${result.namespace}/${result.name}`;
+    const what = `${result.kind} ${qualifiedName(result)}`;
     if (!result.allowed) {
       denied++;
       lines.push(`DENIED   ${what}${where}`, indent(result.message, '    '));

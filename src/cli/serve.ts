@@ -30,7 +30,11 @@ the server keeps a CA and a serving certificate for SERVICE.NAMESPACE.svc in
 Secret --secret-name (created when missing, shared by replicas, renewed before
 expiry), writes them to --certs-dir for the TLS loader, and sets caBundle in
 the Mutating/ValidatingWebhookConfigurations named by --webhook-config.
---namespace defaults to $POD_NAMESPACE, else the in-cluster namespace.`;
+--namespace defaults to $POD_NAMESPACE, else the in-cluster namespace.
+
+Examples:
+  kgateway-admission serve --manifests examples/
+  kgateway-admission serve --kubeconfig ~/.kube/config --tls-cert tls.crt --tls-key tls.key`;
 
 export async function runServe(args: string[]): Promise<number> {
   const { values } = parseCommandArgs(

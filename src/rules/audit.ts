@@ -2,7 +2,8 @@ import type { ClusterView } from './clusterView.js';
 import { GATEWAY_API_GROUP, isAgentgatewayClass } from './gatewayParametersRef.js';
 import { decide, type RuleSet } from './ruleSet.js';
 import type { RuleSettings } from './settings.js';
-import type { AdmissionRequest, KubeObject } from './types.js';
+import { createRequestFor } from './objectRequest.js';
+import type { KubeObject } from './types.js';
 import { isRecord } from './objectPaths.js';
 
 export type Problem = 'ungranted-reference' | 'missing-parametersRef' | 'missing-parameters';
@@ -16,18 +17,6 @@ export interface Finding {
   message: string;
 }
 
-function requestFor(object: KubeObject): AdmissionRequest {
-  const apiVersion = object.apiVersion ?? '';
-  const slash = apiVersion.indexOf('/');
-  return {
-    uid: 'audit',
-    kind: { group: slash < 0 ? '' : apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1), kind: object.kind ?? '' },
-    operation: 'CREATE',
-    namespace: object.metadata?.namespace || 'default',
-    object,
-  };
-}
-
 /**
  * What is wrong in a cluster as it stands, by the same rules as admission:
  * objects whose cross-namespace refs no grant allows (they were created
@@ -37,11 +26,12 @@ function requestFor(object: KubeObject): AdmissionRequest {
 export function auditObjects(objects: Iterable<KubeObject>, ruleSet: RuleSet, settings: RuleSettings, view: ClusterView): Finding[] {
   const findings: Finding[] = [];
   for (const object of objects) {
-    const request = requestFor(object);
+    // Read from the API server: an object with no namespace is cluster-scoped.
+    const request = createRequestFor(object, 'audit', !object.metadata?.namespace);
     const base = {
       apiVersion: object.apiVersion ?? '',
       kind: object.kind ?? '',
-      namespace: request.namespace!,
+      namespace: request.namespace ?? '',
       name: object.metadata?.name ?? '',
     };
     const validation = decide(ruleSet.validating, request, view);
