@@ -19,6 +19,7 @@ import { summarizeProfile } from './lib/cpuprofile.mjs';
 import { abRun, h2loadRate, wrkRun } from './lib/load.mjs';
 import { chartMemoryLimitMiB, chartNodeArgs, memoryCgroup } from './lib/memoryLimit.mjs';
 import { startServer } from './lib/servers.mjs';
+import { ensureGoPeer } from './peers/goPeer.mjs';
 import { startupPart } from './lib/startup.mjs';
 import { ensureTools, toolVersions } from './lib/tools.mjs';
 import { log, median, REPO_ROOT, round, rssMiB, run, table } from './lib/util.mjs';
@@ -107,22 +108,48 @@ async function setup() {
   return { certFile: certs.certFile, keyFile: certs.keyFile, files, warnConfig };
 }
 
-async function startThree(env) {
+/**
+ * Ours (info and warn), the ceiling and, for the keep-alive part, the peers:
+ * the bare-Node floor and the controller-runtime webhook (built into the
+ * tools cache first; skipped with a loud line where Go is absent).
+ */
+async function startServers(env, { peers }) {
   const c = { certFile: env.certFile, keyFile: env.keyFile };
   const ceiling = await startServer({ kind: 'ceiling', name: 'ceiling', ...c });
   const ours = await startServer({ kind: 'ours', name: 'ours', ...c });
   const oursWarn = await startServer({ kind: 'ours', name: 'ours_warn', config: env.warnConfig, ...c });
-  return { ceiling, ours, oursWarn };
+  const servers = { ceiling, ours, oursWarn };
+  const skipped = {};
+  if (peers) {
+    servers.floor = await startServer({ kind: 'floor', name: 'floor', ...c });
+    const go = await ensureGoPeer({ log });
+    if (go.ok) {
+      servers.go = await startServer({ kind: 'go', name: 'go', binary: go.path, ...c });
+    } else {
+      skipped.go = go.reason;
+      process.stdout.write(`\n!!! Go peer SKIPPED: ${go.reason} !!!\n\n`);
+    }
+  }
+  return { servers, skipped };
 }
 
-async function keepalivePart(env, servers) {
+const PEERS = ['ours', 'floor', 'go', 'ceiling'];
+const PEER_LABELS = { ours: 'ours (info log)', floor: 'bare Node floor (JSON.parse, uid)', go: 'Go controller-runtime', ceiling: 'bare Node ceiling' };
+
+async function keepalivePart(env, servers, skippedPeers = {}) {
   const bodies = { '/mutate': env.files.mutate, '/validate': env.files.validate };
   log('keep-alive: warming up');
   for (const s of Object.values(servers)) await wrkRun(s, { connections: 16, seconds: 1, bodies });
-  const out = { connections: {} };
+  const out = { connections: {}, peers: {} };
   const rows = [];
+  const peerRows = [];
+  const peerNames = PEERS.filter((name) => servers[name]);
+  const peerRuns = Object.fromEntries(peerNames.map((name) => [name, { mutate: {}, validate: {} }]));
+  for (const name of peerNames) out.peers[name] = { mutate: {}, validate: {} };
+  for (const name of Object.keys(skippedPeers)) out.peers[name] = { skipped: skippedPeers[name] };
   for (const c of CONNECTIONS) {
     const runs = { ceiling: [], ours: [], ours_warn: [] };
+    for (const name of peerNames) for (const e of ['mutate', 'validate']) peerRuns[name][e][c] = [];
     for (let r = 0; r < P.kaRounds; r++) {
       // Alternate the order so neither side always runs first.
       const order = r % 2 === 0 ? ['ceiling', 'ours', 'ours_warn'] : ['ours_warn', 'ours', 'ceiling'];
@@ -131,6 +158,39 @@ async function keepalivePart(env, servers) {
         runs[name].push(await wrkRun(server, { connections: c, seconds: P.kaSecs, bodies }));
       }
       log(`keep-alive ${c} conn round ${r + 1}/${P.kaRounds}: ours ${round(runs.ours[r].rps, 0)} rps, ceiling ${round(runs.ceiling[r].rps, 0)} rps`);
+      // The peers, one endpoint at a time, in the same round and with the
+      // same flipping order as above.
+      if (peerNames.length > 1) {
+        for (const endpoint of r % 2 === 0 ? ['mutate', 'validate'] : ['validate', 'mutate']) {
+          for (const name of r % 2 === 0 ? peerNames : [...peerNames].reverse()) {
+            const one = { [`/${endpoint}`]: env.files[endpoint] };
+            peerRuns[name][endpoint][c].push(await wrkRun(servers[name], { connections: c, seconds: P.kaSecs, bodies: one }));
+          }
+        }
+        log(
+          `keep-alive ${c} conn round ${r + 1}/${P.kaRounds}, per endpoint: ` +
+            peerNames.map((name) => `${name} ${round(peerRuns[name].mutate[c][r].rps, 0)}/${round(peerRuns[name].validate[c][r].rps, 0)}`).join(', ') +
+            ' rps (/mutate / /validate)',
+        );
+      }
+    }
+    for (const endpoint of ['mutate', 'validate']) {
+      if (peerNames.length <= 1) break;
+      const oursRuns = peerRuns.ours[endpoint][c];
+      const oursAgg = aggregate(oursRuns);
+      for (const name of peerNames) {
+        const agg = aggregate(peerRuns[name][endpoint][c]);
+        const figures = { rps: round(agg.rps, 0), p99_ms: round(agg.p99_ms, 3), cpu_us_per_request: round(agg.serverCpuUsPerReq, 1), ...(agg.errors ? { errors: agg.errors } : {}) };
+        out.peers[name][endpoint][c] = figures;
+        peerRows.push({
+          conn: c,
+          endpoint: `/${endpoint}`,
+          server: PEER_LABELS[name],
+          ...figures,
+          rps_vs_ours: name === 'ours' ? '' : pairedRatio(peerRuns[name][endpoint][c], oursRuns),
+          cpu_vs_ours: name === 'ours' ? '' : round(agg.serverCpuUsPerReq / oursAgg.serverCpuUsPerReq, 3),
+        });
+      }
     }
     const entry = {
       ours: pick(aggregate(runs.ours)),
@@ -179,6 +239,22 @@ async function keepalivePart(env, servers) {
     rows,
   );
   process.stdout.write(`p90 at 100 connections: ours ${top.ours.p90_ms} ms; Kyverno's published single-replica figure: p90 ${KYVERNO_P90_MS_AT_100} ms at 100 concurrent clients\n`);
+  if (peerRows.length > 0) {
+    table(
+      `Keep-alive peers (wrk, 1 thread, one endpoint per run, same rounds as above)${skippedPeers.go ? ' — Go peer skipped' : ''}`,
+      [
+        ['conn', 'conn'],
+        ['endpoint', 'endpoint'],
+        ['server', 'server'],
+        ['rps', 'req/s'],
+        ['p99_ms', 'p99 ms'],
+        ['cpu_us_per_request', 'server CPU µs/req'],
+        ['rps_vs_ours', 'req/s ÷ ours (paired)'],
+        ['cpu_vs_ours', 'CPU/req ÷ ours'],
+      ],
+      peerRows,
+    );
+  }
   return out;
 }
 
@@ -528,9 +604,9 @@ async function main() {
   if (results.machine.loadavg_start[0] > 1) log('warning: the machine is busy (load average > 1); figures will be noisy — ratios from interleaved rounds are the robust ones');
 
   if (parts.has('keepalive') || parts.has('fresh') || parts.has('rate')) {
-    const servers = await startThree(env);
+    const { servers, skipped } = await startServers(env, { peers: parts.has('keepalive') });
     try {
-      if (parts.has('keepalive')) results.keepalive = await keepalivePart(env, servers);
+      if (parts.has('keepalive')) results.keepalive = await keepalivePart(env, servers, skipped);
       if (parts.has('fresh')) results.fresh = await freshPart(env, servers);
       if (parts.has('rate')) results.rate_1000 = await ratePart(env, servers);
     } finally {
@@ -612,6 +688,19 @@ function printTargets() {
       );
     }
     add('p90 at 100 connections, beside Kyverno (p90 68 ms at 100 clients)', `${k.ours.p90_ms} ms`);
+    for (const peer of ['go', 'floor']) {
+      const p = k.peers?.[peer];
+      if (!p) continue;
+      if (p.skipped) {
+        add(`beside the ${peer} peer`, `not measured: ${p.skipped}`);
+        continue;
+      }
+      for (const e of ['mutate', 'validate']) {
+        const o = k.peers.ours[e][100];
+        const t = p[e][100];
+        add(`/${e} at 100 conn, ours beside the ${peer} peer`, `${o.rps} vs ${t.rps} req/s, p99 ${o.p99_ms} vs ${t.p99_ms} ms, CPU ${o.cpu_us_per_request} vs ${t.cpu_us_per_request} µs/req`);
+      }
+    }
   }
   const f = results.fresh;
   if (f) add('fresh TLS per request: ≥ 90% of the ceiling', `${round(f.ratio * 100, 1)}% (CPU ratio ${round(f.ratio_cpu * 100, 1)}%; warn: ${round(f.ratio_warn * 100, 1)}%)`, f.ratio >= 0.9);

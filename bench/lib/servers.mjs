@@ -1,9 +1,11 @@
-// Child processes under test: our webhook (`serve --manifests examples/`) and
-// the bare-Node ceiling. Each is stopped by its own pid; all are stopped when
+// Child processes under test: our webhook (`serve --manifests examples/`), the
+// bare-Node ceiling and the peers (bench/peers/: the bare-Node floor and the
+// controller-runtime webhook). Each is stopped by its own pid; all are stopped when
 // the bench exits.
 import { spawn } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { goPeerArgs } from '../peers/goPeer.mjs';
 import { memoryCgroup } from './memoryLimit.mjs';
 import { BENCH_DIR, freePort, REPO_ROOT, waitForStatus } from './util.mjs';
 
@@ -38,7 +40,8 @@ export function cpuSeconds(pid) {
 /**
  * ours: `serve` of dist/cli/main.js (or `entry`), with --manifests examples/ or --kubeconfig.
  * ceiling: bench/ceiling-server.mjs. variant: bench/experiments/variant-server.mjs.
- * @param {{ kind: 'ours' | 'ceiling' | 'variant', entry?: string, env?: Record<string, string>, name?: string, certFile: string, keyFile: string, config?: string,
+ * floor: bench/peers/floor-server.mjs. go: the Go peer's binary (`binary`, from ensureGoPeer).
+ * @param {{ kind: 'ours' | 'ceiling' | 'variant' | 'floor' | 'go', binary?: string, entry?: string, env?: Record<string, string>, name?: string, certFile: string, keyFile: string, config?: string,
  *           logFile?: string, nodeArgs?: string[], extraArgs?: string[], kubeconfig?: string, readyTimeoutMs?: number, memoryLimitMiB?: number }} o
  */
 export async function startServer(o) {
@@ -49,6 +52,10 @@ export async function startServer(o) {
   let args;
   if (o.kind === 'ceiling') {
     args = [path.join(BENCH_DIR, 'ceiling-server.mjs'), '--port', String(port), '--cert', o.certFile, '--key', o.keyFile, ...(o.extraArgs ?? [])];
+  } else if (o.kind === 'floor') {
+    args = [path.join(BENCH_DIR, 'peers', 'floor-server.mjs'), '--port', String(port), '--cert', o.certFile, '--key', o.keyFile];
+  } else if (o.kind === 'go') {
+    args = goPeerArgs({ port, certFile: o.certFile, keyFile: o.keyFile });
   } else if (o.kind === 'variant') {
     args = [path.join(BENCH_DIR, 'experiments', 'variant-server.mjs'), '--port', String(port), '--cert', o.certFile, '--key', o.keyFile, ...(o.extraArgs ?? [])];
   } else {
@@ -73,8 +80,8 @@ export async function startServer(o) {
   }
   // KGA_BENCH_NODE_ARGS: Node/V8 flags to try on our server (the product ships with none).
   const nodeArgs = o.kind === 'ours' ? (process.env.KGA_BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []) : [];
-  let command = process.execPath;
-  let commandArgs = [...nodeArgs, ...(o.nodeArgs ?? []), ...args];
+  let command = o.kind === 'go' ? o.binary : process.execPath;
+  let commandArgs = o.kind === 'go' ? args : [...nodeArgs, ...(o.nodeArgs ?? []), ...args];
   const cgroup = o.memoryLimitMiB ? memoryCgroup(o.memoryLimitMiB, `kga-bench-${process.pid}-${port}`) : undefined;
   if (cgroup && 'unavailable' in cgroup) throw new Error(`a memory limit of ${o.memoryLimitMiB} MiB was asked for: ${cgroup.unavailable}`);
   if (cgroup) [command, commandArgs] = cgroup.wrap(command, commandArgs);
