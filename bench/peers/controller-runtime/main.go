@@ -62,9 +62,18 @@ func main() {
 		CertName: *certName,
 		KeyName:  *keyName,
 		TLSOpts: []func(*tls.Config){func(c *tls.Config) {
-			// As ours (src/server/tls.ts): TLS 1.2 at least, HTTP/1.1 only
-			// (kubebuilder's scaffold also turns HTTP/2 off, CVE-2023-44487).
+			// As ours (src/server/tls.ts): TLS 1.2 at least with only
+			// forward-secret AEAD suites, HTTP/1.1 only (kubebuilder's
+			// scaffold also turns HTTP/2 off, CVE-2023-44487).
 			c.MinVersion = tls.VersionTLS12
+			c.CipherSuites = []uint16{
+				tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+				tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+				tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+				tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+				tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+				tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+			}
 			c.NextProtos = []string{"http/1.1"}
 		}},
 	})
