@@ -26,8 +26,9 @@ describe.skipIf(skip)("a Gateway whose GatewayClass has a parametersRef, through
     cp = await startControlPlane();
     await ensureNamespaces(cp.kubeConfig, NAMESPACE);
     // Our GatewayParameters exists beside the Gateways, so the only warning is the class's.
-    const params = { apiVersion: 'gateway.kgateway.dev/v1alpha1', kind: 'GatewayParameters', metadata: { name: 'agentgateway-otel', namespace: NAMESPACE }, spec: {} };
-    expect((await create(cp.kubeConfig, `/apis/gateway.kgateway.dev/v1alpha1/namespaces/${NAMESPACE}/gatewayparameters`, params)).status).toBe(201);
+    const params = { apiVersion: 'gateway.kgateway.dev/v1alpha1', kind: 'GatewayParameters', metadata: { name: 'agentgateway-otel', namespace: NAMESPACE }, spec: { kube: { agentgateway: { enabled: true } } } };
+    const created = await create(cp.kubeConfig, `/apis/gateway.kgateway.dev/v1alpha1/namespaces/${NAMESPACE}/gatewayparameters`, params);
+    expect(created.status, created.text).toBe(201);
     const cls = await create(cp.kubeConfig, PATHS.gatewayClasses, gatewayClass('team-ai', 'kgateway.dev/agentgateway', CLASS_REF));
     expect(cls.status, cls.text).toBe(201);
   });
