@@ -1,8 +1,9 @@
-import type { ClusterView, ReferenceFrom, Referrer, ReferenceTo } from '../rules/clusterView.js';
+import type { ClusterView, GatewayClassParametersRef, ReferenceFrom, Referrer, ReferenceTo } from '../rules/clusterView.js';
 import type { BackendRefExtractor } from '../rules/crossNamespaceBackendRefs.js';
 import type { GrantEntries } from '../rules/referenceGrants.js';
 import { GATEWAY_API_GROUP } from '../rules/gatewayParametersRef.js';
 import type { KubeObject } from '../rules/types.js';
+import { isRecord } from '../rules/objectPaths.js';
 import { ReferenceGrantIndex } from './referenceGrantIndex.js';
 
 export function groupOf(apiVersion: unknown): string {
@@ -21,13 +22,29 @@ export function isGatewayClass(object: KubeObject): boolean {
 
 const kindKey = (group: string, kind: string): string => `${group}/${kind}`;
 
+/** What the rules read of a GatewayClass. */
+export interface GatewayClassSummary {
+  controllerName: string;
+  parametersRef?: GatewayClassParametersRef;
+}
+
+function gatewayClassSummary(spec: unknown): GatewayClassSummary | undefined {
+  if (!isRecord(spec) || typeof spec.controllerName !== 'string') return undefined;
+  const ref = spec.parametersRef;
+  if (!isRecord(ref)) return { controllerName: spec.controllerName };
+  const text = (value: unknown): string => (typeof value === 'string' ? value : '');
+  const parametersRef: GatewayClassParametersRef = { group: text(ref.group), kind: text(ref.kind), name: text(ref.name) };
+  if (typeof ref.namespace === 'string' && ref.namespace !== '') parametersRef.namespace = ref.namespace;
+  return { controllerName: spec.controllerName, parametersRef };
+}
+
 /**
  * The cluster view held in memory: fed whole from manifest files, or object by
  * object from watch events. Every question is answered from these maps.
  */
 export class InMemoryClusterView implements ClusterView {
   readonly referenceGrants = new ReferenceGrantIndex();
-  readonly gatewayClasses = new Map<string, string>();
+  readonly gatewayClasses = new Map<string, GatewayClassSummary>();
   /** Objects of other kinds whose existence the rules ask about, by "group/kind" → "namespace/name". */
   private readonly tracked = new Map<string, Set<string>>();
   /** Objects with cross-namespace backendRefs, by target namespace → "group/kind/namespace/name". */
@@ -52,8 +69,8 @@ export class InMemoryClusterView implements ClusterView {
     if (isReferenceGrant(object)) {
       this.referenceGrants.upsert(object.metadata?.namespace || 'default', name, object.spec);
     } else if (isGatewayClass(object)) {
-      const spec = object.spec as { controllerName?: unknown } | undefined;
-      if (typeof spec?.controllerName === 'string') this.gatewayClasses.set(name, spec.controllerName);
+      const summary = gatewayClassSummary(object.spec);
+      if (summary) this.gatewayClasses.set(name, summary);
       else this.gatewayClasses.delete(name);
     } else {
       this.tracked.get(kindKey(groupOf(object.apiVersion), object.kind ?? ''))?.add(`${object.metadata?.namespace || 'default'}/${name}`);
@@ -77,7 +94,11 @@ export class InMemoryClusterView implements ClusterView {
   }
 
   gatewayClassController(className: string): string | undefined {
-    return this.gatewayClasses.get(className);
+    return this.gatewayClasses.get(className)?.controllerName;
+  }
+
+  gatewayClassParametersRef(className: string): GatewayClassParametersRef | undefined {
+    return this.gatewayClasses.get(className)?.parametersRef;
   }
 
   objectExists(group: string, kind: string, namespace: string, name: string): boolean | undefined {

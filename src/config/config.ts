@@ -14,6 +14,7 @@ export interface Config {
     gatewayClassNames: string[];
     gatewayControllerNames?: string[];
     parametersRef: { group?: string; kind?: string; name: string };
+    classParameters: 'auto' | 'skip' | 'add';
   };
   validation: {
     backendRefKinds: { group: string; kind: string; paths: string[] }[];
@@ -105,6 +106,7 @@ export function ruleSettings(config: Config, profileOverride?: ProfileName): Rul
       kind: config.mutation.parametersRef.kind ?? profile.parametersRef.kind,
       name: config.mutation.parametersRef.name,
     },
+    classParameters: config.mutation.classParameters === 'auto' ? profile.classParameters : config.mutation.classParameters,
     backendRefKinds: [...builtInBackendRefKinds, ...config.validation.backendRefKinds],
     scanKinds: config.validation.scanKinds,
     grantGuard: config.validation.grantGuard,

@@ -1,12 +1,12 @@
 import type { ClusterView } from './clusterView.js';
-import { GATEWAY_API_GROUP, isAgentgatewayClass } from './gatewayParametersRef.js';
+import { describeClassParametersRef, GATEWAY_API_GROUP, isAgentgatewayClass, skippedForClassParameters } from './gatewayParametersRef.js';
 import { decide, type RuleSet } from './ruleSet.js';
 import type { RuleSettings } from './settings.js';
 import { createRequestFor } from './objectRequest.js';
 import type { KubeObject } from './types.js';
 import { isRecord } from './objectPaths.js';
 
-export type Problem = 'ungranted-reference' | 'missing-parametersRef' | 'missing-parameters';
+export type Problem = 'ungranted-reference' | 'missing-parametersRef' | 'class-parametersRef' | 'missing-parameters';
 
 export interface Finding {
   apiVersion: string;
@@ -21,7 +21,10 @@ export interface Finding {
  * What is wrong in a cluster as it stands, by the same rules as admission:
  * objects whose cross-namespace refs no grant allows (they were created
  * before the webhook, or lost their grant), agentgateway Gateways without the
- * parametersRef, and those whose parameters object is missing.
+ * parametersRef, and those whose parameters object is missing. A Gateway
+ * without the ref whose class has its own parametersRef, under
+ * `mutation.classParameters: skip`, is its own problem: the webhook leaves it
+ * alone on purpose, so updating it would not help; a person must choose.
  */
 export function auditObjects(objects: Iterable<KubeObject>, ruleSet: RuleSet, settings: RuleSettings, view: ClusterView): Finding[] {
   const findings: Finding[] = [];
@@ -41,6 +44,18 @@ export function auditObjects(objects: Iterable<KubeObject>, ruleSet: RuleSet, se
     }
     if (request.kind.group !== GATEWAY_API_GROUP || request.kind.kind !== 'Gateway') continue;
     const spec = isRecord(object.spec) ? object.spec : {};
+    const classRef = skippedForClassParameters(object, settings, view);
+    if (classRef) {
+      findings.push({
+        ...base,
+        problem: 'class-parametersRef',
+        message:
+          `agentgateway Gateway without spec.infrastructure.parametersRef, left alone: its GatewayClass ${String(spec.gatewayClassName)} has parametersRef ` +
+          `${describeClassParametersRef(classRef)}, which kgateway may not merge with a Gateway's (mutation.classParameters: skip); ` +
+          `give it a parametersRef yourself (repeating the class's settings there), or set mutation.classParameters: add`,
+      });
+      continue;
+    }
     const mutation = decide(ruleSet.mutating, request, view);
     if (mutation.patch.length > 0) {
       findings.push({

@@ -26,11 +26,21 @@ export interface Referrer {
   targets: ReferenceTo[];
 }
 
+/** spec.parametersRef of a GatewayClass: cluster-scoped, so it may name a namespace. */
+export interface GatewayClassParametersRef {
+  group: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+}
+
 export interface ClusterView {
   /** Whether a ReferenceGrant in `to.namespace` lets `from` refer to `to` (GEP-709). */
   isReferenceGranted(from: ReferenceFrom, to: ReferenceTo): boolean;
   /** spec.controllerName of a GatewayClass, when the view knows that class. */
   gatewayClassController(className: string): string | undefined;
+  /** spec.parametersRef of a GatewayClass, when the view knows that class and it has one. */
+  gatewayClassParametersRef(className: string): GatewayClassParametersRef | undefined;
   /** Whether an object exists, or undefined when the view does not track that kind. */
   objectExists(group: string, kind: string, namespace: string, name: string): boolean | undefined;
   /** The ReferenceGrants that live in a namespace, by name. */

@@ -1,7 +1,7 @@
-import type { ClusterView } from './clusterView.js';
+import type { ClusterView, GatewayClassParametersRef } from './clusterView.js';
 import type { Rule } from './rule.js';
 import type { RuleSettings } from './settings.js';
-import type { AdmissionRequest, JsonPatchOperation, Verdict } from './types.js';
+import type { AdmissionRequest, JsonPatchOperation, KubeObject, Verdict } from './types.js';
 import { allowed, patched, withWarnings } from './verdicts.js';
 import { isRecord } from './objectPaths.js';
 
@@ -37,6 +37,41 @@ export function parametersRefPatch(spec: unknown, settings: RuleSettings): JsonP
   return [{ op: 'add', path: '/spec/infrastructure/parametersRef', value: parametersRef }];
 }
 
+/** How a class's parametersRef reads in a warning: `Kind namespace/name`, or `Kind name` when it names no namespace. */
+export function describeClassParametersRef(ref: GatewayClassParametersRef): string {
+  return `${ref.kind || '(no kind)'} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name || '(no name)'}`;
+}
+
+/**
+ * The warning for a Gateway whose GatewayClass has its own parametersRef.
+ * Kept under the API server's 120 characters for usual names (KEP-1693); the
+ * class and its ref come whole, as they are what the reader must look at.
+ */
+export function classParametersWarning(mode: 'add' | 'skip', className: string, ref: GatewayClassParametersRef): string {
+  const classRef = `GatewayClass ${className}'s ${describeClassParametersRef(ref)}`;
+  return mode === 'skip' ? `parametersRef not added, could replace ${classRef}` : `parametersRef added; it and ${classRef} both apply`;
+}
+
+/**
+ * The class's parametersRef when our ref would be added to a Gateway whose
+ * class has one and the settings say to leave such Gateways alone; undefined
+ * otherwise. `audit` asks this to tell such a Gateway from one the webhook
+ * would fix.
+ */
+export function skippedForClassParameters(gateway: KubeObject, settings: RuleSettings, view: ClusterView): GatewayClassParametersRef | undefined {
+  if (settings.classParameters !== 'skip' || patchWanted(gateway, settings, view).length === 0) return undefined;
+  return view.gatewayClassParametersRef((gateway.spec as { gatewayClassName: string }).gatewayClassName);
+}
+
+/** The patch an agentgateway Gateway needs, before any regard for its class's parameters; [] for every other object. */
+function patchWanted(gateway: KubeObject, settings: RuleSettings, view: ClusterView): JsonPatchOperation[] {
+  if (gateway.metadata?.deletionTimestamp) return [];
+  if (gateway.metadata?.annotations?.[SKIP_ANNOTATION] === 'true') return [];
+  const spec = gateway.spec;
+  if (!isRecord(spec) || !isAgentgatewayClass(spec.gatewayClassName, settings, view)) return [];
+  return parametersRefPatch(spec, settings);
+}
+
 export function gatewayParametersRefRule(settings: RuleSettings): Rule {
   return {
     name: 'gateway-parameters-ref',
@@ -50,19 +85,23 @@ export function gatewayParametersRefRule(settings: RuleSettings): Rule {
     },
     decide(request: AdmissionRequest, view: ClusterView): Verdict {
       const gateway = request.object;
-      if (!gateway || gateway.metadata?.deletionTimestamp) return allowed();
-      if (gateway.metadata?.annotations?.[SKIP_ANNOTATION] === 'true') return allowed();
-      const spec = gateway.spec;
-      if (!isRecord(spec) || !isAgentgatewayClass(spec.gatewayClassName, settings, view)) return allowed();
-      const patch = parametersRefPatch(spec, settings);
+      if (!gateway) return allowed();
+      const patch = patchWanted(gateway, settings, view);
       if (patch.length === 0) return allowed();
+      // A Gateway-level ref may replace what the class's parametersRef sets
+      // (replicas, image, resources): never change such a Gateway silently.
+      // Which releases merge the two: src/config/profiles.ts.
+      const className = (gateway.spec as { gatewayClassName: string }).gatewayClassName;
+      const classRef = view.gatewayClassParametersRef(className);
+      if (classRef && settings.classParameters === 'skip') return withWarnings(allowed(), classParametersWarning('skip', className, classRef));
+      const classWarnings = classRef ? [classParametersWarning('add', className, classRef)] : [];
       // parametersRef is namespace-local: the object must sit beside the Gateway.
       const { group, kind, name } = settings.parametersRef;
       const namespace = gateway.metadata?.namespace || request.namespace || 'default';
       if (settings.missingParametersWarning && view.objectExists(group, kind, namespace, name) === false) {
-        return withWarnings(patched(patch), `${kind} ${namespace}/${name} not found: create it, or the proxy starts without OTEL settings`);
+        return withWarnings(patched(patch), ...classWarnings, `${kind} ${namespace}/${name} not found: create it, or the proxy starts without OTEL settings`);
       }
-      return patched(patch);
+      return withWarnings(patched(patch), ...classWarnings);
     },
   };
 }

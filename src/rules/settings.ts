@@ -19,6 +19,8 @@ export interface RuleSettings {
   gatewayClassNames: string[];
   gatewayControllerNames: string[];
   parametersRef: ParametersRef;
+  /** For a Gateway whose GatewayClass has its own parametersRef: add ours too (with a warning), or leave it (with a warning). */
+  classParameters: 'add' | 'skip';
   backendRefKinds: BackendRefKind[];
   /** Kinds searched for any backendRef/backendRefs field in their spec. */
   scanKinds: { group: string; kind: string }[];

@@ -84,8 +84,8 @@ export function referenceGrant(options: {
   };
 }
 
-export function gatewayClass(name: string, controllerName: string): KubeObject {
-  return { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name }, spec: { controllerName } };
+export function gatewayClass(name: string, controllerName: string, parametersRef?: { group: string; kind: string; name: string; namespace?: string }): KubeObject {
+  return { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name }, spec: { controllerName, ...(parametersRef ? { parametersRef } : {}) } };
 }
 
 let uidCounter = 0;

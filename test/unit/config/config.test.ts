@@ -10,6 +10,7 @@ describe('config', () => {
       mutation: {
         gatewayClassNames: ['agentgateway'],
         parametersRef: { name: 'agentgateway-otel' },
+        classParameters: 'auto',
       },
       validation: { backendRefKinds: [], scanKinds: [], grantGuard: 'warn', missingParametersWarning: true },
       server: { host: '127.0.0.1', port: 8443, metricsPort: 9090, bodyLimitBytes: 3145728, keepAliveTimeoutMs: 120000 },
@@ -59,6 +60,19 @@ describe('config', () => {
     ],
   ])('profiles: %s', (_name, document, override, expected) => {
     expect(ruleSettings(parseConfig(document), override as never)).toMatchObject(expected);
+  });
+
+  it.each<[string, 'auto' | 'skip' | 'add', 'skip' | 'add']>([
+    ['kgateway-v2.1', 'auto', 'skip'],
+    ['agentgateway-v2.2', 'auto', 'add'],
+    ['kgateway-v2.1', 'add', 'add'],
+    ['agentgateway-v2.2', 'skip', 'skip'],
+  ])('profile %s, mutation.classParameters %s: %s', (profile, classParameters, expected) => {
+    expect(ruleSettings(parseConfig({ profile, mutation: { classParameters } })).classParameters).toBe(expected);
+  });
+
+  it('refuses an unknown mutation.classParameters', () => {
+    expect(() => parseConfig({ mutation: { classParameters: 'merge' } })).toThrow('mutation.classParameters: must be one of auto, skip, add');
   });
 
   it('refuses an unknown profile', () => {

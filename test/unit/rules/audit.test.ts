@@ -4,7 +4,7 @@ import { parseConfig, ruleSettings, viewOptionsFor } from '../../../src/config/c
 import { auditObjects } from '../../../src/rules/audit.js';
 import { buildRuleSet } from '../../../src/rules/ruleSet.js';
 import type { KubeObject } from '../../../src/rules/types.js';
-import { gateway, httpListenerPolicy, referenceGrant } from '../../support/builders.js';
+import { gateway, gatewayClass, httpListenerPolicy, referenceGrant } from '../../support/builders.js';
 
 const settings = ruleSettings(parseConfig({}));
 const params = (namespace: string, name = 'agentgateway-otel'): KubeObject => ({ apiVersion: 'gateway.kgateway.dev/v1alpha1', kind: 'GatewayParameters', metadata: { name, namespace } });
@@ -35,5 +35,19 @@ describe('audit', () => {
 
   it('finds nothing in the brief setup', () => {
     expect(audit([referenceGrant(), httpListenerPolicy(), gateway({ spec: { infrastructure: { parametersRef: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters', name: 'agentgateway-otel' } } } }), params('kgateway')])).toEqual([]);
+  });
+
+  it("reports a Gateway left alone for its class's parametersRef apart from one the webhook would fix", () => {
+    const classRef = { group: 'gateway.kgateway.dev', kind: 'GatewayParameters', name: 'class-params', namespace: 'kgateway-system' };
+    const objects = [gatewayClass('agentgateway', 'kgateway.dev/agentgateway', classRef), gateway({ name: 'bare' }), params('kgateway')];
+    const run = (classParameters: 'skip' | 'add') => {
+      const s = ruleSettings(parseConfig({ mutation: { classParameters } }));
+      return auditObjects(objects, buildRuleSet(s), s, InMemoryClusterView.fromObjects(objects, viewOptionsFor(s)));
+    };
+    const [skipped, ...others] = run('skip');
+    expect(others).toEqual([]);
+    expect(skipped).toMatchObject({ problem: 'class-parametersRef', kind: 'Gateway', namespace: 'kgateway', name: 'bare' });
+    expect(skipped!.message).toContain('GatewayClass agentgateway has parametersRef GatewayParameters kgateway-system/class-params');
+    expect(run('add').map((f) => f.problem)).toEqual(['missing-parametersRef']);
   });
 });

@@ -116,3 +116,82 @@ describe('agentgateway Gateways get the OTEL parametersRef', () => {
     expect(mutate(bare).verdict.patch).toEqual([]);
   });
 });
+
+describe('a Gateway whose GatewayClass has its own parametersRef', () => {
+  const classRefs = {
+    'kgateway-v2.1': { group: 'gateway.kgateway.dev', kind: 'GatewayParameters', name: 'class-params', namespace: 'kgateway-system' },
+    'agentgateway-v2.2': { group: 'agentgateway.dev', kind: 'AgentgatewayParameters', name: 'class-params', namespace: 'kgateway-system' },
+  } as const;
+  const controllers = { 'kgateway-v2.1': 'kgateway.dev/agentgateway', 'agentgateway-v2.2': 'agentgateway.dev/agentgateway' } as const;
+  const ours = (profile: keyof typeof classRefs) =>
+    profile === 'kgateway-v2.1' ? OTEL_REF : { group: 'agentgateway.dev', kind: 'AgentgatewayParameters', name: 'agentgateway-otel' };
+
+  // class has a parametersRef × mode × profile → what happens.
+  it.each<[keyof typeof classRefs, boolean, 'auto' | 'skip' | 'add', 'patched' | 'patched+warned' | 'skipped']>([
+    ['kgateway-v2.1', false, 'auto', 'patched'],
+    ['kgateway-v2.1', false, 'skip', 'patched'],
+    ['kgateway-v2.1', false, 'add', 'patched'],
+    ['kgateway-v2.1', true, 'auto', 'skipped'],
+    ['kgateway-v2.1', true, 'skip', 'skipped'],
+    ['kgateway-v2.1', true, 'add', 'patched+warned'],
+    ['agentgateway-v2.2', false, 'auto', 'patched'],
+    ['agentgateway-v2.2', false, 'skip', 'patched'],
+    ['agentgateway-v2.2', false, 'add', 'patched'],
+    ['agentgateway-v2.2', true, 'auto', 'patched+warned'],
+    ['agentgateway-v2.2', true, 'skip', 'skipped'],
+    ['agentgateway-v2.2', true, 'add', 'patched+warned'],
+  ])('profile %s, class parametersRef %s, classParameters %s: %s', (profile, classHasRef, classParameters, outcome) => {
+    const rules = buildRuleSet(ruleSettings(parseConfig({ profile, mutation: { classParameters } }))).mutating;
+    const cls = gatewayClass('agentgateway', controllers[profile], classHasRef ? classRefs[profile] : undefined);
+    const { verdict, result } = mutate(gateway(), { rules, view: [cls] });
+    const kind = classRefs[profile].kind;
+    if (outcome === 'skipped') {
+      expect(verdict).toEqual({
+        allowed: true,
+        patch: [],
+        warnings: [`parametersRef not added, could replace GatewayClass agentgateway's ${kind} kgateway-system/class-params`],
+      });
+      return;
+    }
+    expect((result.spec as { infrastructure: unknown }).infrastructure).toEqual({ parametersRef: ours(profile) });
+    expect(verdict.warnings).toEqual(
+      outcome === 'patched+warned' ? [`parametersRef added; it and GatewayClass agentgateway's ${kind} kgateway-system/class-params both apply`] : [],
+    );
+  });
+
+  it('keeps each warning within the 120 characters the API server recommends, for usual names', () => {
+    for (const profile of ['kgateway-v2.1', 'agentgateway-v2.2'] as const) {
+      for (const classParameters of ['skip', 'add'] as const) {
+        const rules = buildRuleSet(ruleSettings(parseConfig({ profile, mutation: { classParameters } }))).mutating;
+        const { verdict } = mutate(gateway(), { rules, view: [gatewayClass('agentgateway', controllers[profile], classRefs[profile])] });
+        expect(verdict.warnings).toHaveLength(1);
+        expect(verdict.warnings[0]!.length).toBeLessThanOrEqual(120);
+      }
+    }
+  });
+
+  it('names a class ref without a namespace by its name alone', () => {
+    const rules = buildRuleSet(ruleSettings(parseConfig({ mutation: { classParameters: 'skip' } }))).mutating;
+    const cls = gatewayClass('agentgateway', 'kgateway.dev/agentgateway', { group: 'example.com', kind: 'ProxyConfig', name: 'big' });
+    expect(mutate(gateway(), { rules, view: [cls] }).verdict.warnings).toEqual(["parametersRef not added, could replace GatewayClass agentgateway's ProxyConfig big"]);
+  });
+
+  it('says nothing of the class when the Gateway already has its own ref, is opted out, or is of another class', () => {
+    const rules = buildRuleSet(ruleSettings(parseConfig({ mutation: { classParameters: 'skip' } }))).mutating;
+    const view = [gatewayClass('agentgateway', 'kgateway.dev/agentgateway', classRefs['kgateway-v2.1']), gatewayClass('envoy', 'kgateway.dev/kgateway', classRefs['kgateway-v2.1'])];
+    const own = gateway({ spec: { infrastructure: { parametersRef: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters', name: 'mine' } } } });
+    expect(mutate(own, { rules, view }).verdict).toEqual({ allowed: true, patch: [], warnings: [] });
+    expect(mutate(gateway({ annotations: { 'kgateway-admission.dev/skip': 'true' } }), { rules, view }).verdict).toEqual({ allowed: true, patch: [], warnings: [] });
+    expect(mutate(gateway({ className: 'envoy' }), { rules, view }).verdict).toEqual({ allowed: true, patch: [], warnings: [] });
+  });
+
+  it('in add mode, also warns when our parameters object is missing', () => {
+    const rules = buildRuleSet(ruleSettings(parseConfig({ mutation: { classParameters: 'add' } }))).mutating;
+    const objects = [gatewayClass('agentgateway', 'kgateway.dev/agentgateway', classRefs['kgateway-v2.1'])];
+    const view = InMemoryClusterView.fromObjects(objects, { trackedKinds: [{ group: 'gateway.kgateway.dev', kind: 'GatewayParameters' }] });
+    expect(decide(rules, admissionRequest(gateway()), view).warnings).toEqual([
+      "parametersRef added; it and GatewayClass agentgateway's GatewayParameters kgateway-system/class-params both apply",
+      'GatewayParameters kgateway/agentgateway-otel not found: create it, or the proxy starts without OTEL settings',
+    ]);
+  });
+});
