@@ -1,4 +1,4 @@
-import type { ClusterView } from '../rules/clusterView.js';
+import { MAX_REREAD_NAMESPACES, type ClusterView, type Reconsider, type Reconsidered, type UnreadReason } from '../rules/clusterView.js';
 import { decide, isHandled, type RuleSet } from '../rules/ruleSet.js';
 import type { AdmissionRequest, Verdict } from '../rules/types.js';
 import { allowed, denied, withWarnings } from '../rules/verdicts.js';
@@ -22,11 +22,11 @@ export interface AdmissionEngineOptions {
   /** False until the cluster view has synced; validation then fails closed. */
   isReady?: () => boolean;
   /**
-   * Re-reads the ReferenceGrants of these namespaces from the API server into
-   * the view. A watch can lag a `kubectl apply` that sends a grant and the
-   * policy needing it together, so a denial is confirmed before it is sent.
+   * Decides again against what the API server holds now. A watch can lag a
+   * `kubectl apply` that sends a grant and the policy needing it together, so
+   * a denial is confirmed before it is sent.
    */
-  refreshReferenceGrants?: (namespaces: string[]) => Promise<void>;
+  reconsider?: Reconsider;
   onConfirmation?: (outcome: ConfirmationOutcome, error?: unknown) => void;
 }
 
@@ -60,8 +60,8 @@ export class AdmissionEngine {
         decision = 'not-ready';
       } else {
         verdict = decide(rules, request, this.options.view);
-        if (!verdict.allowed && verdict.recheckReferenceGrantsIn && this.options.refreshReferenceGrants) {
-          verdict = await this.confirmDenial(verdict, verdict.recheckReferenceGrantsIn, () => decide(rules, request, this.options.view));
+        if (!verdict.allowed && this.options.reconsider) {
+          verdict = await this.confirmDenial(verdict, (view) => decide(rules, request, view));
         }
         decision = decisionOf(verdict);
       }
@@ -79,16 +79,41 @@ export class AdmissionEngine {
     return { statusCode: 200, body: completeResponse(request.uid, verdict, apiVersion), decision, request };
   }
 
-  private async confirmDenial(verdict: Verdict, namespaces: string[], decideAgain: () => Verdict): Promise<Verdict> {
+  private async confirmDenial(verdict: Verdict, decideAgain: (view: ClusterView) => Verdict): Promise<Verdict> {
+    let again: Reconsidered<Verdict>;
     try {
-      await this.options.refreshReferenceGrants!(namespaces);
+      again = await this.options.reconsider!(decideAgain);
     } catch (error) {
       // The cached view already denies; a failed re-read keeps that answer.
       this.options.onConfirmation?.('failed', error);
       return verdict;
     }
-    const again = decideAgain();
-    this.options.onConfirmation?.(again.allowed ? 'overturned' : 'confirmed');
-    return again;
+    // A denial that rests on no missing grant (another rule's) is not re-read.
+    if (again.reread.length === 0 && again.unread.length === 0) return verdict;
+    if (again.result.allowed) {
+      this.options.onConfirmation?.('overturned');
+      return again.result;
+    }
+    this.options.onConfirmation?.(again.error === undefined ? 'confirmed' : 'failed', again.error);
+    return again.unread.length === 0 ? again.result : { ...again.result, message: `${again.result.message ?? 'denied'}\n${unreadNote(again.unread)}` };
   }
+}
+
+const UNREAD_BECAUSE: Record<UnreadReason, string> = {
+  'request-limit': `at most ${MAX_REREAD_NAMESPACES} namespaces are re-read per request`,
+  'rate-limit': 'the re-reads of this server are rate-limited and none was left',
+  failed: 'the read failed',
+};
+const MAX_NOTED_NAMESPACES = 10;
+
+/** Says which namespaces were judged on the watch-fed view alone, so a denial that may be stale reads as such. */
+function unreadNote(unread: Reconsidered<unknown>['unread']): string {
+  const byReason = new Map<UnreadReason, string[]>();
+  for (const { namespace, reason } of unread) byReason.set(reason, [...(byReason.get(reason) ?? []), namespace]);
+  const parts = [...byReason].map(([reason, namespaces]) => {
+    const listed = namespaces.slice(0, MAX_NOTED_NAMESPACES).join(', ');
+    const more = namespaces.length > MAX_NOTED_NAMESPACES ? ` and ${namespaces.length - MAX_NOTED_NAMESPACES} more` : '';
+    return `${listed}${more} (${UNREAD_BECAUSE[reason]})`;
+  });
+  return `The re-check was limited: the ReferenceGrants of ${parts.join('; ')} were not read again from the API server before this denial, only taken from this server's watch, which can lag it by moments. If a grant was just created, retry.`;
 }

@@ -136,6 +136,7 @@ export async function runServe(args: string[]): Promise<number> {
         backendRefs: viewOptionsFor(settings).backendRefs!,
         onList: (resource, reason) => metrics.watchLists.inc({ resource, reason }),
         onWatchError: (resource) => metrics.watchErrors.inc({ resource }),
+        rereads: { onReread: (result) => metrics.grantRereads.inc({ result }) },
       })
     : await manifestClusterSource(values.manifests!, viewOptionsFor(settings));
   const liveKubeConfig = live?.kubeConfig;

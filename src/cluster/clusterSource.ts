@@ -1,4 +1,4 @@
-import type { ClusterView } from '../rules/clusterView.js';
+import type { ClusterView, Reconsider } from '../rules/clusterView.js';
 import { InMemoryClusterView, type InMemoryClusterViewOptions } from './inMemoryClusterView.js';
 import { loadManifests } from './manifests.js';
 
@@ -9,8 +9,8 @@ export interface ClusterSource {
   notReadyReason(): string | undefined;
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Re-reads the ReferenceGrants of these namespaces from the source of truth, when there is one. */
-  refreshReferenceGrants?(namespaces: string[]): Promise<void>;
+  /** Decides again against the source of truth before a denial, when there is one the view can lag. */
+  reconsider?: Reconsider;
 }
 
 /** A view read once from manifest files: the offline check and the embedded default. */

@@ -132,7 +132,7 @@ export class KubeApi {
   async discover(group: string, kind: string): Promise<DiscoveredResource | undefined> {
     let groupInfo: { versions?: { version: string }[]; preferredVersion?: { version: string } };
     try {
-      groupInfo = (await this.getJson(`/apis/${group}`)) as typeof groupInfo;
+      groupInfo = (await this.getJson(apiPath('apis', group))) as typeof groupInfo;
     } catch (error) {
       if (error instanceof KubeApiError && error.statusCode === 404) return undefined;
       throw error;
@@ -141,7 +141,7 @@ export class KubeApi {
     const versions = (groupInfo.versions ?? []).map((v) => v.version).sort((a, b) => (a === preferred ? -1 : b === preferred ? 1 : 0));
     let found: DiscoveredResource | undefined;
     for (const version of versions) {
-      const list = (await this.getJson(`/apis/${group}/${version}`)) as { resources?: { name: string; kind: string; namespaced: boolean }[] };
+      const list = (await this.getJson(apiPath('apis', group, version))) as { resources?: { name: string; kind: string; namespaced: boolean }[] };
       const resource = list.resources?.find((r) => r.kind === kind && !r.name.includes('/'));
       if (!resource) continue;
       if (!found) found = { group, kind, plural: resource.name, namespaced: resource.namespaced, versions: [] };
@@ -151,7 +151,12 @@ export class KubeApi {
   }
 }
 
+/** An API path from its segments, each percent-encoded: a segment from a request can never add one or a query. */
+export function apiPath(...segments: string[]): string {
+  return segments.map((s) => `/${encodeURIComponent(s)}`).join('');
+}
+
 export function collectionPath(resource: { group: string; plural: string }, version: string, namespace?: string): string {
-  const base = resource.group === '' ? `/api/${version}` : `/apis/${resource.group}/${version}`;
-  return namespace ? `${base}/namespaces/${namespace}/${resource.plural}` : `${base}/${resource.plural}`;
+  const base = resource.group === '' ? ['api', version] : ['apis', resource.group, version];
+  return namespace ? apiPath(...base, 'namespaces', namespace, resource.plural) : apiPath(...base, resource.plural);
 }

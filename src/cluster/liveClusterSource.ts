@@ -1,8 +1,11 @@
 import type { Logger } from 'pino';
 import { GATEWAY_API_GROUP } from '../rules/gatewayParametersRef.js';
+import type { ClusterView, Reconsidered } from '../rules/clusterView.js';
 import type { BackendRefExtractor } from '../rules/crossNamespaceBackendRefs.js';
 import type { KubeObject } from '../rules/types.js';
 import type { ClusterSource } from './clusterSource.js';
+import { FreshGrantsView, ungrantedNamespaces } from './freshGrantsView.js';
+import { GrantRereads, type GrantRereadsOptions } from './grantRereads.js';
 import { InMemoryClusterView } from './inMemoryClusterView.js';
 import { collectionPath, KubeApi, type DiscoveredResource } from './kubeApi.js';
 import type { KubeConnectionConfig } from './kubeCredentials.js';
@@ -18,6 +21,8 @@ export interface LiveClusterSourceOptions {
   backendRefs?: BackendRefExtractor;
   onList?: (resource: string, reason: 'initial' | 'relist') => void;
   onWatchError?: (resource: string) => void;
+  /** Limits of the ReferenceGrant reads made before a denial. */
+  rereads?: GrantRereadsOptions;
   /** How long the API server keeps each watch open before it is resumed (default 5-10 min). */
   watchTimeoutSeconds?: { min: number; spread: number };
 }
@@ -43,9 +48,11 @@ export class LiveClusterSource implements ClusterSource {
   private discoveryError: string | undefined;
   private stopped = false;
   private discoveryTimer: NodeJS.Timeout | undefined;
+  private readonly rereads: GrantRereads;
 
   constructor(private readonly options: LiveClusterSourceOptions) {
     this.api = new KubeApi(options.kubeConfig);
+    this.rereads = new GrantRereads((namespace) => this.listGrants(namespace), options.rereads);
     this.view = new InMemoryClusterView({
       trackedKinds: [options.parametersKind],
       ...(options.backendRefs ? { backendRefs: options.backendRefs } : {}),
@@ -70,18 +77,27 @@ export class LiveClusterSource implements ClusterSource {
     await Promise.all(this.watches.map((w) => w.stop()));
   }
 
-  async refreshReferenceGrants(namespaces: string[]): Promise<void> {
-    const grants = this.referenceGrants;
-    if (!grants) return;
-    await Promise.all(
-      namespaces.map(async (namespace) => {
-        const list = await this.api.listAll(collectionPath(grants.resource, grants.version, namespace));
-        this.view.referenceGrants.replaceNamespace(
-          namespace,
-          (list.items as KubeObject[]).map((g) => ({ name: g.metadata?.name ?? '', spec: g.spec })),
-        );
-      }),
-    );
+  /**
+   * Decides again against the API server's ReferenceGrants for the namespaces
+   * the cached view finds ungranted, read into a scratch copy that is dropped
+   * afterwards (see FreshGrantsView).
+   */
+  async reconsider<T>(decide: (view: ClusterView) => T): Promise<Reconsidered<T>> {
+    const namespaces = this.referenceGrants ? ungrantedNamespaces(this.view, decide) : [];
+    if (namespaces.length === 0) return { result: decide(this.view), reread: [], unread: [] };
+    const { grants, unread, error } = await this.rereads.read(namespaces);
+    return {
+      result: decide(new FreshGrantsView(this.view, grants)),
+      reread: [...grants.keys()],
+      unread,
+      ...(error === undefined ? {} : { error }),
+    };
+  }
+
+  private async listGrants(namespace: string): Promise<{ name: string; spec: unknown }[]> {
+    const grants = this.referenceGrants!;
+    const list = await this.api.listAll(collectionPath(grants.resource, grants.version, namespace));
+    return (list.items as KubeObject[]).map((g) => ({ name: g.metadata?.name ?? '', spec: g.spec }));
   }
 
   private async discoverAndWatch(retryMs: number): Promise<void> {

@@ -48,3 +48,28 @@ export interface ClusterView {
   /** Objects in other namespaces with backendRefs into this one. */
   referrersInto(namespace: string): readonly Referrer[];
 }
+
+/** At most this many namespaces' ReferenceGrants are read again for one request; the rest are decided on the cached view. */
+export const MAX_REREAD_NAMESPACES = 8;
+
+/** Why the ReferenceGrants of a namespace a denial rested on were not read again from the API server. */
+export type UnreadReason = 'request-limit' | 'rate-limit' | 'failed';
+
+/**
+ * A decision taken again, before a denial is sent, against a view whose
+ * ReferenceGrants for the namespaces the first decision found ungranted were
+ * read just now from the API server (a watch can lag a `kubectl apply` that
+ * sends a grant and the object needing it together).
+ */
+export interface Reconsidered<T> {
+  result: T;
+  /** Namespaces whose grants were read again. */
+  reread: string[];
+  /** Namespaces decided on the cached view, and why. */
+  unread: { namespace: string; reason: UnreadReason }[];
+  /** The first read failure, when there was one. */
+  error?: unknown;
+}
+
+/** Decides again with fresh ReferenceGrants for the namespaces `decide` finds ungranted. */
+export type Reconsider = <T>(decide: (view: ClusterView) => T) => Promise<Reconsidered<T>>;

@@ -6,6 +6,7 @@ import type { BackendRefKind, RuleSettings } from './settings.js';
 import type { AdmissionRequest, Verdict } from './types.js';
 import { allowed, denied } from './verdicts.js';
 import { isRecord } from './objectPaths.js';
+import { isNamespaceName, isObjectName, quoted } from './kubernetesNames.js';
 
 export interface BackendRef {
   location: string;
@@ -73,6 +74,21 @@ export function backendRefExtractor(kinds: readonly BackendRefKind[], scanKinds:
   };
 }
 
+/**
+ * Why a cross-namespace backendRef cannot name a real object, or undefined.
+ * Checked before any grant is looked up: the namespace keys the grant index and
+ * the API reads made before a denial, so only a real namespace name may reach them.
+ */
+export function malformedTarget(target: ReferenceTo): string | undefined {
+  if (!isNamespaceName(target.namespace)) {
+    return `namespace ${quoted(target.namespace)} is not a valid namespace name (an RFC 1123 label: at most 63 lowercase letters, digits or '-', starting and ending with a letter or digit)`;
+  }
+  if (!isObjectName(target.name)) {
+    return `name ${quoted(target.name)} is not a valid object name (an RFC 1123 subdomain: at most 253 lowercase letters, digits, '-' or '.', starting and ending with a letter or digit)`;
+  }
+  return undefined;
+}
+
 /** The backendRefs of `from` that cross into another namespace with no grant. */
 export function ungrantedBackendRefs(refs: readonly BackendRef[], from: ReferenceFrom, view: ClusterView): BackendRef[] {
   return refs.filter((ref) => ref.target.namespace !== from.namespace && !view.isReferenceGranted(from, ref.target));
@@ -112,7 +128,7 @@ export function deniedForMissingGrant(from: ReferenceFrom, name: string, missing
   );
   const documents = namespaces.map((ns) => referenceGrantYaml(from, byNamespace.get(ns)!).trimEnd());
   lines.push(documents.join('\n---\n'));
-  return { ...denied(lines.join('\n')), recheckReferenceGrantsIn: namespaces };
+  return denied(lines.join('\n'));
 }
 
 /**
@@ -148,6 +164,21 @@ export function crossNamespaceBackendRefRule(settings: Pick<RuleSettings, 'backe
       } catch (error) {
         if (error instanceof TooDeeplyNestedError) return denied(`${from.kind} ${from.namespace}/${objectName(request)} cannot be checked: ${error.message}`);
         throw error;
+      }
+      const malformed = refs.flatMap((ref) => {
+        if (ref.target.namespace === from.namespace) return [];
+        const problem = malformedTarget(ref.target);
+        return problem ? [`- ${ref.location}: ${problem}`] : [];
+      });
+      if (malformed.length > 0) {
+        const listed = malformed.slice(0, MAX_LISTED_REFS);
+        return denied(
+          [
+            `${from.kind} ${from.namespace}/${objectName(request)} has backendRefs into other namespaces that no object can match:`,
+            ...listed,
+            ...(malformed.length > listed.length ? [`- …and ${malformed.length - listed.length} more`] : []),
+          ].join('\n'),
+        );
       }
       const missing = ungrantedBackendRefs(refs, from, view);
       return missing.length === 0 ? allowed() : deniedForMissingGrant(from, objectName(request), missing);

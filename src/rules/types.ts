@@ -56,9 +56,4 @@ export interface Verdict {
   code?: number;
   patch: JsonPatchOperation[];
   warnings: string[];
-  /**
-   * Namespaces whose ReferenceGrants a denial rests on. A live view may lag
-   * the API server by a few milliseconds, so it re-reads these before denying.
-   */
-  recheckReferenceGrantsIn?: string[];
 }

@@ -29,14 +29,12 @@ export function combine(verdicts: readonly Verdict[]): Verdict {
   const warnings = verdicts.flatMap((v) => v.warnings);
   if (denials.length > 0) {
     const code = Math.max(...denials.map((d) => d.code ?? 403));
-    const recheck = [...new Set(denials.flatMap((d) => d.recheckReferenceGrantsIn ?? []))];
     return {
       allowed: false,
       message: denials.map((d) => d.message ?? 'denied').join('\n'),
       code,
       patch: [],
       warnings,
-      ...(recheck.length > 0 ? { recheckReferenceGrantsIn: recheck } : {}),
     };
   }
   return { allowed: true, patch: verdicts.flatMap((v) => v.patch), warnings };

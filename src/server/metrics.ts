@@ -41,6 +41,12 @@ export class AdmissionMetrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly grantRereads = new Counter({
+    name: 'kgateway_admission_grant_rereads_total',
+    help: 'Namespaces whose ReferenceGrants a denial asked to read again: listed (a new LIST), shared (joined a LIST another request started), request-limit (past 8 in one request), rate-limit (no token left), failed.',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'kgateway_admission_' });

@@ -48,7 +48,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     ruleSet: buildRuleSet(options.settings ?? ruleSettings(config)),
     view: source.view,
     isReady: () => source.notReadyReason() === undefined,
-    ...(source.refreshReferenceGrants ? { refreshReferenceGrants: (namespaces: string[]) => source.refreshReferenceGrants!(namespaces) } : {}),
+    ...(source.reconsider ? { reconsider: source.reconsider.bind(source) } : {}),
     onConfirmation: (outcome, error) => {
       metrics.denialConfirmations.inc({ outcome });
       if (error) logger.warn({ err: error }, 'could not re-read ReferenceGrants before denying; denying on the cached view');

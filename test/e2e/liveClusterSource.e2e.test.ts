@@ -99,7 +99,7 @@ describe.skipIf(skip)('LiveClusterSource against a real kube-apiserver', () => {
     const engine = new AdmissionEngine({
       ruleSet: buildRuleSet(ruleSettings(parseConfig({}))),
       view: source.view,
-      refreshReferenceGrants: (namespaces) => source.refreshReferenceGrants(namespaces),
+      reconsider: source.reconsider.bind(source),
       onConfirmation: (o) => outcomes.push(o),
     });
     const policy = httpListenerPolicy({ otelAccessLogRefs: [{ name: 'unseen', namespace: 'monitoring', port: 4317 }] });

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { AdmissionEngine, type ConfirmationOutcome } from '../../../src/admission/admissionEngine.js';
+import { FreshGrantsView, ungrantedNamespaces } from '../../../src/cluster/freshGrantsView.js';
 import { InMemoryClusterView } from '../../../src/cluster/inMemoryClusterView.js';
+import type { ClusterView, Reconsider, Reconsidered } from '../../../src/rules/clusterView.js';
+import type { KubeObject } from '../../../src/rules/types.js';
 import { parseConfig, ruleSettings } from '../../../src/config/config.js';
 import { buildRuleSet, type RuleSet } from '../../../src/rules/ruleSet.js';
 import { admissionRequest, admissionReview, gateway, httpListenerPolicy, referenceGrant } from '../../support/builders.js';
@@ -39,45 +42,81 @@ describe('AdmissionEngine', () => {
     expect(mutate.body.response.warnings?.[0]).toContain('boom');
   });
 
-  it('re-reads the grants of the target namespace before denying, and admits when they now allow it', async () => {
-    const view = InMemoryClusterView.fromObjects([]);
+  const denyingPolicy = () => admissionReview(admissionRequest(httpListenerPolicy()));
+  /** A reconsider that decides on a view holding `grants`, as a live re-read of them would find. */
+  const rereadFinding = (grants: KubeObject[], extra: Partial<Omit<Reconsidered<unknown>, 'result'>> = {}, calls: string[][] = []): Reconsider =>
+    async <T,>(decide: (view: ClusterView) => T) => {
+      const namespaces = ungrantedNamespaces(InMemoryClusterView.fromObjects([]), decide);
+      calls.push(namespaces);
+      return { result: decide(new FreshGrantsView(InMemoryClusterView.fromObjects([]), new Map(namespaces.map((ns) => [ns, grants.filter((g) => g.metadata?.namespace === ns).map((g) => ({ name: g.metadata!.name!, spec: g.spec }))])))), reread: namespaces, unread: [], ...extra };
+    };
+
+  it('decides again before denying, with the namespaces the denial rests on, and admits when the API server now allows it', async () => {
     const outcomes: ConfirmationOutcome[] = [];
-    const reread: string[][] = [];
-    const engine = new AdmissionEngine({
-      ruleSet,
-      view,
-      refreshReferenceGrants: async (namespaces) => {
-        reread.push(namespaces);
-        // What a live list would find: the grant created in the same kubectl apply.
-        view.referenceGrants.replaceNamespace('monitoring', [{ name: 'g', spec: referenceGrant().spec }]);
-      },
-      onConfirmation: (o) => outcomes.push(o),
-    });
-    const outcome = await engine.review('validate', admissionReview(admissionRequest(httpListenerPolicy())));
+    const calls: string[][] = [];
+    const engine = new AdmissionEngine({ ruleSet, view: InMemoryClusterView.fromObjects([]), reconsider: rereadFinding([referenceGrant()], {}, calls), onConfirmation: (o) => outcomes.push(o) });
+    const outcome = await engine.review('validate', denyingPolicy());
     expect(outcome.decision).toBe('allowed');
-    expect(reread).toEqual([['monitoring']]);
+    expect(calls).toEqual([['monitoring']]);
     expect(outcomes).toEqual(['overturned']);
   });
 
   it('keeps the denial when the re-read confirms it or fails, and never re-reads for an allow', async () => {
     const outcomes: ConfirmationOutcome[] = [];
-    let calls = 0;
-    const confirming = new AdmissionEngine({ ruleSet, view: InMemoryClusterView.fromObjects([]), refreshReferenceGrants: async () => void calls++, onConfirmation: (o) => outcomes.push(o) });
-    expect((await confirming.review('validate', admissionReview(admissionRequest(httpListenerPolicy())))).decision).toBe('denied');
+    const calls: string[][] = [];
+    const confirming = new AdmissionEngine({ ruleSet, view: InMemoryClusterView.fromObjects([]), reconsider: rereadFinding([], {}, calls), onConfirmation: (o) => outcomes.push(o) });
+    expect((await confirming.review('validate', denyingPolicy())).decision).toBe('denied');
     const failing = new AdmissionEngine({
       ruleSet,
       view: InMemoryClusterView.fromObjects([]),
-      refreshReferenceGrants: async () => {
+      reconsider: async () => {
         throw new Error('apiserver down');
       },
       onConfirmation: (o) => outcomes.push(o),
     });
-    const failed = await failing.review('validate', admissionReview(admissionRequest(httpListenerPolicy())));
+    const failed = await failing.review('validate', denyingPolicy());
     expect(failed.decision).toBe('denied');
     expect(failed.body.response.status!.code).toBe(403);
     expect(outcomes).toEqual(['confirmed', 'failed']);
-    const granted = new AdmissionEngine({ ruleSet, view: InMemoryClusterView.fromObjects([referenceGrant()]), refreshReferenceGrants: async () => void calls++ });
-    await granted.review('validate', admissionReview(admissionRequest(httpListenerPolicy())));
-    expect(calls).toBe(1);
+    const granted = new AdmissionEngine({ ruleSet, view: InMemoryClusterView.fromObjects([referenceGrant()]), reconsider: rereadFinding([], {}, calls) });
+    await granted.review('validate', denyingPolicy());
+    expect(calls).toHaveLength(1);
+  });
+
+  it('says in the denial which namespaces were not read again, and why', async () => {
+    const outcomes: ConfirmationOutcome[] = [];
+    const unread = [
+      ...Array.from({ length: 12 }, (_, i) => ({ namespace: `ns${i}`, reason: 'request-limit' as const })),
+      { namespace: 'late', reason: 'rate-limit' as const },
+      { namespace: 'broken', reason: 'failed' as const },
+    ];
+    const engine = new AdmissionEngine({
+      ruleSet,
+      view: InMemoryClusterView.fromObjects([]),
+      reconsider: rereadFinding([], { unread, error: new Error('GET …: 500') }),
+      onConfirmation: (o) => outcomes.push(o),
+    });
+    const outcome = await engine.review('validate', denyingPolicy());
+    expect(outcome.decision).toBe('denied');
+    const message = outcome.body.response.status!.message!;
+    expect(message).toContain('Service monitoring/otel-collector-collector');
+    expect(message).toContain(
+      'The re-check was limited: the ReferenceGrants of ns0, ns1, ns2, ns3, ns4, ns5, ns6, ns7, ns8, ns9 and 2 more (at most 8 namespaces are re-read per request); late (the re-reads of this server are rate-limited and none was left); broken (the read failed) were not read again',
+    );
+    expect(outcomes).toEqual(['failed']);
+  });
+
+  it('leaves a denial that rests on no missing grant alone, and counts no confirmation for it', async () => {
+    const outcomes: ConfirmationOutcome[] = [];
+    const calls: string[][] = [];
+    const engine = new AdmissionEngine({ ruleSet, view: InMemoryClusterView.fromObjects([]), reconsider: async <T,>(decide: (view: ClusterView) => T) => {
+      calls.push(ungrantedNamespaces(InMemoryClusterView.fromObjects([]), decide));
+      return { result: decide(InMemoryClusterView.fromObjects([])), reread: [], unread: [] };
+    }, onConfirmation: (o) => outcomes.push(o) });
+    const malformed = httpListenerPolicy({ otelAccessLogRefs: [{ name: 'c', namespace: 'Not_A_Namespace', port: 4317 }] });
+    const outcome = await engine.review('validate', admissionReview(admissionRequest(malformed)));
+    expect(outcome.decision).toBe('denied');
+    expect(calls).toEqual([[]]);
+    expect(outcomes).toEqual([]);
   });
 });
