@@ -89,6 +89,29 @@ export class InMemoryClusterView implements ClusterView {
     }
   }
 
+  /** Every object of a kind the view holds, as namespace ('' when cluster-scoped) and name: what a full list reconciles. */
+  *held(group: string, kind: string): Iterable<{ namespace: string; name: string }> {
+    if (group === GATEWAY_API_GROUP && kind === 'ReferenceGrant') {
+      yield* this.referenceGrants.keys();
+      return;
+    }
+    if (group === GATEWAY_API_GROUP && kind === 'GatewayClass') {
+      for (const name of this.gatewayClasses.keys()) yield { namespace: '', name };
+      return;
+    }
+    for (const key of this.tracked.get(kindKey(group, kind)) ?? []) {
+      const slash = key.indexOf('/');
+      yield { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+    }
+    const prefix = `${kindKey(group, kind)}/`;
+    for (const key of this.referrerNamespaces.keys()) {
+      if (!key.startsWith(prefix)) continue;
+      const rest = key.slice(prefix.length);
+      const slash = rest.indexOf('/');
+      yield { namespace: rest.slice(0, slash), name: rest.slice(slash + 1) };
+    }
+  }
+
   isReferenceGranted(from: ReferenceFrom, to: ReferenceTo): boolean {
     return this.referenceGrants.isGranted(from, to);
   }

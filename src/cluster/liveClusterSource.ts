@@ -139,6 +139,7 @@ export class LiveClusterSource implements ClusterSource {
         {
           upsert: (object) => this.view.upsert(withKind(object, resource, version)),
           remove: (object) => this.view.remove(withKind(object, resource, version)),
+          held: () => this.view.held(resource.group, resource.kind),
           onList: (reason) => this.options.onList?.(watch.name, reason),
           onError: () => this.options.onWatchError?.(watch.name),
         },

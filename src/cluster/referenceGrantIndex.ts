@@ -125,6 +125,11 @@ export class ReferenceGrantIndex {
     this.rebuild(namespace);
   }
 
+  /** Every grant held, as namespace and name. */
+  *keys(): Iterable<{ namespace: string; name: string }> {
+    for (const [namespace, inNamespace] of this.grants) for (const name of inNamespace.keys()) yield { namespace, name };
+  }
+
   /** The grants of one namespace, by name. */
   grantsIn(namespace: string): ReadonlyMap<string, GrantEntries> {
     return this.grants.get(namespace) ?? new Map();

@@ -9,6 +9,12 @@ import { collectionPath, KubeApiError, type DiscoveredResource, type KubeApi } f
 export interface ResourceWatchHandlers {
   upsert(object: KubeObject): void;
   remove(object: KubeObject): void;
+  /**
+   * Every object of this resource the consumer holds now. A full list removes
+   * those it does not contain: it reconciles the consumer's own state, however
+   * that state was reached, not a copy of what this watch once delivered.
+   */
+  held(): Iterable<ObjectKey>;
   onList?(reason: 'initial' | 'relist'): void;
   onError?(error: unknown): void;
 }
@@ -17,6 +23,12 @@ const MAX_RESTART_DELAY_MS = 30_000;
 const STOP_WAIT_MS = 2_000;
 /** The API server ends each watch after 5-10 min (client-go's spread), and the next one resumes from the last resourceVersion. */
 export const WATCH_TIMEOUT_S = { min: 300, spread: 300 };
+
+/** An object's identity: namespace ('' when cluster-scoped) and name. */
+export interface ObjectKey {
+  namespace: string;
+  name: string;
+}
 
 class WatchExpired extends Error {
   constructor(message: string) {
@@ -30,10 +42,9 @@ class WatchExpired extends Error {
  * page, then a @kubernetes/client-node Watch from the list's resourceVersion,
  * resumed from the last seen resourceVersion (bookmarks included) when the API
  * server ends it. 410 Gone re-lists at once; any other failure re-lists after
- * a capped exponential backoff. Nothing of the objects is kept here but their
- * keys: the view holds what it needs, and a copy of every object (as
- * client-node's ListWatch cache keeps) would double the memory of a large
- * cluster.
+ * a capped exponential backoff. Nothing of the objects is kept here: the view
+ * holds what it needs, and a copy of every object (as client-node's ListWatch
+ * cache keeps) would double the memory of a large cluster.
  */
 export class ResourceWatch {
   private lists = 0;
@@ -46,8 +57,6 @@ export class ResourceWatch {
   private restartTimer: NodeJS.Timeout | undefined;
   private controller: AbortController | undefined;
   private pendingWatch: Promise<unknown> | undefined;
-  /** Every object held, by namespace ('' when cluster-scoped), so a re-list can remove what vanished meanwhile. */
-  private known = new ObjectKeys();
   private readonly path: string;
 
   constructor(
@@ -114,8 +123,9 @@ export class ResourceWatch {
       return;
     }
     if (generation !== this.generation) return;
-    for (const gone of this.known.missingFrom(seen)) this.handlers.remove(gone);
-    this.known = seen;
+    // Collected first: removing while the consumer's maps are iterated would skip entries.
+    const gone = [...this.handlers.held()].filter((key) => !seen.has(key));
+    for (const { namespace, name } of gone) this.handlers.remove({ metadata: { name, ...(namespace ? { namespace } : {}) } });
     this.resourceVersion = resourceVersion;
     this.lists++;
     this.synced = true;
@@ -174,13 +184,8 @@ export class ResourceWatch {
     }
     const resourceVersion = object.metadata?.resourceVersion;
     if (typeof resourceVersion === 'string' && resourceVersion) this.resourceVersion = resourceVersion;
-    if (type === 'ADDED' || type === 'MODIFIED') {
-      this.known.add(object);
-      this.handlers.upsert(object);
-    } else if (type === 'DELETED') {
-      this.known.delete(object);
-      this.handlers.remove(object);
-    }
+    if (type === 'ADDED' || type === 'MODIFIED') this.handlers.upsert(object);
+    else if (type === 'DELETED') this.handlers.remove(object);
     return undefined;
   }
 
@@ -216,7 +221,7 @@ export class ResourceWatch {
   }
 }
 
-/** Namespace → names, holding the objects' own name strings (no "namespace/name" copy per object). */
+/** Namespace → names of one list, holding the objects' own name strings (no "namespace/name" copy per object). */
 class ObjectKeys {
   private readonly byNamespace = new Map<string, Set<string>>();
   private count = 0;
@@ -237,19 +242,7 @@ class ObjectKeys {
     this.count += names.size - before;
   }
 
-  delete(object: KubeObject): void {
-    const namespace = object.metadata?.namespace ?? '';
-    const names = this.byNamespace.get(namespace);
-    if (!names?.delete(object.metadata?.name ?? '')) return;
-    this.count--;
-    if (names.size === 0) this.byNamespace.delete(namespace);
-  }
-
-  /** Objects held here and not in `other`, as the bare metadata the handlers remove by. */
-  *missingFrom(other: ObjectKeys): Iterable<KubeObject> {
-    for (const [namespace, names] of this.byNamespace) {
-      const there = other.byNamespace.get(namespace);
-      for (const name of names) if (!there?.has(name)) yield { metadata: { name, ...(namespace ? { namespace } : {}) } };
-    }
+  has(key: ObjectKey): boolean {
+    return this.byNamespace.get(key.namespace)?.has(key.name) ?? false;
   }
 }

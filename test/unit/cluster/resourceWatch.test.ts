@@ -101,6 +101,7 @@ describe('ResourceWatch', () => {
       {
         upsert: (o) => void held.set(`${o.metadata?.namespace}/${o.metadata?.name}`, o),
         remove: (o) => void held.delete(`${o.metadata?.namespace}/${o.metadata?.name}`),
+        held: () => [...held.values()].map((o) => ({ namespace: o.metadata?.namespace ?? '', name: o.metadata?.name ?? '' })),
         onList: (reason) => void lists.push(reason),
         onError: (error) => void errors.push(error),
       },
@@ -165,6 +166,21 @@ describe('ResourceWatch', () => {
     expect([...held.keys()].sort()).toEqual(['a/stays', 'b/new']);
     expect(errors).toEqual([]);
     await until('the watch after the re-list', () => api.requests.filter((r) => r.kind === 'watch').length === 2);
+  });
+
+  it('a re-list reconciles what the consumer holds, also objects this watch never delivered (issue 17: a grant put back by an old direct read stayed)', async () => {
+    const { watch, held, lists } = await watching({
+      lists: [[grant('a', 'stays', '1')], [grant('a', 'stays', '300')]],
+      watches: [
+        { events: [{ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version: 100 (250)' } }], then: 'end' },
+        { events: [], then: 'open' },
+      ],
+    });
+    // Before the first list answers: something other than this watch wrote into the consumer's state.
+    held.set('b/stray', grant('b', 'stray', '5'));
+    await watch.start();
+    await until('the re-list', () => lists.length === 2);
+    expect([...held.keys()].sort()).toEqual(['a/stays']);
   });
 
   it('keeps the last synced state through a failing list and retries with a re-list', async () => {
