@@ -153,4 +153,37 @@ describe('cross-namespace backendRefs need a ReferenceGrant (GEP-709)', () => {
     expect(() => validate(policy, [])).not.toThrow();
     expect(validate(policy, [referenceGrant()]).allowed).toBe(true);
   });
+
+  // Issue 17 item 4: a namespace went into the re-read URL as sent, and the
+  // result was cached under it. Denied before any grant is looked up.
+  it.each<[string, Record<string, unknown>, string]>([
+    ['a path in the namespace', { namespace: 'x1/../../gatewayclasses?' }, 'namespace "x1/../../gatewayclasses?" is not a valid namespace name'],
+    ['an upper-case namespace', { namespace: 'Monitoring' }, 'namespace "Monitoring" is not a valid namespace name'],
+    ['a 64-character namespace', { namespace: 'a'.repeat(64) }, `namespace "${'a'.repeat(64)}" is not a valid namespace name`],
+    ['a dotted namespace (a subdomain, not a label)', { namespace: 'a.b' }, 'namespace "a.b" is not a valid namespace name'],
+    ['an empty name', { name: '' }, 'name "" is not a valid object name'],
+    ['a name with a slash', { name: 'a/b' }, 'name "a/b" is not a valid object name'],
+    ['a 254-character name', { name: 'a'.repeat(254) }, 'is not a valid object name'],
+  ])('denies a cross-namespace backendRef with %s, before asking the view about any grant', (_name, fields, problem) => {
+    const asked: string[] = [];
+    const view = InMemoryClusterView.fromObjects([referenceGrant({ to: [{ name: '' }] })]);
+    const isGranted = view.isReferenceGranted.bind(view);
+    view.isReferenceGranted = (f, t) => (asked.push(t.namespace), isGranted(f, t));
+    const policy = httpListenerPolicy({ otelAccessLogRefs: [backendRef(), backendRef(fields)] });
+    const verdict = decide(rules, admissionRequest(policy), view);
+    expect(verdict.allowed).toBe(false);
+    expect(verdict.code).toBe(403);
+    expect(verdict.message).toContain('HTTPListenerPolicy kgateway/logging-policy has backendRefs into other namespaces that no object can match:');
+    expect(verdict.message).toContain(problem);
+    expect(verdict.message!.length).toBeLessThan(600);
+    expect(asked).toEqual([]);
+  });
+
+  it('accepts the longest valid names', () => {
+    const namespace = 'a'.repeat(63);
+    const name = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`;
+    expect(name).toHaveLength(253);
+    const policy = httpListenerPolicy({ otelAccessLogRefs: [backendRef({ namespace, name })] });
+    expect(validate(policy, [referenceGrant({ namespace, to: [{ name }] })]).allowed).toBe(true);
+  });
 });
