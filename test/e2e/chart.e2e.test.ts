@@ -282,13 +282,23 @@ describe.skipIf(skip)('Helm chart against a real kube-apiserver', () => {
       }
     }
     const kinds = new Set(applied.map((a) => a.split(': ')[1]!.split('/')[0]));
-    for (const kind of ['Deployment', 'Service', 'ServiceAccount', 'ConfigMap', 'PodDisruptionBudget', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'Issuer', 'Certificate', 'ServiceMonitor', 'GatewayParameters', 'AgentgatewayParameters']) {
+    for (const kind of ['Deployment', 'Service', 'ServiceAccount', 'ConfigMap', 'PodDisruptionBudget', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'Issuer', 'Certificate', 'ServiceMonitor', 'GatewayParameters', 'AgentgatewayParameters', 'FlowSchema', 'PriorityLevelConfiguration']) {
       expect(kinds, kind).toContain(kind);
     }
     process.stderr.write(`[chart] applied ${applied.length} objects to kube-apiserver ${kubeVersion}\n`);
     // The webhooks as stored keep what was rendered (no defaulting surprises).
     const stored = await kubeRequest(cp.kubeConfig, 'GET', `/apis/admissionregistration.k8s.io/v1/${WEBHOOK_PLURALS.ValidatingWebhookConfiguration}/sec-kgateway-admission`);
     expect(stored.body.webhooks[0]).toMatchObject({ failurePolicy: 'Fail', matchPolicy: 'Equivalent', sideEffects: 'None', timeoutSeconds: 5 });
+  });
+
+  it("puts the ServiceAccount's API requests at a priority level of its own, unless apiPriorityAndFairness.enabled=false", async () => {
+    const flowSchema = find(rendered.selfManaged, 'FlowSchema', 'sm-kgateway-admission');
+    const level = find(rendered.selfManaged, 'PriorityLevelConfiguration', 'sm-kgateway-admission');
+    expect(flowSchema.spec.priorityLevelConfiguration).toEqual({ name: 'sm-kgateway-admission' });
+    expect(flowSchema.spec.rules[0].subjects).toEqual([{ kind: 'ServiceAccount', serviceAccount: { name: 'sm-kgateway-admission', namespace: 'kga-sm' } }]);
+    expect(level.spec).toMatchObject({ type: 'Limited', limited: { nominalConcurrencyShares: 10, limitResponse: { type: 'Queue', queuing: { queueLengthLimit: 50 } } } });
+    const off = await renderChart(helm, 'off', 'kga-off', { apiPriorityAndFairness: { enabled: false } }, ['--kube-version', kubeVersion]);
+    expect(off.filter((o) => o.kind === 'FlowSchema' || o.kind === 'PriorityLevelConfiguration')).toEqual([]);
   });
 
   it('the ClusterRole grants list and watch of exactly the kinds the server watches', async () => {
@@ -347,6 +357,20 @@ describe.skipIf(skip)('Helm chart against a real kube-apiserver', () => {
       } finally {
         await server.stop();
       }
+    });
+
+    it("the API server dispatches the server's requests through the chart's FlowSchema and priority level", async () => {
+      const dispatched = async () => {
+        const res = await kubeRequest(cp.kubeConfig, 'GET', '/metrics');
+        expect(res.status).toBe(200);
+        const lines = String(res.text).split('\n').filter((l) => l.startsWith('apiserver_flowcontrol_dispatched_requests_total{') && l.includes(`flow_schema="${fullname}"`));
+        for (const line of lines) expect(line).toContain(`priority_level="${fullname}"`);
+        return lines.reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+      };
+      const before = await dispatched();
+      const res = await kubeRequest(saKc, 'GET', '/apis/gateway.networking.k8s.io/v1/namespaces/default/referencegrants');
+      expect(res.status, res.text).toBe(200);
+      expect(await dispatched()).toBeGreaterThan(before);
     });
 
     it.each([
