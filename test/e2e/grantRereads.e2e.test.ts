@@ -50,12 +50,14 @@ describe.skipIf(skip)('re-reads of ReferenceGrants before a denial, against a re
     relay = await startApiRelay(cp.kubeConfig);
     source = new LiveClusterSource({
       kubeConfig: relay.kubeConfig,
-      logger: pino({ level: 'silent' }),
+      logger: pino({ level: process.env.DEBUG_E2E ? 'debug' : 'silent' }),
       parametersKind: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters' },
       rereads: { onReread: (result) => rereads.push(result) },
     });
     webhook = await startInProcessWebhook({ source });
-    await pollUntil('sync', async () => (source.notReadyReason() === undefined ? true : undefined), 30_000);
+    await pollUntil('sync', async () => (source.notReadyReason() === undefined ? true : undefined), 30_000).catch((error: Error) => {
+      throw new Error(`${error.message}: ${source.notReadyReason()}; relayed ${relay.paths.join(' ')}`);
+    });
     await registerWebhooks(cp.kubeConfig, { url: webhook.server.url, caPem: webhook.ca, failurePolicy: 'Fail', timeoutSeconds: 15 });
   });
   afterAll(async () => {

@@ -57,7 +57,8 @@ export async function startApiRelay(kc: KubeConfig): Promise<ApiRelay> {
   await once(server, 'listening');
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromOptions({
-    clusters: [{ name: 'relay', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }],
+    // Plain HTTP on loopback: client-node refuses it unless told to skip TLS verification.
+    clusters: [{ name: 'relay', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
     users: [{ name: 'relay' }],
     contexts: [{ name: 'relay', cluster: 'relay', user: 'relay' }],
     currentContext: 'relay',
