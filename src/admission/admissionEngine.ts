@@ -6,7 +6,7 @@ import { completeResponse, decodeAdmissionReview, rejectedReview, type Admission
 
 export type Endpoint = 'mutate' | 'validate';
 export type Decision = 'allowed' | 'patched' | 'denied' | 'not-ready' | 'error' | 'invalid';
-export type ConfirmationOutcome = 'confirmed' | 'overturned' | 'failed';
+export type ConfirmationOutcome = 'confirmed' | 'overturned' | 'failed' | 'skipped';
 
 export interface ReviewOutcome {
   /** HTTP status: 200 for every decided review, 400 for a body that is not one. */
@@ -94,7 +94,9 @@ export class AdmissionEngine {
       this.options.onConfirmation?.('overturned');
       return again.result;
     }
-    this.options.onConfirmation?.(again.error === undefined ? 'confirmed' : 'failed', again.error);
+    // Skipped: every namespace was past the per-request or rate limit, so nothing confirmed the cached denial.
+    const outcome = again.error !== undefined ? 'failed' : again.reread.length === 0 ? 'skipped' : 'confirmed';
+    this.options.onConfirmation?.(outcome, again.error);
     return again.unread.length === 0 ? again.result : { ...again.result, message: `${again.result.message ?? 'denied'}\n${unreadNote(again.unread)}` };
   }
 }

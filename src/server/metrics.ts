@@ -37,7 +37,7 @@ export class AdmissionMetrics {
   });
   readonly denialConfirmations = new Counter({
     name: 'kgateway_admission_denial_confirmations_total',
-    help: 'Live re-reads of ReferenceGrants before a denial: confirmed (still denied), overturned (now allowed), failed (re-read failed, denied).',
+    help: 'Live re-reads of ReferenceGrants before a denial: confirmed (still denied), overturned (now allowed), failed (a re-read failed, denied), skipped (rate-limited: denied on the cached view).',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });

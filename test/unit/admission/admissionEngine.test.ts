@@ -104,6 +104,15 @@ describe('AdmissionEngine', () => {
       'The re-check was limited: the ReferenceGrants of ns0, ns1, ns2, ns3, ns4, ns5, ns6, ns7, ns8, ns9 and 2 more (at most 8 namespaces are re-read per request); late (the re-reads of this server are rate-limited and none was left); broken (the read failed) were not read again',
     );
     expect(outcomes).toEqual(['failed']);
+    const rateLimited = new AdmissionEngine({
+      ruleSet,
+      view: InMemoryClusterView.fromObjects([]),
+      reconsider: async <T,>(decide: (view: ClusterView) => T) => ({ result: decide(InMemoryClusterView.fromObjects([])), reread: [], unread: [{ namespace: 'monitoring', reason: 'rate-limit' as const }] }),
+      onConfirmation: (o) => outcomes.push(o),
+    });
+    const skipped = await rateLimited.review('validate', denyingPolicy());
+    expect(skipped.body.response.status!.message).toContain('The re-check was limited: the ReferenceGrants of monitoring (the re-reads of this server are rate-limited and none was left)');
+    expect(outcomes).toEqual(['failed', 'skipped']);
   });
 
   it('leaves a denial that rests on no missing grant alone, and counts no confirmation for it', async () => {
