@@ -1,4 +1,4 @@
-import type { ClusterView, ReferenceFrom, Referrer, ReferenceTo } from '../rules/clusterView.js';
+import type { ClusterView, GatewayClassParametersRef, ReferenceFrom, Referrer, ReferenceTo } from '../rules/clusterView.js';
 import type { GrantEntries } from '../rules/referenceGrants.js';
 import { ReferenceGrantIndex } from './referenceGrantIndex.js';
 
@@ -20,6 +20,7 @@ export function ungrantedNamespaces(view: ClusterView, decide: (view: ClusterVie
       return granted;
     },
     gatewayClassController: (className) => view.gatewayClassController(className),
+    gatewayClassParametersRef: (className) => view.gatewayClassParametersRef(className),
     objectExists: (group, kind, namespace, name) => view.objectExists(group, kind, namespace, name),
     referenceGrantsIn: (namespace) => view.referenceGrantsIn(namespace),
     referrersInto: (namespace) => view.referrersInto(namespace),
@@ -59,6 +60,10 @@ export class FreshGrantsView implements ClusterView {
 
   gatewayClassController(className: string): string | undefined {
     return this.base.gatewayClassController(className);
+  }
+
+  gatewayClassParametersRef(className: string): GatewayClassParametersRef | undefined {
+    return this.base.gatewayClassParametersRef(className);
   }
 
   objectExists(group: string, kind: string, namespace: string, name: string): boolean | undefined {
