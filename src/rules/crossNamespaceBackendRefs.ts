@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { ClusterView, ReferenceFrom, ReferenceTo } from './clusterView.js';
 import { compilePath, MAX_SCAN_DEPTH, scanBackendRefs, valuesAt, type CompiledPath, type FoundValue } from './objectPaths.js';
 import { referenceGrantYaml } from './referenceGrantSuggestion.js';
@@ -131,6 +132,27 @@ export function deniedForMissingGrant(from: ReferenceFrom, name: string, missing
   return denied(lines.join('\n'));
 }
 
+function isBeingDeleted(request: AdmissionRequest): boolean {
+  return request.operation === 'UPDATE' && Boolean(request.object?.metadata?.deletionTimestamp);
+}
+
+const targetKey = (t: ReferenceTo): string => JSON.stringify([t.group, t.kind, t.namespace, t.name]);
+
+/** The targets of the object before this update; none when there is no readable old object (so every ref is checked). */
+function previousRefs(request: AdmissionRequest, from: ReferenceFrom, extract: BackendRefExtractor): Set<string> {
+  const old = request.oldObject;
+  if (!old) return new Set();
+  try {
+    return new Set((extract(from.group, from.kind, old, from.namespace) ?? []).map((ref) => targetKey(ref.target)));
+  } catch {
+    return new Set();
+  }
+}
+
+function refsNotIn(refs: readonly BackendRef[], previous: ReadonlySet<string>): BackendRef[] {
+  return refs.filter((ref) => !previous.has(targetKey(ref.target)));
+}
+
 /**
  * Rejects an object whose backendRefs point into another namespace unless a
  * ReferenceGrant there allows it (Gateway API GEP-709), naming the grant to
@@ -150,9 +172,7 @@ export function crossNamespaceBackendRefRule(settings: Pick<RuleSettings, 'backe
     },
     decide(request: AdmissionRequest, view: ClusterView): Verdict {
       const object = request.object;
-      // An object already being deleted only sheds finalizers; blocking that
-      // would leave it stuck in Terminating.
-      if (!object || object.metadata?.deletionTimestamp) return allowed();
+      if (!object) return allowed();
       const from: ReferenceFrom = {
         group: request.kind.group,
         kind: request.kind.kind,
@@ -162,9 +182,20 @@ export function crossNamespaceBackendRefRule(settings: Pick<RuleSettings, 'backe
       try {
         refs = extract(from.group, from.kind, object, from.namespace) ?? [];
       } catch (error) {
-        if (error instanceof TooDeeplyNestedError) return denied(`${from.kind} ${from.namespace}/${objectName(request)} cannot be checked: ${error.message}`);
+        if (error instanceof TooDeeplyNestedError) {
+          // Removing a finalizer from an object admitted before this webhook
+          // must not leave it stuck in Terminating.
+          if (isBeingDeleted(request) && isDeepStrictEqual(object.spec, request.oldObject?.spec)) return allowed();
+          return denied(`${from.kind} ${from.namespace}/${objectName(request)} cannot be checked: ${error.message}`);
+        }
         throw error;
       }
+      // Kubernetes still accepts spec edits once deletionTimestamp is set (it
+      // only refuses new finalizers), so a held-open deletion is no way around
+      // the check: only refs the object already had are let through, and
+      // removing finalizers keeps working. Malformed refs it already had
+      // do not block that either.
+      if (isBeingDeleted(request)) refs = refsNotIn(refs, previousRefs(request, from, extract));
       const malformed = refs.flatMap((ref) => {
         if (ref.target.namespace === from.namespace) return [];
         const problem = malformedTarget(ref.target);

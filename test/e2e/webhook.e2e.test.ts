@@ -180,6 +180,31 @@ describe.skipIf(skip)('webhook through a real kube-apiserver', () => {
       expect(accepted.status, accepted.text).toBe(201);
     });
 
+    it('checks refs added to a policy held open by a finalizer after its deletion, and lets the finalizer go', async () => {
+      const grant = await create(kc(), PATHS.referenceGrants('monitoring'), referenceGrant({ name: 'held-open', to: [{ name: 'held-sink' }] }));
+      expect(grant.status, grant.text).toBe(201);
+      const held = httpListenerPolicy({ name: 'held-open', otelAccessLogRefs: [backendRef({ name: 'held-sink' })] });
+      held.metadata = { ...held.metadata, finalizers: ['example.com/hold'] };
+      const created = await create(kc(), PATHS.httpListenerPolicies('kgateway'), held);
+      expect(created.status, created.text).toBe(201);
+      const path = `${PATHS.httpListenerPolicies('kgateway')}/held-open`;
+      expect((await kubeRequest(kc(), 'DELETE', path)).status).toBe(200);
+      const deleting = (await kubeRequest(kc(), 'GET', path)).body;
+      expect(deleting.metadata.deletionTimestamp).toBeTruthy();
+
+      // Kubernetes takes spec edits while deletionTimestamp is set: an ungranted ref added now is still refused.
+      const withUngranted = httpListenerPolicy({ otelAccessLogRefs: [backendRef({ name: 'held-sink' }), backendRef({ name: 'held-ungranted', namespace: 'tracing' })] }).spec;
+      const edited = await kubeRequest(kc(), 'PUT', path, { body: { ...deleting, spec: withUngranted } });
+      expect(edited.status, edited.text).toBe(403);
+      expect(edited.body.message).toContain('Service tracing/held-ungranted');
+      expect(edited.body.message).not.toContain('monitoring/held-sink');
+
+      // Removing the finalizer, refs as they were, is let through and the object goes away.
+      const released = await kubeRequest(kc(), 'PUT', path, { body: { ...deleting, metadata: { ...deleting.metadata, finalizers: [] } } });
+      expect(released.status, released.text).toBe(200);
+      await pollUntil('the policy to be gone', async () => ((await kubeRequest(kc(), 'GET', path)).status === 404 ? true : undefined));
+    });
+
     it('gives the same decision to a server-side dry run and stores nothing', async () => {
       const ungranted = httpListenerPolicy({ name: 'dry-denied', otelAccessLogRefs: [backendRef({ namespace: 'nowhere' })] });
       const denied = await create(kc(), PATHS.httpListenerPolicies('kgateway'), ungranted, { dryRun: true });

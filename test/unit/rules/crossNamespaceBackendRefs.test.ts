@@ -112,10 +112,44 @@ describe('cross-namespace backendRefs need a ReferenceGrant (GEP-709)', () => {
     }
   });
 
-  it('lets an object that is already being deleted shed its finalizers', () => {
-    const policy = httpListenerPolicy();
-    policy.metadata!.deletionTimestamp = '2026-01-01T00:00:00Z';
-    expect(validate(policy, [], 'UPDATE').allowed).toBe(true);
+  describe('an UPDATE of an object already being deleted', () => {
+    const deleting = (refs: KubeObject['spec'][], finalizers: string[]): KubeObject => {
+      const policy = httpListenerPolicy({ otelAccessLogRefs: refs as never });
+      policy.metadata = { ...policy.metadata, deletionTimestamp: '2026-01-01T00:00:00Z', finalizers };
+      return policy;
+    };
+    const granted = backendRef();
+    const ungranted = backendRef({ name: 'elsewhere', namespace: 'tracing' });
+    const grants = [referenceGrant()];
+    // Kubernetes accepts spec edits while deletionTimestamp is set (only new
+    // finalizers are refused), so a finalizer of one's own holds the object
+    // open for any edit: only refs it already had may pass unchecked.
+    it.each<[string, KubeObject['spec'][], KubeObject['spec'][] | null, string[], boolean]>([
+      ['removing the last finalizer, refs unchanged (one ungranted since before)', [ungranted], [ungranted], [], true],
+      ['removing one of two finalizers', [granted, ungranted], [granted, ungranted], ['a.example/x'], true],
+      ['adding an ungranted ref', [granted], [granted, ungranted], ['a.example/x'], false],
+      ['replacing a ref by an ungranted one', [granted], [ungranted], ['a.example/x'], false],
+      ['adding a granted ref', [ungranted], [ungranted, granted], ['a.example/x'], true],
+      ['moving an old ref to another position', [granted, ungranted], [ungranted, granted], ['a.example/x'], true],
+      ['removing an ungranted ref', [granted, ungranted], [granted], ['a.example/x'], true],
+      ['no old object to compare with: every ref is checked', null, [ungranted], [], false],
+    ])('%s', (_name, oldRefs, newRefs, finalizers, expectAllowed) => {
+      const old = oldRefs === null ? null : deleting(oldRefs, ['a.example/x', 'b.example/y']);
+      const request = admissionRequest(deleting(newRefs, finalizers), 'UPDATE', old);
+      const verdict = decide(rules, request, InMemoryClusterView.fromObjects(grants));
+      expect(verdict.allowed).toBe(expectAllowed);
+      if (!expectAllowed) expect(verdict.message).toContain('Service tracing/elsewhere');
+      else expect(verdict).toEqual({ allowed: true, patch: [], warnings: [] });
+    });
+
+    it('names only the new ungranted ref, not the old ones', () => {
+      const old = deleting([ungranted], ['a.example/x']);
+      const added = backendRef({ name: 'added', namespace: 'tracing' });
+      const verdict = decide(rules, admissionRequest(deleting([ungranted, added], ['a.example/x']), 'UPDATE', old), InMemoryClusterView.fromObjects([]));
+      expect(verdict.allowed).toBe(false);
+      expect(verdict.message).toContain('Service tracing/added');
+      expect(verdict.message).not.toContain('Service tracing/elsewhere');
+    });
   });
 
   it('ignores kinds that are not in the table', () => {
