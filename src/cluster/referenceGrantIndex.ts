@@ -1,5 +1,5 @@
 import type { ReferenceFrom, ReferenceTo } from '../rules/clusterView.js';
-import { grantEntries, type GrantEntries } from '../rules/referenceGrants.js';
+import { GrantLookup, grantEntries, type GrantEntries } from '../rules/referenceGrants.js';
 
 type FromEntry = GrantEntries['from'][number];
 type ToEntry = GrantEntries['to'][number];
@@ -55,9 +55,6 @@ class EntryPool {
   }
 }
 
-/** Per target namespace: from "group/kind/namespace" → to "group/kind" → allowed names, or every name. */
-type NamespaceLookup = Map<string, Map<string, { everyName: boolean; names: Set<string> }>>;
-
 /**
  * ReferenceGrants indexed by the namespace they live in (the target's), so a
  * decision is a few map lookups however many grants the cluster holds. A
@@ -65,7 +62,7 @@ type NamespaceLookup = Map<string, Map<string, { everyName: boolean; names: Set<
  */
 export class ReferenceGrantIndex {
   private readonly grants = new Map<string, Map<string, GrantEntries>>();
-  private readonly lookups = new Map<string, NamespaceLookup>();
+  private readonly lookups = new Map<string, GrantLookup>();
   /** Namespaces whose lookup is stale; rebuilt on their next question, so a list of N grants costs O(N), not O(N²). */
   private readonly stale = new Set<string>();
   private readonly pool = new EntryPool();
@@ -137,12 +134,7 @@ export class ReferenceGrantIndex {
 
   isGranted(from: ReferenceFrom, to: ReferenceTo): boolean {
     if (this.stale.has(to.namespace)) this.build(to.namespace);
-    const lookup = this.lookups.get(to.namespace);
-    if (!lookup) return false;
-    const targets = lookup.get(`${from.group}/${from.kind}/${from.namespace}`);
-    if (!targets) return false;
-    const allowed = targets.get(`${to.group}/${to.kind}`);
-    return allowed !== undefined && (allowed.everyName || allowed.names.has(to.name));
+    return this.lookups.get(to.namespace)?.allows(from, to) ?? false;
   }
 
   private rebuild(namespace: string): void {
@@ -158,29 +150,6 @@ export class ReferenceGrantIndex {
       this.lookups.delete(namespace);
       return;
     }
-    // A grant allows the cross product of its own from and to lists, never
-    // a `from` of one grant with a `to` of another (GEP-709).
-    const lookup: NamespaceLookup = new Map();
-    for (const entries of inNamespace.values()) {
-      for (const f of entries.from) {
-        const fromKey = `${f.group}/${f.kind}/${f.namespace}`;
-        let targets = lookup.get(fromKey);
-        if (!targets) {
-          targets = new Map();
-          lookup.set(fromKey, targets);
-        }
-        for (const t of entries.to) {
-          const toKey = `${t.group}/${t.kind}`;
-          let allowed = targets.get(toKey);
-          if (!allowed) {
-            allowed = { everyName: false, names: new Set() };
-            targets.set(toKey, allowed);
-          }
-          if (t.name === '') allowed.everyName = true;
-          else allowed.names.add(t.name);
-        }
-      }
-    }
-    this.lookups.set(namespace, lookup);
+    this.lookups.set(namespace, new GrantLookup(inNamespace.values()));
   }
 }

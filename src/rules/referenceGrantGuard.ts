@@ -1,6 +1,6 @@
 import type { ClusterView, Referrer } from './clusterView.js';
 import { GATEWAY_API_GROUP } from './gatewayParametersRef.js';
-import { grantAllows, grantEntries, type GrantEntries } from './referenceGrants.js';
+import { GrantLookup, grantEntries, type GrantEntries } from './referenceGrants.js';
 import type { Rule } from './rule.js';
 import type { RuleSettings } from './settings.js';
 import type { AdmissionRequest, Verdict } from './types.js';
@@ -23,16 +23,24 @@ export function referrersLosingGrant(
   previous: GrantEntries,
   next: GrantEntries | undefined,
 ): Referrer[] {
-  const others = [...view.referenceGrantsIn(namespace)].filter(([name]) => name !== grantName).map(([, entries]) => entries);
+  // Linear in referrers and grants: each target is two map lookups, never a
+  // pass over every other grant (4,000 referrers × 4,000 grants took 0.55 s,
+  // stalling every admission behind one grant DELETE).
+  const others = new GrantLookup(otherGrants(view.referenceGrantsIn(namespace), grantName));
+  const before = new GrantLookup([previous]);
+  const after = next ? new GrantLookup([next]) : undefined;
   const losing: Referrer[] = [];
   for (const referrer of view.referrersInto(namespace)) {
-    const lost = referrer.targets.filter((to) => {
-      if (others.some((g) => grantAllows(g, referrer.from, to))) return false;
-      return grantAllows(previous, referrer.from, to) && !(next && grantAllows(next, referrer.from, to));
-    });
+    const lost = referrer.targets.filter(
+      (to) => before.allows(referrer.from, to) && !after?.allows(referrer.from, to) && !others.allows(referrer.from, to),
+    );
     if (lost.length > 0) losing.push({ ...referrer, targets: lost });
   }
   return losing.sort((a, b) => `${a.from.namespace}/${a.name}`.localeCompare(`${b.from.namespace}/${b.name}`));
+}
+
+function* otherGrants(grants: ReadonlyMap<string, GrantEntries>, except: string): Iterable<GrantEntries> {
+  for (const [name, entries] of grants) if (name !== except) yield entries;
 }
 
 function describe(referrer: Referrer): string {

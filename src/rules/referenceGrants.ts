@@ -42,3 +42,53 @@ export function grantAllows(entries: GrantEntries, from: ReferenceFrom, to: Refe
     entries.to.some((t) => t.group === to.group && t.kind === to.kind && (t.name === '' || t.name === to.name))
   );
 }
+
+/** One key per tuple of strings, whatever they hold: each part is prefixed with its length. */
+function tupleKey(...parts: string[]): string {
+  let key = '';
+  for (const part of parts) key += `${part.length}:${part}`;
+  return key;
+}
+
+/**
+ * Grants of one namespace compiled for lookups: from (group, kind, namespace)
+ * → to (group, kind) → the names allowed, or every name. A question is two
+ * map lookups however many grants there are; `grantAllows` over each grant in
+ * turn would cost a pass over all of them for every reference checked.
+ */
+export class GrantLookup {
+  private readonly byFrom = new Map<string, Map<string, { everyName: boolean; names: Set<string> }>>();
+
+  constructor(grants: Iterable<GrantEntries>) {
+    // A grant allows the cross product of its own from and to lists, never
+    // a `from` of one grant with a `to` of another (GEP-709).
+    for (const entries of grants) {
+      for (const f of entries.from) {
+        const fromKey = tupleKey(f.group, f.kind, f.namespace);
+        let targets = this.byFrom.get(fromKey);
+        if (!targets) {
+          targets = new Map();
+          this.byFrom.set(fromKey, targets);
+        }
+        for (const t of entries.to) {
+          const toKey = tupleKey(t.group, t.kind);
+          let allowed = targets.get(toKey);
+          if (!allowed) {
+            allowed = { everyName: false, names: new Set() };
+            targets.set(toKey, allowed);
+          }
+          if (t.name === '') allowed.everyName = true;
+          else allowed.names.add(t.name);
+        }
+      }
+    }
+  }
+
+  /** Whether one of the grants allows `from` to refer to `to` (`to` in the grants' namespace). */
+  allows(from: ReferenceFrom, to: ReferenceTo): boolean {
+    const targets = this.byFrom.get(tupleKey(from.group, from.kind, from.namespace));
+    if (!targets) return false;
+    const allowed = targets.get(tupleKey(to.group, to.kind));
+    return allowed !== undefined && (allowed.everyName || allowed.names.has(to.name));
+  }
+}

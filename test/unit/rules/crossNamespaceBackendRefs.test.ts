@@ -113,8 +113,8 @@ describe('cross-namespace backendRefs need a ReferenceGrant (GEP-709)', () => {
   });
 
   describe('an UPDATE of an object already being deleted', () => {
-    const deleting = (refs: KubeObject['spec'][], finalizers: string[]): KubeObject => {
-      const policy = httpListenerPolicy({ otelAccessLogRefs: refs as never });
+    const deleting = (refs: Record<string, unknown>[], finalizers: string[]): KubeObject => {
+      const policy = httpListenerPolicy({ otelAccessLogRefs: refs });
       policy.metadata = { ...policy.metadata, deletionTimestamp: '2026-01-01T00:00:00Z', finalizers };
       return policy;
     };
@@ -124,7 +124,7 @@ describe('cross-namespace backendRefs need a ReferenceGrant (GEP-709)', () => {
     // Kubernetes accepts spec edits while deletionTimestamp is set (only new
     // finalizers are refused), so a finalizer of one's own holds the object
     // open for any edit: only refs it already had may pass unchecked.
-    it.each<[string, KubeObject['spec'][], KubeObject['spec'][] | null, string[], boolean]>([
+    it.each<[string, Record<string, unknown>[] | null, Record<string, unknown>[], string[], boolean]>([
       ['removing the last finalizer, refs unchanged (one ungranted since before)', [ungranted], [ungranted], [], true],
       ['removing one of two finalizers', [granted, ungranted], [granted, ungranted], ['a.example/x'], true],
       ['adding an ungranted ref', [granted], [granted, ungranted], ['a.example/x'], false],
