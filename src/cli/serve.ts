@@ -6,6 +6,7 @@ import type { SelfManagedCertificates } from '../cluster/selfManagedCertificates
 import { AdmissionMetrics } from '../server/metrics.js';
 import { loadConfig, profileOf, ruleSettings, viewOptionsFor } from '../config/config.js';
 import type { ProfileName } from '../config/profiles.js';
+import { handledKinds } from '../rules/ruleSet.js';
 import { DECISION_MESSAGE } from '../server/admissionRoutes.js';
 import { ensureCertificates } from '../server/certificates.js';
 import { startWebhookServer } from '../server/webhookServer.js';
@@ -97,7 +98,6 @@ export async function runServe(args: string[]): Promise<number> {
   );
   let profile: ProfileName | undefined = profileOption(values.profile) ?? config.profile;
 
-  const metrics = new AdmissionMetrics();
   const fromManifests = values.manifests !== undefined && values.manifests.length > 0;
   if (fromManifests && values.kubeconfig) throw new UsageError('serve: give --manifests or --kubeconfig, not both');
   let live: { kubeConfig: KubeConnectionConfig; LiveClusterSource: typeof import('../cluster/liveClusterSource.js').LiveClusterSource } | undefined;
@@ -127,6 +127,7 @@ export async function runServe(args: string[]): Promise<number> {
   }
   const settings = ruleSettings(config, profile);
   logger.info({ profile: profileOf(config, profile), parametersRef: settings.parametersRef }, 'rules configured');
+  const metrics = new AdmissionMetrics({ kinds: handledKinds(settings).map((k) => k.kind) });
   const source: ClusterSource = live
     ? new live.LiveClusterSource({
         kubeConfig: live.kubeConfig,

@@ -1,6 +1,6 @@
 import type { ClusterView } from './clusterView.js';
 import { crossNamespaceBackendRefRule } from './crossNamespaceBackendRefs.js';
-import { gatewayParametersRefRule } from './gatewayParametersRef.js';
+import { GATEWAY_API_GROUP, gatewayParametersRefRule } from './gatewayParametersRef.js';
 import { referenceGrantGuardRule } from './referenceGrantGuard.js';
 import type { Rule } from './rule.js';
 import type { RuleSettings } from './settings.js';
@@ -17,6 +17,17 @@ export function buildRuleSet(settings: RuleSettings): RuleSet {
     mutating: [gatewayParametersRefRule(settings)],
     validating: [crossNamespaceBackendRefRule(settings), referenceGrantGuardRule(settings)],
   };
+}
+
+/** The kinds the rules of these settings look at: Gateways, the kinds with backendRefs, ReferenceGrants. */
+export function handledKinds(settings: Pick<RuleSettings, 'backendRefKinds' | 'scanKinds'>): { group: string; kind: string }[] {
+  const kinds = [
+    { group: GATEWAY_API_GROUP, kind: 'Gateway' },
+    { group: GATEWAY_API_GROUP, kind: 'ReferenceGrant' },
+    ...settings.backendRefKinds.map(({ group, kind }) => ({ group, kind })),
+    ...settings.scanKinds.map(({ group, kind }) => ({ group, kind })),
+  ];
+  return [...new Map(kinds.map((k) => [`${k.group}/${k.kind}`, k])).values()];
 }
 
 /**

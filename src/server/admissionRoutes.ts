@@ -3,6 +3,7 @@ import { errorCodes, type FastifyError, type FastifyInstance, type FastifyPlugin
 import type { Logger } from 'pino';
 import { rejectedReview } from '../admission/admissionReview.js';
 import type { AdmissionEngine, Endpoint } from '../admission/admissionEngine.js';
+import { loggedName } from './logFields.js';
 import type { AdmissionMetrics } from './metrics.js';
 
 /** The message of the one info line logged per admission decision. */
@@ -96,11 +97,11 @@ export const admissionRoutes: FastifyPluginAsync<AdmissionRoutesOptions> = async
       logger.info(
         {
           endpoint,
-          uid: outcome.body.response.uid,
-          kind,
+          uid: loggedName(outcome.body.response.uid),
+          kind: loggedName(kind),
           operation,
-          namespace: admission?.object?.metadata?.namespace ?? admission?.namespace,
-          name: admission?.object?.metadata?.name ?? admission?.name,
+          namespace: loggedName(admission?.object?.metadata?.namespace ?? admission?.namespace),
+          name: loggedName(admission?.object?.metadata?.name ?? admission?.name),
           decision: outcome.decision,
           durationMs: Math.round(seconds * 1e6) / 1e3,
           ...(outcome.decision === 'invalid' ? { reason: outcome.body.response.status?.message } : {}),

@@ -7,7 +7,7 @@ import { AdmissionEngine } from '../admission/admissionEngine.js';
 import type { ClusterSource } from '../cluster/clusterSource.js';
 import { ruleSettings, type Config } from '../config/config.js';
 import type { RuleSettings } from '../rules/settings.js';
-import { buildRuleSet } from '../rules/ruleSet.js';
+import { buildRuleSet, handledKinds } from '../rules/ruleSet.js';
 import { buildApp } from './app.js';
 import { AdmissionMetrics, createMetricsServer } from './metrics.js';
 import { CertificateReloader, loadTls, secureContextOptions, type TlsFiles } from './tls.js';
@@ -43,9 +43,10 @@ function urlOf(scheme: string, address: AddressInfo): string {
 export async function startWebhookServer(options: WebhookServerOptions): Promise<RunningWebhookServer> {
   const { config, source, logger } = options;
   const initialTls = await loadTls(options.tls);
-  const metrics = options.metrics ?? new AdmissionMetrics();
+  const settings = options.settings ?? ruleSettings(config);
+  const metrics = options.metrics ?? new AdmissionMetrics({ kinds: handledKinds(settings).map((k) => k.kind) });
   const engine = new AdmissionEngine({
-    ruleSet: buildRuleSet(options.settings ?? ruleSettings(config)),
+    ruleSet: buildRuleSet(settings),
     view: source.view,
     isReady: () => source.notReadyReason() === undefined,
     ...(source.reconsider ? { reconsider: source.reconsider.bind(source) } : {}),

@@ -166,7 +166,7 @@ const json = (maxDepth: number) => fc.jsonValue({ maxDepth });
 export const specNoiseArb = (collide: boolean) =>
   fc.dictionary(collide ? fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom(...TABLE_FIELDS)) : fc.string({ minLength: 1, maxLength: 12 }).map((k) => `x-${k}`), json(4), { maxKeys: 6 });
 
-/** Metadata an attacker controls; never deletionTimestamp (an object being deleted is let through by design). */
+/** Metadata an attacker controls; never deletionTimestamp (an object being deleted keeps the refs it had, which these properties do not model). */
 export const metadataNoiseArb = fc.record(
   {
     labels: fc.dictionary(fc.string({ maxLength: 10 }), fc.string({ maxLength: 10 }), { maxKeys: 3 }),

@@ -120,6 +120,52 @@ describe('log lines', () => {
     expect(decisions.find((l) => l.uid === 'denied')).toMatchObject({ kind: 'HTTPListenerPolicy', name: 'logging-policy', decision: 'denied' });
   });
 
+  it('hold names and namespaces from the request as strings of at most 253 characters, whatever was sent', async () => {
+    // Past the envelope, metadata is whatever the client sent: a 2 MB name
+    // once added 2 MB to the log, an object namespace was written as nested JSON.
+    const config = parseConfig({ server: { port: 0, metricsPort: 0 } });
+    const own: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        own.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+        callback();
+      },
+    });
+    const big = await startWebhookServer({
+      config,
+      source: await manifestClusterSource(['examples'], viewOptionsFor(ruleSettings(config))),
+      logger: pino({ level: 'info' }, sink),
+      tls: { certFile: files.certFile, keyFile: files.keyFile },
+    });
+    try {
+      const send = async (uid: string, metadata: Record<string, unknown>, extra: Record<string, unknown> = {}) => {
+        const policy = { ...httpListenerPolicy(), metadata };
+        const request = { ...requestFor(policy as never, 'CREATE', uid), ...extra };
+        const answer = await post(`${big.url}/validate`, JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request }), { ca: ca.certPem });
+        expect(answer.status, answer.text.slice(0, 200)).toBe(200);
+      };
+      const hugeName = `n${'x'.repeat(2 * 1024 * 1024)}`;
+      await send('huge-name', { name: hugeName, namespace: 'kgateway' }, { name: undefined });
+      await send('object-namespace', { name: 'p', namespace: { nested: { deeper: 'yes' } } }, { namespace: undefined });
+      await send('number-name', { name: 42, namespace: ['a', 'b'] }, { name: undefined, namespace: undefined });
+      await send('huge-kind', { name: 'p', namespace: 'kgateway' }, { kind: { group: 'gateway.kgateway.dev', version: 'v1alpha1', kind: `K${'k'.repeat(100_000)}` } });
+      const decisions = own.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'admission decision');
+      for (const line of own) expect(line.length).toBeLessThan(1500);
+      for (const line of decisions) {
+        for (const field of ['uid', 'kind', 'namespace', 'name']) {
+          if (field in line) expect(typeof line[field], `${String(line.uid)}: ${field}`).toBe('string');
+        }
+      }
+      const byUid = (uid: string) => decisions.find((l) => l.uid === uid)!;
+      expect(byUid('huge-name').name).toBe(`${hugeName.slice(0, 253)}…`);
+      expect(byUid('object-namespace')).toMatchObject({ name: 'p', namespace: '<object>' });
+      expect(byUid('number-name')).toMatchObject({ name: '<number>', namespace: '<array>' });
+      expect((byUid('huge-kind').kind as string).length).toBe(254);
+    } finally {
+      await big.close();
+    }
+  });
+
   it('of serve as a process, at debug level, hold none of them either, nor the environment', async () => {
     const config = files.file('config.yaml');
     await writeFile(config, 'logLevel: debug\n');
