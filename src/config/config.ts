@@ -28,6 +28,10 @@ export interface Config {
     metricsPort: number;
     bodyLimitBytes: number;
     keepAliveTimeoutMs: number;
+    handshakeTimeoutMs: number;
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    maxConnections: number;
   };
   logLevel: string;
 }
@@ -61,6 +65,10 @@ export function parseConfig(document: unknown, source = 'config'): Config {
   if (!validateConfig(value)) {
     const problems = (validateConfig.errors ?? []).map(describe);
     throw new ConfigError(`${source} is invalid:\n  ${[...new Set(problems)].join('\n  ')}`);
+  }
+  // Node refuses a headers timeout longer than the request timeout.
+  if (value.server.headersTimeoutMs > value.server.requestTimeoutMs) {
+    throw new ConfigError(`${source} is invalid:\n  server.headersTimeoutMs: must be at most server.requestTimeoutMs (${value.server.requestTimeoutMs})`);
   }
   return value;
 }

@@ -1,4 +1,5 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Server as HttpsServer } from 'node:https';
 import type { Logger } from 'pino';
 import type { AdmissionEngine } from '../admission/admissionEngine.js';
 import { admissionRoutes } from './admissionRoutes.js';
@@ -13,6 +14,12 @@ export interface AppOptions {
   tls: LoadedTls;
   bodyLimitBytes: number;
   keepAliveTimeoutMs: number;
+  /** Slow or idle clients: how long a connection may take for its TLS handshake, a request's headers, a whole request. */
+  handshakeTimeoutMs: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** Open connections accepted; past it, new ones are closed at once. */
+  maxConnections: number;
   notReadyReason: () => string | undefined;
 }
 
@@ -22,20 +29,34 @@ export interface AppOptions {
  */
 export function buildApp(options: AppOptions): FastifyInstance {
   const app = Fastify({
-    https: secureContextOptions(options.tls),
+    https: {
+      ...secureContextOptions(options.tls),
+      // Node's defaults (120 s for a handshake, 60 s for headers checked
+      // every 30 s) let a client that never starts TLS, or sends headers a
+      // byte at a time, hold a connection for minutes.
+      handshakeTimeout: options.handshakeTimeoutMs,
+      headersTimeout: options.headersTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(options.headersTimeoutMs / 4))),
+    },
     loggerInstance: options.logger,
     // The admission routes log one line per decision themselves.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes,
     keepAliveTimeout: options.keepAliveTimeoutMs,
-    // The API server gives up on a webhook after at most 30 s.
-    requestTimeout: 30_000,
+    // Time to receive a whole request; the API server sends at most 3 MiB
+    // and gives up on a webhook after at most 30 s anyway.
+    requestTimeout: options.requestTimeoutMs,
     // During a graceful stop, a request that still arrives on an open
     // connection is answered (with Connection: close), not refused with 503:
     // the API server counts a 503 as a failed webhook call.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
   }) as unknown as FastifyInstance;
+  // Each open connection costs memory; without a cap, idle ones held for
+  // the keep-alive timeout could exhaust the pod's. Past it Node closes new
+  // connections at once.
+  app.server.maxConnections = options.maxConnections;
+  closeSilentConnections(app.server as unknown as HttpsServer, options.headersTimeoutMs);
   // server.close() closes the connections that are idle when it is called;
   // one busy then (a request in flight at SIGTERM) would stay open after its
   // response for the keep-alive timeout (120 s) and hold the exit. So while
@@ -60,4 +81,19 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
   void app.register(healthRoutes, { notReadyReason: options.notReadyReason });
   return app;
+}
+
+/**
+ * Node's headers timeout starts with a request's first byte, and the keep-alive
+ * timeout only after a response: a client that completes the TLS handshake
+ * and then sends nothing would hold its connection for good. Such a connection
+ * is closed once it has been silent for the headers timeout.
+ */
+function closeSilentConnections(server: HttpsServer, timeoutMs: number): void {
+  server.on('secureConnection', (socket) => {
+    const timer = setTimeout(() => socket.destroy(), timeoutMs);
+    timer.unref();
+    socket.once('data', () => clearTimeout(timer));
+    socket.once('close', () => clearTimeout(timer));
+  });
 }

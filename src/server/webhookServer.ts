@@ -63,6 +63,10 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     tls: initialTls,
     bodyLimitBytes: config.server.bodyLimitBytes,
     keepAliveTimeoutMs: config.server.keepAliveTimeoutMs,
+    handshakeTimeoutMs: config.server.handshakeTimeoutMs,
+    headersTimeoutMs: config.server.headersTimeoutMs,
+    requestTimeoutMs: config.server.requestTimeoutMs,
+    maxConnections: config.server.maxConnections,
     notReadyReason: () => (listening ? source.notReadyReason() : 'not listening yet'),
   });
   const certificates = new CertificateReloader(

@@ -49,6 +49,10 @@ beforeAll(async () => {
     tls: { cert: Buffer.from(certificates.cert), key: Buffer.from(certificates.key) },
     bodyLimitBytes: config.server.bodyLimitBytes,
     keepAliveTimeoutMs: config.server.keepAliveTimeoutMs,
+    handshakeTimeoutMs: config.server.handshakeTimeoutMs,
+    headersTimeoutMs: config.server.headersTimeoutMs,
+    requestTimeoutMs: config.server.requestTimeoutMs,
+    maxConnections: config.server.maxConnections,
     notReadyReason: () => undefined,
   });
   await app.ready();
