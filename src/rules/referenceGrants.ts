@@ -30,19 +30,6 @@ export function grantEntries(spec: unknown): GrantEntries {
   return entries;
 }
 
-/**
- * GEP-709: one grant allows a reference when one of its `from` entries is the
- * referrer's group, kind and namespace and one of its `to` entries is the
- * target's group and kind with no name or the target's name. The grant must
- * live in the target's namespace; callers pass only such grants.
- */
-export function grantAllows(entries: GrantEntries, from: ReferenceFrom, to: ReferenceTo): boolean {
-  return (
-    entries.from.some((f) => f.group === from.group && f.kind === from.kind && f.namespace === from.namespace) &&
-    entries.to.some((t) => t.group === to.group && t.kind === to.kind && (t.name === '' || t.name === to.name))
-  );
-}
-
 /** One key per tuple of strings, whatever they hold: each part is prefixed with its length. */
 function tupleKey(...parts: string[]): string {
   let key = '';
@@ -52,9 +39,11 @@ function tupleKey(...parts: string[]): string {
 
 /**
  * Grants of one namespace compiled for lookups: from (group, kind, namespace)
- * → to (group, kind) → the names allowed, or every name. A question is two
- * map lookups however many grants there are; `grantAllows` over each grant in
- * turn would cost a pass over all of them for every reference checked.
+ * → to (group, kind) → the names allowed, or every name. GEP-709: a grant
+ * allows a reference when one of its `from` entries is the referrer's group,
+ * kind and namespace and one of its `to` entries the target's group and kind
+ * with no name or the target's name; the grants must live in the target's
+ * namespace. A question is two map lookups however many grants there are.
  */
 export class GrantLookup {
   private readonly byFrom = new Map<string, Map<string, { everyName: boolean; names: Set<string> }>>();

@@ -71,7 +71,7 @@ export const admissionRoutes: FastifyPluginAsync<AdmissionRoutesOptions> = async
       error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
         ? `request body is larger than the limit of ${options.bodyLimitBytes} bytes`
         : error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-          ? `unsupported content type ${JSON.stringify(request.headers['content-type'] ?? '')}: send application/json`
+          ? `unsupported content type ${JSON.stringify(loggedName(request.headers['content-type']) ?? '')}: send application/json`
           : error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
             ? 'request body is empty: send an AdmissionReview'
             : statusCode === 500

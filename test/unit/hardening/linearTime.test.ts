@@ -9,7 +9,7 @@ import { InMemoryClusterView } from '../../../src/cluster/inMemoryClusterView.js
 import type { ClusterView, ReferenceFrom, Referrer, ReferenceTo } from '../../../src/rules/clusterView.js';
 import { backendRefExtractor } from '../../../src/rules/crossNamespaceBackendRefs.js';
 import { referrersLosingGrant } from '../../../src/rules/referenceGrantGuard.js';
-import { GrantLookup, grantAllows, type GrantEntries } from '../../../src/rules/referenceGrants.js';
+import { GrantLookup, type GrantEntries } from '../../../src/rules/referenceGrants.js';
 
 // Few distinct values, so that grants and refs match often; '/' and ':' in
 // them, so that a key built by joining parts would confuse two tuples.
@@ -20,6 +20,14 @@ const grantArb: fc.Arbitrary<GrantEntries> = fc.record({
   from: fc.array(fromArb, { maxLength: 3 }),
   to: fc.array(fc.record({ group: part, kind: part, name: part }), { maxLength: 3 }),
 });
+
+/** GEP-709 for one grant, as the code checked it grant by grant before item 5. */
+function grantAllows(entries: GrantEntries, from: ReferenceFrom, to: ReferenceTo): boolean {
+  return (
+    entries.from.some((f) => f.group === from.group && f.kind === from.kind && f.namespace === from.namespace) &&
+    entries.to.some((t) => t.group === to.group && t.kind === to.kind && (t.name === '' || t.name === to.name))
+  );
+}
 
 /** The guard as it was before item 5: every referrer target against every other grant. */
 function referrersLosingGrantBefore(view: ClusterView, namespace: string, grantName: string, previous: GrantEntries, next: GrantEntries | undefined): Referrer[] {

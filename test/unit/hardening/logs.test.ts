@@ -149,6 +149,9 @@ describe('log lines', () => {
       await send('object-namespace', { name: 'p', namespace: { nested: { deeper: 'yes' } } }, { namespace: undefined });
       await send('number-name', { name: 42, namespace: ['a', 'b'] }, { name: undefined, namespace: undefined });
       await send('huge-kind', { name: 'p', namespace: 'kgateway' }, { kind: { group: 'gateway.kgateway.dev', version: 'v1alpha1', kind: `K${'k'.repeat(100_000)}` } });
+      // A header is a string too: the content-type echoed in a rejection is cut as well.
+      const oddType = await post(`${big.url}/validate`, '{}', { ca: ca.certPem, contentType: `text/${'x'.repeat(10_000)}` });
+      expect(oddType.status).toBe(415);
       const decisions = own.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'admission decision');
       for (const line of own) expect(line.length).toBeLessThan(1500);
       for (const line of decisions) {
