@@ -34,15 +34,22 @@ async function serve(server: Record<string, number>): Promise<RunningWebhookServ
 
 const portOf = (server: RunningWebhookServer) => Number(new URL(server.url).port);
 
-/** Milliseconds from `started` until the socket is closed by the other side, or undefined if still open after `limitMs`. */
-function closedWithin(socket: Socket, started: number, limitMs: number): Promise<number | undefined> {
+/** When the other side closes the socket (performance.now()), or undefined if still open after `limitMs`; listens from the call on. */
+function whenClosed(socket: Socket, limitMs: number): Promise<number | undefined> {
+  socket.on('error', () => {});
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(undefined), limitMs);
     socket.once('close', () => {
       clearTimeout(timer);
-      resolve(performance.now() - started);
+      resolve(performance.now());
     });
-    socket.on('error', () => {});
+  });
+}
+
+function secured(socket: TLSSocket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.once('secureConnect', () => resolve());
+    socket.once('close', () => reject(new Error('closed before the handshake completed')));
   });
 }
 
@@ -55,36 +62,43 @@ afterAll(async () => {
 });
 
 describe('slow clients', () => {
+  // The handshake timeout on its own server: on a busy machine a real
+  // handshake may take longer than the short timeouts used here.
+  let silent: RunningWebhookServer;
   let server: RunningWebhookServer;
   beforeAll(async () => {
-    server = await serve({ handshakeTimeoutMs: TIMEOUT_MS, headersTimeoutMs: TIMEOUT_MS, requestTimeoutMs: TIMEOUT_MS });
+    silent = await serve({ handshakeTimeoutMs: TIMEOUT_MS });
+    server = await serve({ headersTimeoutMs: TIMEOUT_MS, requestTimeoutMs: TIMEOUT_MS });
   });
+
+  const expectClosedAfterTimeout = (closedAt: number | undefined, started: number) => {
+    expect(closedAt, 'still open seconds later').toBeDefined();
+    expect(closedAt! - started).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
+    expect(closedAt! - started).toBeLessThan(TIMEOUT_MS + 3_000);
+  };
 
   it('a TCP connection that never starts TLS is closed after the handshake timeout, not at once', async () => {
     const started = performance.now();
-    const socket = tcpConnect(portOf(server), '127.0.0.1');
-    await new Promise((resolve) => socket.once('connect', resolve));
-    const closedAfter = await closedWithin(socket, started, 5_000);
+    const socket = tcpConnect(portOf(silent), '127.0.0.1');
+    const closedAt = await whenClosed(socket, 8_000);
     socket.destroy();
-    expect(closedAfter, 'still open 5 s later').toBeDefined();
-    expect(closedAfter!).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
-    expect(closedAfter!).toBeLessThan(TIMEOUT_MS + 2_000);
+    expectClosedAfterTimeout(closedAt, started);
   });
 
   it('a TLS connection that never sends a request is closed after the headers timeout', async () => {
     const socket: TLSSocket = tlsConnect({ host: '127.0.0.1', port: portOf(server), ca: ca.certPem });
-    await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+    const closed = whenClosed(socket, 8_000);
+    await secured(socket);
     const started = performance.now();
-    const closedAfter = await closedWithin(socket, started, 5_000);
+    const closedAt = await closed;
     socket.destroy();
-    expect(closedAfter, 'still open 5 s later').toBeDefined();
-    expect(closedAfter!).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
-    expect(closedAfter!).toBeLessThan(TIMEOUT_MS + 2_000);
+    expectClosedAfterTimeout(closedAt, started);
   });
 
   it('headers sent a byte at a time are cut after the headers timeout', async () => {
     const socket: TLSSocket = tlsConnect({ host: '127.0.0.1', port: portOf(server), ca: ca.certPem });
-    await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+    const closed = whenClosed(socket, 8_000);
+    await secured(socket);
     const started = performance.now();
     const headers = `POST /validate HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\nx-slow: ${'a'.repeat(10_000)}`;
     let sent = 0;
@@ -93,27 +107,25 @@ describe('slow clients', () => {
     }, 20);
     let answer = '';
     socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
-    const closedAfter = await closedWithin(socket, started, 5_000);
+    const closedAt = await closed;
     clearInterval(drip);
     socket.destroy();
-    expect(closedAfter, 'still open 5 s later').toBeDefined();
-    expect(closedAfter!).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
-    expect(closedAfter!).toBeLessThan(TIMEOUT_MS + 2_000);
+    expectClosedAfterTimeout(closedAt, started);
     expect(sent).toBeLessThan(headers.length);
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
   });
 
   it('a body sent too slowly is cut after the request timeout', async () => {
     const socket: TLSSocket = tlsConnect({ host: '127.0.0.1', port: portOf(server), ca: ca.certPem });
-    await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+    const closed = whenClosed(socket, 8_000);
+    await secured(socket);
     const started = performance.now();
     socket.write('POST /validate HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n{');
     const drip = setInterval(() => !socket.destroyed && socket.write(' '), 20);
-    const closedAfter = await closedWithin(socket, started, 5_000);
+    const closedAt = await closed;
     clearInterval(drip);
     socket.destroy();
-    expect(closedAfter, 'still open 5 s later').toBeDefined();
-    expect(closedAfter!).toBeLessThan(TIMEOUT_MS + 2_000);
+    expectClosedAfterTimeout(closedAt, started);
   });
 
   it('keeps a keep-alive connection open across idle gaps longer than the timeouts, as the API server uses it', async () => {
@@ -140,9 +152,11 @@ describe('connection cap', () => {
     try {
       const started = performance.now();
       const extra = tcpConnect(portOf(server), '127.0.0.1');
-      const closedAfter = await closedWithin(extra, started, 2_000);
+      const closedAt = await whenClosed(extra, 3_000);
       extra.destroy();
-      expect(closedAfter, 'the fourth connection was kept open').toBeDefined();
+      expect(closedAt, 'the fourth connection was kept open').toBeDefined();
+      // At once: far sooner than any timeout (10 s here).
+      expect(closedAt! - started).toBeLessThan(2_000);
       expect((await handshake(server.url, { ca: ca.certPem })).ok).toBe(false);
       // A request through a held connection is still answered.
       held[0]!.socket!.destroy();
