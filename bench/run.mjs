@@ -43,7 +43,7 @@ for (const p of parts) if (!ALL_PARTS.includes(p)) throw new Error(`unknown part
 
 // Run lengths. Quick keeps the whole run under 3 minutes on the 2-core machine.
 const P = quick
-  ? { kaSecs: 2, kaRounds: 2, freshSecs: 2, freshRounds: 2, rateSecs: 3, scaleIters: 20_000, scaleRateSecs: 2, scaleRateRuns: 1, apiPerKind: 200, startupRuns: 3, worstRounds: 3 }
+  ? { kaSecs: 2, kaRounds: 2, freshSecs: 2, freshRounds: 2, rateSecs: 3, scaleIters: 20_000, scaleRateSecs: 2, scaleRateRuns: 1, apiPerKind: 200, startupRuns: 3, worstRounds: 5 }
   : { kaSecs: 5, kaRounds: 5, freshSecs: 5, freshRounds: 4, rateSecs: 10, scaleIters: 100_000, scaleRateSecs: 5, scaleRateRuns: 3, apiPerKind: 1000, startupRuns: 10, worstRounds: 10 };
 const CONNECTIONS = [1, 16, 100];
 const FRESH_CONCURRENCY = 16;
