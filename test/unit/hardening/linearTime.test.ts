@@ -47,6 +47,7 @@ function viewOf(grants: Map<string, GrantEntries>, referrers: Referrer[]): Clust
   return {
     isReferenceGranted: () => false,
     gatewayClassController: () => undefined,
+    gatewayClassParametersRef: () => undefined,
     objectExists: () => undefined,
     referenceGrantsIn: () => grants,
     referrersInto: () => referrers,
