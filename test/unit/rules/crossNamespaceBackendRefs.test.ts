@@ -142,6 +142,16 @@ describe('cross-namespace backendRefs need a ReferenceGrant (GEP-709)', () => {
       else expect(verdict).toEqual({ allowed: true, patch: [], warnings: [] });
     });
 
+    it('lets a malformed ref the object always had stay while its finalizer goes, and refuses a new one', () => {
+      const malformed = backendRef({ namespace: 'Not_A_Namespace' });
+      const view = InMemoryClusterView.fromObjects([]);
+      const old = deleting([malformed], ['a.example/x']);
+      expect(decide(rules, admissionRequest(deleting([malformed], []), 'UPDATE', old), view).allowed).toBe(true);
+      const added = decide(rules, admissionRequest(deleting([malformed, backendRef({ namespace: 'Also_Bad' })], ['a.example/x']), 'UPDATE', old), view);
+      expect(added.allowed).toBe(false);
+      expect(added.message).toContain('Also_Bad');
+    });
+
     it('names only the new ungranted ref, not the old ones', () => {
       const old = deleting([ungranted], ['a.example/x']);
       const added = backendRef({ name: 'added', namespace: 'tracing' });
