@@ -98,10 +98,15 @@ describe.skipIf(skip)('re-reads of ReferenceGrants before a denial, against a re
 
   it('item 3: concurrent denials of one namespace share LISTs (one in flight, one waiting), dry-runs included', async () => {
     const before = relay.paths.filter(isGrantList('monitoring')).length;
+    const rereadsBefore = rereads.length;
     relay.holdAnswers(isGrantList('monitoring'));
     const reviews = Array.from({ length: 30 }, (_, i) => validateDirectly(httpListenerPolicy({ name: `p${i}`, otelAccessLogRefs: [ref('nobody')] }), i % 2 === 0));
     await pollUntil('the first LIST held', async () => (relay.held.length === 1 ? true : undefined));
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Every one of the 30 has asked for its re-read before the held LIST is
+    // released (a loaded machine can be slow to send them all); one that asked
+    // after the release would rightly need a LIST of its own.
+    await pollUntil('all 30 re-reads asked for', async () => (rereads.length - rereadsBefore >= 30 ? true : undefined), 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
     expect(relay.paths.filter(isGrantList('monitoring')).length - before).toBe(1);
     relay.release();
     for (const response of await Promise.all(reviews)) {
