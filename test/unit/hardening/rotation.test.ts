@@ -111,7 +111,10 @@ describe('certificate rotation under load', () => {
         `${afterSwap.filter((o) => o.reusedSocket && o.valid).length} requests after it on connections opened before\n`,
     );
     expect(summary.valid).toBe(summary.total);
-    expect(summary.total).toBeGreaterThan(200);
+    // Load on both sides of the swap; a count, not a rate, so a busy machine
+    // cannot fail it (180 requests in ~1 s at load average 20 once did).
+    expect(countAtSwap).toBeGreaterThan(20);
+    expect(afterSwap.length).toBeGreaterThan(20);
     expect(probes.seen.filter((s) => s.error)).toEqual([]);
     expect(oldAfterNew).toEqual([]);
     // Connections opened with the old certificate kept serving after the swap.
