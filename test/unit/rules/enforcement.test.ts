@@ -90,6 +90,13 @@ describe('enforcement of a missing ReferenceGrant', () => {
     expect(verdict.message).toContain('cannot be checked');
   });
 
+  it('never softens a backendRef that no object can match (a malformed namespace)', () => {
+    const malformed = httpListenerPolicy({ otelAccessLogRefs: [backendRef({ namespace: 'Not_A_Namespace' })] });
+    const verdict = decide(rulesFor('warn'), admissionRequest(malformed), InMemoryClusterView.fromObjects([namespace('kgateway', 'warn')]));
+    expect(verdict.allowed).toBe(false);
+    expect(verdict.warned).toBeUndefined();
+  });
+
   it('leaves the grant guard to its own setting', () => {
     const policy = httpListenerPolicy();
     const grant = referenceGrant();
