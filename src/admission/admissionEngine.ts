@@ -5,7 +5,7 @@ import { allowed, denied, withWarnings } from '../rules/verdicts.js';
 import { completeResponse, decodeAdmissionReview, rejectedReview, type AdmissionReviewResponse } from './admissionReview.js';
 
 export type Endpoint = 'mutate' | 'validate';
-export type Decision = 'allowed' | 'patched' | 'denied' | 'not-ready' | 'error' | 'invalid';
+export type Decision = 'allowed' | 'patched' | 'warned' | 'denied' | 'not-ready' | 'error' | 'invalid';
 export type ConfirmationOutcome = 'confirmed' | 'overturned' | 'failed' | 'skipped';
 
 export interface ReviewOutcome {
@@ -14,6 +14,8 @@ export interface ReviewOutcome {
   body: AdmissionReviewResponse;
   decision: Decision;
   request?: AdmissionRequest;
+  /** Why it was denied, warned or answered with warnings (names only), for the decision log. */
+  reason?: string;
 }
 
 export interface AdmissionEngineOptions {
@@ -32,7 +34,14 @@ export interface AdmissionEngineOptions {
 
 function decisionOf(verdict: Verdict): Decision {
   if (!verdict.allowed) return 'denied';
+  if (verdict.warned) return 'warned';
   return verdict.patch.length > 0 ? 'patched' : 'allowed';
+}
+
+function reasonOf(verdict: Verdict): string | undefined {
+  if (!verdict.allowed) return verdict.reason ?? verdict.message ?? 'denied';
+  if (verdict.reason) return verdict.reason;
+  return verdict.warnings.length > 0 ? verdict.warnings.join('; ') : undefined;
 }
 
 /**
@@ -76,7 +85,8 @@ export class AdmissionEngine {
           : withWarnings(allowed(), `kgateway-admission could not evaluate this object (${detail}); admitted unchanged`);
       decision = 'error';
     }
-    return { statusCode: 200, body: completeResponse(request.uid, verdict, apiVersion), decision, request };
+    const reason = reasonOf(verdict);
+    return { statusCode: 200, body: completeResponse(request.uid, verdict, apiVersion), decision, request, ...(reason !== undefined ? { reason } : {}) };
   }
 
   private async confirmDenial(verdict: Verdict, decideAgain: (view: ClusterView) => Verdict): Promise<Verdict> {

@@ -1,8 +1,9 @@
-import { KubeApi, collectionPath } from '../cluster/kubeApi.js';
+import { KubeApi, NAMESPACES, collectionPath } from '../cluster/kubeApi.js';
 import { detectProfile, loadKubeConnection } from '../cluster/kubeConnection.js';
 import { InMemoryClusterView } from '../cluster/inMemoryClusterView.js';
 import { loadConfig, ruleSettings, viewOptionsFor } from '../config/config.js';
 import { auditObjects, type Finding } from '../rules/audit.js';
+import { ENFORCEMENT_LABEL } from '../rules/enforcement.js';
 import { GATEWAY_API_GROUP } from '../rules/gatewayParametersRef.js';
 import { buildRuleSet } from '../rules/ruleSet.js';
 import type { KubeObject } from '../rules/types.js';
@@ -12,8 +13,9 @@ import { CommandError, parseCommandArgs, profileOption, UsageError } from './usa
 export const AUDIT_USAGE = `Usage: kgateway-admission audit [--kubeconfig FILE] [--output text|json] [--config FILE] [--profile NAME]
 
 Lists, for a live cluster, every object whose cross-namespace backendRefs no
-ReferenceGrant allows, and every agentgateway Gateway without its
-parametersRef or whose parameters object is missing. Credentials: --kubeconfig,
+ReferenceGrant allows (in warn-mode namespaces too: marked so), and every
+agentgateway Gateway without its parametersRef or whose parameters object is
+missing. Credentials: --kubeconfig,
 else $KUBECONFIG, else in-cluster. --profile: unset (and no profile: in --config),
 the cluster's CRDs decide (agentgateway-v2.2 when it serves AgentgatewayParameters).
 Exit status: 0 clean, 1 findings, 2 errors.
@@ -34,7 +36,7 @@ function progressReporter(): { update(text: string): void; done(): void } {
 export function formatFindings(findings: readonly Finding[], scanned: number): string {
   const lines: string[] = [];
   for (const f of findings) {
-    lines.push(`${f.problem.padEnd(22)} ${f.kind} ${qualifiedName(f)}`);
+    lines.push(`${f.problem.padEnd(22)} ${f.kind} ${qualifiedName(f)}${f.enforcement === 'warn' ? '  (admitted: enforcement warn)' : ''}`);
     for (const line of f.message.split('\n')) lines.push(`    ${line}`);
   }
   lines.push(`${scanned} objects audited: ${findings.length === 0 ? 'no findings' : `${findings.length} finding(s)`}`);
@@ -88,7 +90,11 @@ export async function runAudit(args: string[], out: (text: string) => void): Pro
   const progress = progressReporter();
   const objects: KubeObject[] = [];
   const seen = new Set<string>();
+  let namespaces: KubeObject[] = [];
   try {
+    progress.update('listing labelled namespaces…');
+    // Their metadata only, and only those with the label, as serve watches them.
+    namespaces = (await api.listAll(collectionPath(NAMESPACES, 'v1'), undefined, { labelSelector: ENFORCEMENT_LABEL, metadataOnly: true })).items as KubeObject[];
     for (const { group, kind } of kinds) {
       if (seen.has(`${group}/${kind}`)) continue;
       seen.add(`${group}/${kind}`);
@@ -106,6 +112,7 @@ export async function runAudit(args: string[], out: (text: string) => void): Pro
     progress.done();
   }
   const view = InMemoryClusterView.fromObjects(objects, viewOptionsFor(settings));
+  for (const namespace of namespaces) view.upsertNamespace(namespace);
   const findings = auditObjects(objects, buildRuleSet(settings), settings, view);
   out(values.output === 'json' ? JSON.stringify({ profile, scanned: objects.length, findings }, null, 2) : formatFindings(findings, objects.length));
   return findings.length === 0 ? 0 : 1;

@@ -14,6 +14,8 @@ export interface CheckResult {
   namespace: string;
   name: string;
   allowed: boolean;
+  /** Admitted only because enforcement is warn for its namespace; with deny it would be denied. */
+  warned: boolean;
   message: string;
   patch: JsonPatchOperation[];
   warnings: string[];
@@ -27,10 +29,12 @@ export function qualifiedName(object: { namespace: string; name: string }): stri
 export const CHECK_USAGE = `Usage: kgateway-admission check [--output text|json] [--config FILE] [--profile NAME] PATH...
 
 Evaluates Kubernetes manifests (YAML or JSON files and folders, multi-document)
-as the webhook would on CREATE. ReferenceGrants and GatewayClasses in the input
-and the parameters objects in the input are the cluster state for the run.
+as the webhook would on CREATE. ReferenceGrants, GatewayClasses, parameters
+objects and Namespaces (their enforcement label) in the input are the cluster
+state for the run.
 --profile: kgateway-v2.1 (default, or profile: in --config) or agentgateway-v2.2.
-Exit status: 0 all admitted, 1 some denied, 2 bad usage or unreadable input.
+Exit status: 0 all admitted (warned ones too), 1 some denied, 2 bad usage or
+unreadable input.
 
 Examples:
   kgateway-admission check examples/
@@ -54,6 +58,7 @@ export async function evaluateManifests(manifests: readonly ManifestObject[], co
       namespace: request.namespace ?? '',
       name: object.metadata?.name ?? object.metadata?.generateName ?? '',
       allowed: verdict.allowed,
+      warned: verdict.warned === true,
       message: verdict.message ?? '',
       patch: verdict.patch,
       warnings: verdict.warnings,
@@ -72,12 +77,17 @@ export function formatText(results: readonly CheckResult[], manifests: readonly 
   const lines: string[] = [];
   let denied = 0;
   let patched = 0;
+  let warned = 0;
   results.forEach((result, i) => {
     const where = manifests[i] ? ` (${manifests[i].file}:${manifests[i].line})` : '';
     const what = `${result.kind} ${qualifiedName(result)}`;
     if (!result.allowed) {
       denied++;
       lines.push(`DENIED   ${what}${where}`, indent(result.message, '    '));
+    } else if (result.warned) {
+      warned++;
+      lines.push(`WARNED   ${what}${where}`);
+      for (const op of result.patch) lines.push(`    ${op.op} ${op.path} ${JSON.stringify(op.value)}`);
     } else if (result.patch.length > 0) {
       patched++;
       lines.push(`PATCHED  ${what}${where}`);
@@ -87,7 +97,8 @@ export function formatText(results: readonly CheckResult[], manifests: readonly 
     }
     for (const warning of result.warnings) lines.push(`    warning: ${warning}`);
   });
-  lines.push(`${results.length} objects: ${results.length - denied - patched} allowed, ${patched} patched, ${denied} denied`);
+  const warnedCount = warned > 0 ? `, ${warned} warned` : '';
+  lines.push(`${results.length} objects: ${results.length - denied - patched - warned} allowed, ${patched} patched${warnedCount}, ${denied} denied`);
   return lines.join('\n');
 }
 

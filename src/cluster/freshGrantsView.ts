@@ -24,6 +24,7 @@ export function ungrantedNamespaces(view: ClusterView, decide: (view: ClusterVie
     objectExists: (group, kind, namespace, name) => view.objectExists(group, kind, namespace, name),
     referenceGrantsIn: (namespace) => view.referenceGrantsIn(namespace),
     referrersInto: (namespace) => view.referrersInto(namespace),
+    namespaceEnforcement: (namespace) => view.namespaceEnforcement(namespace),
   };
   decide(recording);
   return [...namespaces];
@@ -72,5 +73,9 @@ export class FreshGrantsView implements ClusterView {
 
   referrersInto(namespace: string): readonly Referrer[] {
     return this.base.referrersInto(namespace);
+  }
+
+  namespaceEnforcement(namespace: string): string | undefined {
+    return this.base.namespaceEnforcement(namespace);
   }
 }

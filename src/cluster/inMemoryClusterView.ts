@@ -1,6 +1,7 @@
 import type { ClusterView, GatewayClassParametersRef, ReferenceFrom, Referrer, ReferenceTo } from '../rules/clusterView.js';
 import type { BackendRefExtractor } from '../rules/crossNamespaceBackendRefs.js';
 import type { GrantEntries } from '../rules/referenceGrants.js';
+import { ENFORCEMENT_LABEL } from '../rules/enforcement.js';
 import { GATEWAY_API_GROUP } from '../rules/gatewayParametersRef.js';
 import type { KubeObject } from '../rules/types.js';
 import { isRecord } from '../rules/objectPaths.js';
@@ -14,6 +15,10 @@ export function groupOf(apiVersion: unknown): string {
 
 export function isReferenceGrant(object: KubeObject): boolean {
   return object.kind === 'ReferenceGrant' && groupOf(object.apiVersion) === GATEWAY_API_GROUP;
+}
+
+export function isNamespace(object: KubeObject): boolean {
+  return object.kind === 'Namespace' && object.apiVersion === 'v1';
 }
 
 export function isGatewayClass(object: KubeObject): boolean {
@@ -51,6 +56,11 @@ export class InMemoryClusterView implements ClusterView {
   private readonly referrers = new Map<string, Map<string, Referrer>>();
   /** The target namespaces of each referrer, to forget it on update or delete. */
   private readonly referrerNamespaces = new Map<string, string[]>();
+  /**
+   * The enforcement label of each Namespace that has one, and nothing else of
+   * any Namespace: a cluster's thousands of unlabelled ones cost nothing.
+   */
+  private readonly namespaceEnforcements = new Map<string, string>();
 
   constructor(private readonly options: InMemoryClusterViewOptions = {}) {
     for (const { group, kind } of options.trackedKinds ?? []) this.tracked.set(kindKey(group, kind), new Set());
@@ -66,7 +76,9 @@ export class InMemoryClusterView implements ClusterView {
   upsert(object: KubeObject): void {
     const name = object.metadata?.name;
     if (!name) return;
-    if (isReferenceGrant(object)) {
+    if (isNamespace(object)) {
+      this.upsertNamespace(object);
+    } else if (isReferenceGrant(object)) {
       this.referenceGrants.upsert(object.metadata?.namespace || 'default', name, object.spec);
     } else if (isGatewayClass(object)) {
       const summary = gatewayClassSummary(object.spec);
@@ -81,7 +93,8 @@ export class InMemoryClusterView implements ClusterView {
   remove(object: KubeObject): void {
     const name = object.metadata?.name;
     if (!name) return;
-    if (isReferenceGrant(object)) this.referenceGrants.remove(object.metadata?.namespace || 'default', name);
+    if (isNamespace(object)) this.removeNamespace(object);
+    else if (isReferenceGrant(object)) this.referenceGrants.remove(object.metadata?.namespace || 'default', name);
     else if (isGatewayClass(object)) this.gatewayClasses.delete(name);
     else {
       this.tracked.get(kindKey(groupOf(object.apiVersion), object.kind ?? ''))?.delete(`${object.metadata?.namespace || 'default'}/${name}`);
@@ -91,6 +104,10 @@ export class InMemoryClusterView implements ClusterView {
 
   /** Every object of a kind the view holds, as namespace ('' when cluster-scoped) and name: what a full list reconciles. */
   *held(group: string, kind: string): Iterable<{ namespace: string; name: string }> {
+    if (group === '' && kind === 'Namespace') {
+      for (const name of this.namespaceEnforcements.keys()) yield { namespace: '', name };
+      return;
+    }
     if (group === GATEWAY_API_GROUP && kind === 'ReferenceGrant') {
       yield* this.referenceGrants.keys();
       return;
@@ -110,6 +127,27 @@ export class InMemoryClusterView implements ClusterView {
       const slash = rest.indexOf('/');
       yield { namespace: rest.slice(0, slash), name: rest.slice(slash + 1) };
     }
+  }
+
+  /**
+   * A Namespace's labels, from a full object or its metadata alone (the live
+   * watch asks for PartialObjectMetadata); only the enforcement label is kept.
+   */
+  upsertNamespace(object: KubeObject): void {
+    const name = object.metadata?.name;
+    if (!name) return;
+    const label = object.metadata?.labels?.[ENFORCEMENT_LABEL];
+    if (typeof label === 'string') this.namespaceEnforcements.set(name, label);
+    else this.namespaceEnforcements.delete(name);
+  }
+
+  removeNamespace(object: KubeObject): void {
+    const name = object.metadata?.name;
+    if (name) this.namespaceEnforcements.delete(name);
+  }
+
+  namespaceEnforcement(namespace: string): string | undefined {
+    return this.namespaceEnforcements.get(namespace);
   }
 
   isReferenceGranted(from: ReferenceFrom, to: ReferenceTo): boolean {

@@ -35,6 +35,21 @@ export interface DiscoveredResource {
 
 const LIST_PAGE_SIZE = 500;
 
+/** Core v1 Namespaces: served by every API server, no discovery needed. */
+export const NAMESPACES: DiscoveredResource = { group: '', kind: 'Namespace', plural: 'namespaces', namespaced: false, versions: ['v1'] };
+
+/** How a list (and the watch that follows it) is narrowed. */
+export interface ListOptions {
+  labelSelector?: string;
+  /** Metadata only (PartialObjectMetadata), as client-go's metadata informers ask: no spec or status. */
+  metadataOnly?: boolean;
+}
+
+// The media types client-go's metadata client sends, JSON only; plain JSON last
+// so an API server that cannot convert still answers (with whole objects).
+export const METADATA_LIST_ACCEPT = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+export const METADATA_WATCH_ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
+
 /**
  * The few raw reads the webhook makes of the API server (discovery, paginated
  * lists) with the credentials of a KubeConfig. Watch streams go through
@@ -47,12 +62,12 @@ export class KubeApi {
   ) {}
 
   /** One request with the kubeconfig's credentials; the body parsed when it is JSON. */
-  async request(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<KubeResponse> {
+  async request(method: string, path: string, body?: unknown, contentType = 'application/json', accept = 'application/json'): Promise<KubeResponse> {
     const cluster = this.kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig has no current cluster');
     const url = new URL(cluster.server.replace(/\/$/, '') + path);
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const options: RequestOptions = { method, headers: { accept: 'application/json' }, timeout: this.timeoutMs };
+    const options: RequestOptions = { method, headers: { accept }, timeout: this.timeoutMs };
     await this.kubeConfig.applyToHTTPSOptions(options);
     if (payload !== undefined) {
       options.headers = { ...(options.headers as Record<string, string>), 'content-type': contentType, 'content-length': String(Buffer.byteLength(payload)) };
@@ -86,8 +101,8 @@ export class KubeApi {
     });
   }
 
-  async getJson(path: string): Promise<Record<string, unknown>> {
-    const res = await this.request('GET', path);
+  async getJson(path: string, accept?: string): Promise<Record<string, unknown>> {
+    const res = await this.request('GET', path, undefined, undefined, accept);
     if (res.status < 200 || res.status >= 300) {
       const message = (res.body as { message?: string } | null)?.message ?? res.text.slice(0, 300);
       throw new KubeApiError(res.status, `GET ${path}: ${res.status} ${message}`);
@@ -101,13 +116,14 @@ export class KubeApi {
    * a list of 100,000 objects never sits in memory whole. Returns the list's
    * resourceVersion, to watch from.
    */
-  async listPages(path: string, onPage: (items: Record<string, unknown>[]) => void): Promise<string> {
+  async listPages(path: string, onPage: (items: Record<string, unknown>[]) => void, options: ListOptions = {}): Promise<string> {
     let continueToken = '';
     let resourceVersion = '';
     do {
       const query = new URLSearchParams({ limit: String(LIST_PAGE_SIZE) });
+      if (options.labelSelector) query.set('labelSelector', options.labelSelector);
       if (continueToken) query.set('continue', continueToken);
-      const page = (await this.getJson(`${path}?${query.toString()}`)) as {
+      const page = (await this.getJson(`${path}?${query.toString()}`, options.metadataOnly ? METADATA_LIST_ACCEPT : undefined)) as {
         items?: Record<string, unknown>[];
         metadata?: { resourceVersion?: string; continue?: string };
       };
@@ -119,12 +135,16 @@ export class KubeApi {
   }
 
   /** Every item of a list, with the resourceVersion of the list. */
-  async listAll(path: string, onProgress?: (itemsSoFar: number) => void): Promise<KubeList> {
+  async listAll(path: string, onProgress?: (itemsSoFar: number) => void, options: ListOptions = {}): Promise<KubeList> {
     const items: Record<string, unknown>[] = [];
-    const resourceVersion = await this.listPages(path, (page) => {
-      for (const item of page) items.push(item);
-      onProgress?.(items.length);
-    });
+    const resourceVersion = await this.listPages(
+      path,
+      (page) => {
+        for (const item of page) items.push(item);
+        onProgress?.(items.length);
+      },
+      options,
+    );
     return { items, metadata: { resourceVersion } };
   }
 

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { ENFORCEMENT_LABEL } from '../rules/enforcement.js';
 import { GATEWAY_API_GROUP } from '../rules/gatewayParametersRef.js';
 import type { ClusterView, Reconsidered } from '../rules/clusterView.js';
 import type { BackendRefExtractor } from '../rules/crossNamespaceBackendRefs.js';
@@ -7,9 +8,9 @@ import type { ClusterSource } from './clusterSource.js';
 import { FreshGrantsView, ungrantedNamespaces } from './freshGrantsView.js';
 import { GrantRereads, type GrantRereadsOptions } from './grantRereads.js';
 import { InMemoryClusterView } from './inMemoryClusterView.js';
-import { collectionPath, KubeApi, type DiscoveredResource } from './kubeApi.js';
+import { collectionPath, KubeApi, NAMESPACES, type DiscoveredResource, type ListOptions } from './kubeApi.js';
 import type { KubeConnectionConfig } from './kubeCredentials.js';
-import { ResourceWatch } from './resourceWatch.js';
+import { ResourceWatch, type ResourceWatchHandlers } from './resourceWatch.js';
 
 export interface LiveClusterSourceOptions {
   kubeConfig: KubeConnectionConfig;
@@ -35,8 +36,9 @@ function preferredVersion(resource: DiscoveredResource, order: readonly string[]
 
 /**
  * The cluster view kept by list+watch streams: ReferenceGrants (v1 where
- * served, else v1beta1: both are the same stored objects), GatewayClasses, and
- * the parameters kind. Decisions read memory only; the one API call on the
+ * served, else v1beta1: both are the same stored objects), GatewayClasses, the
+ * parameters kind, the referrer kinds, and the metadata of the Namespaces that
+ * carry the enforcement label. Decisions read memory only; the one API call on the
  * admission path is the re-read of grants before a denial.
  */
 export class LiveClusterSource implements ClusterSource {
@@ -131,23 +133,43 @@ export class LiveClusterSource implements ClusterSource {
     if (gatewayClass) toWatch.push([gatewayClass, preferredVersion(gatewayClass, ['v1', 'v1beta1'])]);
     if (parameters) toWatch.push([parameters, parameters.versions[0]!]);
     for (const referrer of referrers) if (referrer) toWatch.push([referrer, referrer.versions[0]!]);
-    this.watches = toWatch.map(([resource, version]) => {
+    const watchOf = (resource: DiscoveredResource, version: string, apply: Pick<ResourceWatchHandlers, 'upsert' | 'remove' | 'held'>, listOptions?: ListOptions) => {
       const watch: ResourceWatch = new ResourceWatch(
         this.api,
         resource,
         version,
         {
-          upsert: (object) => this.view.upsert(withKind(object, resource, version)),
-          remove: (object) => this.view.remove(withKind(object, resource, version)),
-          held: () => this.view.held(resource.group, resource.kind),
+          ...apply,
           onList: (reason) => this.options.onList?.(watch.name, reason),
           onError: () => this.options.onWatchError?.(watch.name),
         },
         logger,
         this.options.watchTimeoutSeconds,
+        listOptions,
       );
       return watch;
-    });
+    };
+    this.watches = toWatch.map(([resource, version]) =>
+      watchOf(resource, version, {
+        upsert: (object) => this.view.upsert(withKind(object, resource, version)),
+        remove: (object) => this.view.remove(withKind(object, resource, version)),
+        held: () => this.view.held(resource.group, resource.kind),
+      }),
+    );
+    // Only the Namespaces with the label, and only their metadata: a label
+    // removed is a DELETED event of this selector's watch.
+    this.watches.push(
+      watchOf(
+        NAMESPACES,
+        'v1',
+        {
+          upsert: (object) => this.view.upsertNamespace(object),
+          remove: (object) => this.view.removeNamespace(object),
+          held: () => this.view.held(NAMESPACES.group, NAMESPACES.kind),
+        },
+        { labelSelector: ENFORCEMENT_LABEL, metadataOnly: true },
+      ),
+    );
     this.discovered = true;
     this.discoveryError = undefined;
     logger.info({ resources: this.watches.map((w) => w.name) }, 'watching');

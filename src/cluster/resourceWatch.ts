@@ -4,7 +4,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { Watch } from '@kubernetes/client-node/dist/watch.js';
 import type { Logger } from 'pino';
 import type { KubeObject } from '../rules/types.js';
-import { collectionPath, KubeApiError, type DiscoveredResource, type KubeApi } from './kubeApi.js';
+import { collectionPath, KubeApiError, METADATA_WATCH_ACCEPT, type DiscoveredResource, type KubeApi, type ListOptions } from './kubeApi.js';
+import type { KubeConnectionConfig } from './kubeCredentials.js';
 
 export interface ResourceWatchHandlers {
   upsert(object: KubeObject): void;
@@ -66,6 +67,7 @@ export class ResourceWatch {
     private readonly handlers: ResourceWatchHandlers,
     private readonly logger: Logger,
     private readonly watchTimeoutSeconds = WATCH_TIMEOUT_S,
+    private readonly listOptions: ListOptions = {},
   ) {
     this.path = collectionPath(resource, version);
   }
@@ -110,14 +112,18 @@ export class ResourceWatch {
     const seen = new ObjectKeys();
     let resourceVersion: string;
     try {
-      resourceVersion = await this.api.listPages(this.path, (items) => {
-        if (generation !== this.generation) return;
-        for (const item of items) {
-          const object = item as KubeObject;
-          seen.add(object);
-          this.handlers.upsert(object);
-        }
-      });
+      resourceVersion = await this.api.listPages(
+        this.path,
+        (items) => {
+          if (generation !== this.generation) return;
+          for (const item of items) {
+            const object = item as KubeObject;
+            seen.add(object);
+            this.handlers.upsert(object);
+          }
+        },
+        this.listOptions,
+      );
     } catch (error) {
       if (generation === this.generation) this.failed(error);
       return;
@@ -139,13 +145,15 @@ export class ResourceWatch {
     const { min, spread } = this.watchTimeoutSeconds;
     const timeoutSeconds = min + Math.floor(Math.random() * spread);
     // Watch reads only getCurrentCluster() and applySecurityAuthentication().
-    const watch = new Watch(this.api.kubeConfig as unknown as KubeConfig);
+    const kubeConfig = this.listOptions.metadataOnly ? acceptingOnly(this.api.kubeConfig, METADATA_WATCH_ACCEPT) : this.api.kubeConfig;
+    const watch = new Watch(kubeConfig as unknown as KubeConfig);
     let ended: Error | undefined;
     let connected = false;
+    const { labelSelector } = this.listOptions;
     const pending = watch
       .watch(
         this.path,
-        { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
+        { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds, ...(labelSelector ? { labelSelector } : {}) },
         (type: string, object: KubeObject) => {
           if (generation !== this.generation) return;
           ended ??= this.event(type, object);
@@ -219,6 +227,18 @@ export class ResourceWatch {
     }, delay);
     this.restartTimer.unref();
   }
+}
+
+/** The same credentials, asking for `accept` (client-node's Watch sends the headers its context holds). */
+function acceptingOnly(config: KubeConnectionConfig, accept: string): KubeConnectionConfig {
+  return {
+    getCurrentCluster: () => config.getCurrentCluster(),
+    applyToHTTPSOptions: (options) => config.applyToHTTPSOptions(options),
+    applySecurityAuthentication: async (context) => {
+      await config.applySecurityAuthentication(context);
+      context.setHeaderParam('Accept', accept);
+    },
+  };
 }
 
 /** Namespace → names of one list, holding the objects' own name strings (no "namespace/name" copy per object). */

@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import type { InMemoryClusterViewOptions } from '../cluster/inMemoryClusterView.js';
 import { builtInBackendRefKinds } from '../rules/backendRefKinds.js';
 import { backendRefExtractor } from '../rules/crossNamespaceBackendRefs.js';
+import type { Enforcement } from '../rules/enforcement.js';
 import type { RuleSettings } from '../rules/settings.js';
 import schema from './config.schema.json' with { type: 'json' };
 import { DEFAULT_PROFILE, PROFILES, type ProfileName } from './profiles.js';
@@ -20,6 +21,7 @@ export interface Config {
     backendRefKinds: { group: string; kind: string; paths: string[] }[];
     scanKinds: { group: string; kind: string }[];
     grantGuard: 'warn' | 'deny' | 'off';
+    enforcement: Enforcement;
     missingParametersWarning: boolean;
   };
   server: {
@@ -118,6 +120,7 @@ export function ruleSettings(config: Config, profileOverride?: ProfileName): Rul
     backendRefKinds: [...builtInBackendRefKinds, ...config.validation.backendRefKinds],
     scanKinds: config.validation.scanKinds,
     grantGuard: config.validation.grantGuard,
+    enforcement: config.validation.enforcement,
     missingParametersWarning: config.validation.missingParametersWarning,
   };
 }

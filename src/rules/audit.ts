@@ -1,4 +1,5 @@
 import type { ClusterView } from './clusterView.js';
+import type { Enforcement } from './enforcement.js';
 import { describeClassParametersRef, GATEWAY_API_GROUP, isAgentgatewayClass, skippedForClassParameters } from './gatewayParametersRef.js';
 import { decide, type RuleSet } from './ruleSet.js';
 import type { RuleSettings } from './settings.js';
@@ -14,7 +15,22 @@ export interface Finding {
   namespace: string;
   name: string;
   problem: Problem;
+  /** For ungranted-reference: what admission does with such an object in its namespace now. */
+  enforcement?: Enforcement;
   message: string;
+}
+
+/** The same view, enforcing deny everywhere: for the full message (and the grant to create) of a warned object. */
+function enforcingDeny(view: ClusterView): ClusterView {
+  return {
+    isReferenceGranted: (from, to) => view.isReferenceGranted(from, to),
+    gatewayClassController: (className) => view.gatewayClassController(className),
+    gatewayClassParametersRef: (className) => view.gatewayClassParametersRef(className),
+    objectExists: (group, kind, namespace, name) => view.objectExists(group, kind, namespace, name),
+    referenceGrantsIn: (namespace) => view.referenceGrantsIn(namespace),
+    referrersInto: (namespace) => view.referrersInto(namespace),
+    namespaceEnforcement: () => 'deny',
+  };
 }
 
 /**
@@ -25,6 +41,8 @@ export interface Finding {
  * without the ref whose class has its own parametersRef, under
  * `mutation.classParameters: skip`, is its own problem: the webhook leaves it
  * alone on purpose, so updating it would not help; a person must choose.
+ * An ungranted ref is a finding in warn mode too (kgateway still refuses
+ * it); the finding says which enforcement its namespace has.
  */
 export function auditObjects(objects: Iterable<KubeObject>, ruleSet: RuleSet, settings: RuleSettings, view: ClusterView): Finding[] {
   const findings: Finding[] = [];
@@ -38,8 +56,10 @@ export function auditObjects(objects: Iterable<KubeObject>, ruleSet: RuleSet, se
       name: object.metadata?.name ?? '',
     };
     const validation = decide(ruleSet.validating, request, view);
-    if (!validation.allowed) {
-      findings.push({ ...base, problem: 'ungranted-reference', message: validation.message ?? '' });
+    if (!validation.allowed || validation.warned) {
+      // Warn mode admits it, but kgateway still refuses the ref: a finding all the same.
+      const denial = validation.allowed ? decide(ruleSet.validating, request, enforcingDeny(view)) : validation;
+      findings.push({ ...base, problem: 'ungranted-reference', enforcement: validation.allowed ? 'warn' : 'deny', message: denial.message ?? '' });
       continue;
     }
     if (request.kind.group !== GATEWAY_API_GROUP || request.kind.kind !== 'Gateway') continue;

@@ -47,6 +47,8 @@ export interface ClusterView {
   referenceGrantsIn(namespace: string): ReadonlyMap<string, GrantEntries>;
   /** Objects in other namespaces with backendRefs into this one. */
   referrersInto(namespace: string): readonly Referrer[];
+  /** The value of a Namespace's kgateway-admission.dev/enforcement label, when the view knows it. */
+  namespaceEnforcement(namespace: string): string | undefined;
 }
 
 /** At most this many namespaces' ReferenceGrants are read again for one request; the rest are decided on the cached view. */

@@ -1,11 +1,12 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { ClusterView, ReferenceFrom, ReferenceTo } from './clusterView.js';
+import { ENFORCEMENT_LABEL, enforcementIn, type EnforcementInForce } from './enforcement.js';
 import { compilePath, MAX_SCAN_DEPTH, scanBackendRefs, valuesAt, type CompiledPath, type FoundValue } from './objectPaths.js';
 import { referenceGrantYaml } from './referenceGrantSuggestion.js';
 import { objectName, objectNamespace, type Rule } from './rule.js';
 import type { BackendRefKind, RuleSettings } from './settings.js';
 import type { AdmissionRequest, Verdict } from './types.js';
-import { allowed, denied } from './verdicts.js';
+import { allowed, denied, withWarnings } from './verdicts.js';
 import { isRecord } from './objectPaths.js';
 import { isNamespaceName, isObjectName, quoted } from './kubernetesNames.js';
 
@@ -105,7 +106,14 @@ function describeTarget(target: ReferenceTo): string {
 const MAX_LISTED_REFS = 50;
 const MAX_SUGGESTED_TARGETS = 50;
 
-export function deniedForMissingGrant(from: ReferenceFrom, name: string, missing: readonly BackendRef[]): Verdict {
+/** The refs that no grant allows, on one line for the decision log (names and paths only). */
+function missingGrantReason(missing: readonly BackendRef[]): string {
+  const listed = missing.slice(0, MAX_LISTED_REFS).map((ref) => `${ref.location} -> ${describeTarget(ref.target)}`);
+  const more = missing.length > listed.length ? `; …and ${missing.length - listed.length} more` : '';
+  return `no ReferenceGrant allows ${listed.join('; ')}${more}`;
+}
+
+export function deniedForMissingGrant(from: ReferenceFrom, name: string, missing: readonly BackendRef[], enforcement: EnforcementInForce = { mode: 'deny' }): Verdict {
   const listed = missing.slice(0, MAX_LISTED_REFS);
   const lines = [
     `${from.kind} ${from.namespace}/${name} refers to objects in other namespaces that no ReferenceGrant allows:`,
@@ -129,7 +137,35 @@ export function deniedForMissingGrant(from: ReferenceFrom, name: string, missing
   );
   const documents = namespaces.map((ns) => referenceGrantYaml(from, byNamespace.get(ns)!).trimEnd());
   lines.push(documents.join('\n---\n'));
-  return denied(lines.join('\n'));
+  if (enforcement.invalidLabel !== undefined) {
+    lines.push(`(Namespace ${from.namespace} has label ${ENFORCEMENT_LABEL}=${JSON.stringify(enforcement.invalidLabel)}, which is neither deny nor warn: denying.)`);
+  }
+  return { ...denied(lines.join('\n')), reason: missingGrantReason(missing) };
+}
+
+// The API server keeps each warning under 120 characters in kubectl's output
+// and drops all of them past 4 KiB (see facts: webhook warnings); ten named
+// refs and a count stay well inside that, beside other rules' warnings.
+const MAX_WARNING_LENGTH = 120;
+const MAX_WARNED_REFS = 10;
+const WARNING_PREFIX = 'admitted in warn mode: no ReferenceGrant allows ';
+
+function warningFor(target: ReferenceTo): string {
+  const ref = [...describeTarget(target)];
+  const room = MAX_WARNING_LENGTH - WARNING_PREFIX.length;
+  return WARNING_PREFIX + (ref.length <= room ? ref.join('') : `${ref.slice(0, room - 1).join('')}…`);
+}
+
+/**
+ * Warn mode: admitted, with one warning per target that no grant allows (as
+ * kubectl prints them: `Warning: …`), and counted as warned.
+ */
+export function warnedForMissingGrant(missing: readonly BackendRef[]): Verdict {
+  const warnings = [...new Set(missing.map((ref) => warningFor(ref.target)))];
+  const named = warnings.slice(0, MAX_WARNED_REFS);
+  const rest = warnings.length - named.length;
+  const verdict = withWarnings(allowed(), ...named, ...(rest > 0 ? [`admitted in warn mode: ${rest} more refs that no ReferenceGrant allows`] : []));
+  return { ...verdict, warned: true, reason: missingGrantReason(missing) };
 }
 
 function isBeingDeleted(request: AdmissionRequest): boolean {
@@ -157,8 +193,10 @@ function refsNotIn(refs: readonly BackendRef[], previous: ReadonlySet<string>): 
  * Rejects an object whose backendRefs point into another namespace unless a
  * ReferenceGrant there allows it (Gateway API GEP-709), naming the grant to
  * create. kgateway itself only reports this later, as a status condition.
+ * Where enforcement is warn (config, or the label on the object's own
+ * Namespace), it admits the object with a warning per ref instead.
  */
-export function crossNamespaceBackendRefRule(settings: Pick<RuleSettings, 'backendRefKinds' | 'scanKinds'>): Rule {
+export function crossNamespaceBackendRefRule(settings: Pick<RuleSettings, 'backendRefKinds' | 'scanKinds' | 'enforcement'>): Rule {
   const extract = backendRefExtractor(settings.backendRefKinds, settings.scanKinds);
   const handledKinds = new Set([...settings.backendRefKinds, ...settings.scanKinds].map((k) => `${k.group}/${k.kind}`));
   return {
@@ -212,7 +250,11 @@ export function crossNamespaceBackendRefRule(settings: Pick<RuleSettings, 'backe
         );
       }
       const missing = ungrantedBackendRefs(refs, from, view);
-      return missing.length === 0 ? allowed() : deniedForMissingGrant(from, objectName(request), missing);
+      if (missing.length === 0) return allowed();
+      // Only the missing grant is softened by warn mode: an object that cannot
+      // be checked (above), a not-ready view or a failed evaluation still deny.
+      const enforcement = enforcementIn(from.namespace, settings, view);
+      return enforcement.mode === 'warn' ? warnedForMissingGrant(missing) : deniedForMissingGrant(from, objectName(request), missing, enforcement);
     },
   };
 }

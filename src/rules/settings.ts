@@ -1,3 +1,5 @@
+import type { Enforcement } from './enforcement.js';
+
 /** The part of the configuration that decisions depend on. */
 export interface ParametersRef {
   group: string;
@@ -25,5 +27,7 @@ export interface RuleSettings {
   /** Kinds searched for any backendRef/backendRefs field in their spec. */
   scanKinds: { group: string; kind: string }[];
   grantGuard: 'warn' | 'deny' | 'off';
+  /** What an ungranted backendRef gets where no Namespace label says otherwise. */
+  enforcement: Enforcement;
   missingParametersWarning: boolean;
 }

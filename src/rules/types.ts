@@ -56,4 +56,12 @@ export interface Verdict {
   code?: number;
   patch: JsonPatchOperation[];
   warnings: string[];
+  /**
+   * Admitted only because enforcement is warn where it applies: with deny, this
+   * verdict would be a denial (Gatekeeper's enforcementAction: warn). Counted
+   * as its own decision.
+   */
+  warned?: boolean;
+  /** Why it was denied or warned, on one line, for the decision log; names only. */
+  reason?: string;
 }

@@ -29,13 +29,21 @@ export function combine(verdicts: readonly Verdict[]): Verdict {
   const warnings = verdicts.flatMap((v) => v.warnings);
   if (denials.length > 0) {
     const code = Math.max(...denials.map((d) => d.code ?? 403));
+    const reasons = denials.map((d) => d.reason ?? d.message ?? 'denied');
     return {
       allowed: false,
       message: denials.map((d) => d.message ?? 'denied').join('\n'),
       code,
       patch: [],
       warnings,
+      reason: reasons.join('; '),
     };
   }
-  return { allowed: true, patch: verdicts.flatMap((v) => v.patch), warnings };
+  const warned = verdicts.filter((v) => v.warned);
+  return {
+    allowed: true,
+    patch: verdicts.flatMap((v) => v.patch),
+    warnings,
+    ...(warned.length > 0 ? { warned: true, reason: warned.map((v) => v.reason ?? '').filter(Boolean).join('; ') } : {}),
+  };
 }

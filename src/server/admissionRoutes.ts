@@ -9,6 +9,22 @@ import type { AdmissionMetrics } from './metrics.js';
 /** The message of the one info line logged per admission decision. */
 export const DECISION_MESSAGE = 'admission decision';
 
+/** Bytes of a decision line's reason: enough for a dozen refs, and a line stays a line. */
+export const MAX_REASON_BYTES = 1024;
+const ELLIPSIS = '…';
+const encoder = new TextEncoder();
+
+/** `text` on one line, cut to MAX_REASON_BYTES of UTF-8, at a character boundary, ending in … when cut. */
+export function boundedReason(text: string): string {
+  // Some denial messages span lines (the grant guard's); a reason reads as one.
+  const reason = text.includes('\n') ? text.replace(/\s*\n\s*/g, ' ') : text;
+  if (reason.length * 3 <= MAX_REASON_BYTES || Buffer.byteLength(reason) <= MAX_REASON_BYTES) return reason;
+  const room = new Uint8Array(MAX_REASON_BYTES - Buffer.byteLength(ELLIPSIS));
+  // encodeInto stops before a character that does not fit whole.
+  const { read } = encoder.encodeInto(reason, room);
+  return reason.slice(0, read) + ELLIPSIS;
+}
+
 export interface AdmissionRoutesOptions {
   engine: AdmissionEngine;
   logger: Logger;
@@ -104,7 +120,11 @@ export const admissionRoutes: FastifyPluginAsync<AdmissionRoutesOptions> = async
           name: loggedName(admission?.object?.metadata?.name ?? admission?.name),
           decision: outcome.decision,
           durationMs: Math.round(seconds * 1e6) / 1e3,
-          ...(outcome.decision === 'invalid' ? { reason: outcome.body.response.status?.message } : {}),
+          ...(outcome.decision === 'invalid'
+            ? { reason: outcome.body.response.status?.message }
+            : outcome.reason !== undefined
+              ? { reason: boundedReason(outcome.reason) }
+              : {}),
         },
         DECISION_MESSAGE,
       );

@@ -66,6 +66,7 @@ const MODES = {
         objectSelector: { matchExpressions: [{ key: 'kgateway-admission.dev/ignore', operator: 'DoesNotExist' }] },
       },
       replicaCount: 3,
+      config: { validation: { enforcement: 'warn' } },
     },
   },
 } as const;
@@ -139,6 +140,7 @@ describe.skipIf(skip)('Helm chart against a real kube-apiserver', () => {
     [{ replicaCount: 0 }, "at '/replicaCount'"],
     [{ replicas: 2 }, "additional properties 'replicas' not allowed"],
     [{ config: { validation: { grantGuard: 'maybe' } } }, "at '/config/validation/grantGuard'"],
+    [{ config: { validation: { enforcement: 'audit' } } }, "at '/config/validation/enforcement'"],
     [{ config: { server: { prot: 1 } } }, "additional properties 'prot' not allowed"],
     [{ image: { digest: 'latest' } }, "at '/image/digest'"],
     [{ certificates: { mode: 'certManager', certManager: { issuerRef: { kind: 'ClusterIssuer' } } } }, "missing property 'name'"],
@@ -250,6 +252,9 @@ describe.skipIf(skip)('Helm chart against a real kube-apiserver', () => {
       expect(() => parseConfig(parseYaml(text), `${mode} config.yaml`)).not.toThrow();
     }
     expect(parseYaml(find(rendered.certManager, 'ConfigMap').data['config.yaml']).profile).toBe('agentgateway-v2.2');
+    // The warn phase, beside the grant guard's mode: deny unless set.
+    expect(parseYaml(find(rendered.selfManaged, 'ConfigMap').data['config.yaml']).validation).toMatchObject({ grantGuard: 'warn', enforcement: 'deny' });
+    expect(parseYaml(find(rendered.secret, 'ConfigMap').data['config.yaml']).validation).toMatchObject({ grantGuard: 'warn', enforcement: 'warn' });
     const chartSchema = JSON.parse(await readFile(join(CHART_DIR, 'values.schema.json'), 'utf8')).properties.config;
     const { $schema: _s, $id: _i, title: _t, ...serverSchema } = JSON.parse(await readFile(join(REPO_ROOT, 'src', 'config', 'config.schema.json'), 'utf8'));
     const { description: _d, ...chartConfig } = chartSchema;
@@ -315,6 +320,8 @@ describe.skipIf(skip)('Helm chart against a real kube-apiserver', () => {
       expect(resource, `${kind}.${group} is served`).toBeDefined();
       expected.add(`${group}/${resource!.plural}`);
     }
+    // Core Namespaces (the enforcement label), served everywhere.
+    expected.add('/namespaces');
     const role = find(rendered.selfManaged, 'ClusterRole', 'sm-kgateway-admission');
     const granted = new Set<string>();
     for (const rule of role.rules as { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }[]) {
@@ -352,7 +359,8 @@ describe.skipIf(skip)('Helm chart against a real kube-apiserver', () => {
         // startWebhookServer waited for /readyz: every list+watch synced with the token.
         expect(await metricValue(server.metricsUrl, 'kgateway_admission_watch_errors_total')).toBe(0);
         const lists = await metricValue(server.metricsUrl, 'kgateway_admission_watch_lists_total', { reason: 'initial' });
-        expect(lists).toBe(3 + builtInBackendRefKinds.length);
+        // ReferenceGrants, GatewayClasses, the parameters kind, labelled Namespaces, the referrer kinds.
+        expect(lists).toBe(4 + builtInBackendRefKinds.length);
         expect(server.logs()).not.toMatch(/forbidden/i);
       } finally {
         await server.stop();
@@ -378,6 +386,8 @@ describe.skipIf(skip)('Helm chart against a real kube-apiserver', () => {
       ['GET', `/api/v1/namespaces/${namespace}/secrets`, 'list Secrets in its own namespace'],
       ['GET', `/api/v1/namespaces/${namespace}/secrets/sh.helm.release.v1.hi.v1`, 'read another Secret'],
       ['GET', '/api/v1/pods', 'list Pods'],
+      ['GET', '/api/v1/namespaces/default', 'get one Namespace (list/watch only)'],
+      ['PATCH', '/api/v1/namespaces/default', 'label a Namespace'],
       ['GET', `/api/v1/namespaces/${namespace}/configmaps`, 'list ConfigMaps'],
       ['GET', '/apis/gateway.networking.k8s.io/v1/gateways', 'list Gateways (it only receives them)'],
       ['GET', '/apis/gateway.networking.k8s.io/v1beta1/namespaces/monitoring/referencegrants/x', 'get one ReferenceGrant (list/watch only)'],

@@ -4,7 +4,7 @@ import { FreshGrantsView, ungrantedNamespaces } from '../../../src/cluster/fresh
 import { InMemoryClusterView } from '../../../src/cluster/inMemoryClusterView.js';
 import type { ClusterView, Reconsider, Reconsidered } from '../../../src/rules/clusterView.js';
 import type { KubeObject } from '../../../src/rules/types.js';
-import { parseConfig, ruleSettings } from '../../../src/config/config.js';
+import { parseConfig, ruleSettings, viewOptionsFor } from '../../../src/config/config.js';
 import { buildRuleSet, type RuleSet } from '../../../src/rules/ruleSet.js';
 import { admissionRequest, admissionReview, gateway, httpListenerPolicy, referenceGrant } from '../../support/builders.js';
 
@@ -127,5 +127,57 @@ describe('AdmissionEngine', () => {
     expect(outcome.decision).toBe('denied');
     expect(calls).toEqual([[]]);
     expect(outcomes).toEqual([]);
+  });
+
+  describe('in warn mode', () => {
+    const warnRules = buildRuleSet(ruleSettings(parseConfig({ validation: { enforcement: 'warn' } })));
+
+    it('admits an ungranted ref as decision "warned", with the ref in the warnings and the reason, and re-reads nothing', async () => {
+      let rereads = 0;
+      const engine = new AdmissionEngine({
+        ruleSet: warnRules,
+        view: InMemoryClusterView.fromObjects([]),
+        reconsider: async <T,>(decide: (view: ClusterView) => T) => {
+          rereads++;
+          return { result: decide(InMemoryClusterView.fromObjects([])), reread: [], unread: [] };
+        },
+      });
+      const outcome = await engine.review('validate', admissionReview(admissionRequest(httpListenerPolicy())));
+      expect(outcome.decision).toBe('warned');
+      expect(outcome.body.response).toEqual({
+        uid: outcome.body.response.uid,
+        allowed: true,
+        warnings: ['admitted in warn mode: no ReferenceGrant allows Service monitoring/otel-collector-collector'],
+      });
+      expect(outcome.reason).toBe('no ReferenceGrant allows spec.accessLog[0].openTelemetry.grpcService.backendRef -> Service monitoring/otel-collector-collector');
+      // A warning that a lagging view makes stale breaks nothing: no live re-read for it.
+      expect(rereads).toBe(0);
+    });
+
+    it('still fails closed while not ready and when a rule throws', async () => {
+      const notReady = new AdmissionEngine({ ruleSet: warnRules, view: InMemoryClusterView.fromObjects([]), isReady: () => false });
+      const waiting = await notReady.review('validate', admissionReview(admissionRequest(httpListenerPolicy())));
+      expect(waiting.decision).toBe('not-ready');
+      expect(waiting.body.response.allowed).toBe(false);
+      expect(waiting.reason).toContain('not ready');
+      const throwingWarn: RuleSet = { ...warnRules, validating: [{ ...warnRules.validating[0]!, decide: () => { throw new Error('boom'); } }] };
+      const failing = new AdmissionEngine({ ruleSet: throwingWarn, view: InMemoryClusterView.fromObjects([]) });
+      const failed = await failing.review('validate', admissionReview(admissionRequest(httpListenerPolicy())));
+      expect(failed.decision).toBe('error');
+      expect(failed.body.response.allowed).toBe(false);
+      expect(failed.reason).toContain('boom');
+    });
+  });
+
+  it('gives the reason of a denial as its refs, and none for a plain allow', async () => {
+    const engine = new AdmissionEngine({ ruleSet, view: InMemoryClusterView.fromObjects([]) });
+    const denied = await engine.review('validate', admissionReview(admissionRequest(httpListenerPolicy())));
+    expect(denied.reason).toBe('no ReferenceGrant allows spec.accessLog[0].openTelemetry.grpcService.backendRef -> Service monitoring/otel-collector-collector');
+    const allowed = await engine.review('validate', admissionReview(admissionRequest(gateway())));
+    expect(allowed.reason).toBeUndefined();
+    const tracking = new AdmissionEngine({ ruleSet, view: InMemoryClusterView.fromObjects([], viewOptionsFor(ruleSettings(parseConfig({})))) });
+    const warnedGateway = await tracking.review('mutate', admissionReview(admissionRequest(gateway())));
+    expect(warnedGateway.decision).toBe('patched');
+    expect(warnedGateway.reason).toBe('GatewayParameters kgateway/agentgateway-otel not found: create it, or the proxy starts without OTEL settings');
   });
 });

@@ -39,6 +39,7 @@ describe('kgateway-admission check', () => {
       namespace: 'kgateway',
       name: 'agentgateway',
       allowed: true,
+      warned: false,
       message: '',
       patch: [{ op: 'add', path: '/spec/infrastructure', value: { parametersRef: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters', name: 'agentgateway-otel' } } }],
       warnings: ['GatewayParameters kgateway/agentgateway-otel not found: create it, or the proxy starts without OTEL settings'],
@@ -54,6 +55,36 @@ describe('kgateway-admission check', () => {
       const { code, stdout } = await runCli(['check', path]);
       expect(code, stdout).toBe(0);
     }
+  });
+
+  it('takes the enforcement label of Namespaces in the input: warned objects are admitted (exit 0), others still denied', async () => {
+    const labelled = (name: string, value: string) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kgateway-admission.dev/enforcement': value } } });
+    const path = await file(
+      'rollout.yaml',
+      docs(labelled('team-warn', 'warn'), httpListenerPolicy({ name: 'rolling', namespace: 'team-warn' }), httpListenerPolicy({ name: 'strict', namespace: 'team-deny' })),
+    );
+    const { code, stdout } = await runCli(['check', path]);
+    expect(code).toBe(1);
+    expect(stdout).toContain('WARNED   HTTPListenerPolicy team-warn/rolling');
+    expect(stdout).toContain('    warning: admitted in warn mode: no ReferenceGrant allows Service monitoring/otel-collector-collector');
+    expect(stdout).toContain('DENIED   HTTPListenerPolicy team-deny/strict');
+    expect(stdout).toMatch(/3 objects: 1 allowed, 0 patched, 1 warned, 1 denied$/m);
+    const json = JSON.parse((await runCli(['check', '--output', 'json', path])).stdout);
+    expect(json.results.map((r: { name: string; allowed: boolean; warned: boolean }) => [r.name, r.allowed, r.warned])).toEqual([
+      ['team-warn', true, false],
+      ['rolling', true, true],
+      ['strict', false, false],
+    ]);
+    // validation.enforcement: warn admits both; the label can still say deny.
+    const warnConfig = await file('warn.yaml', 'validation:\n  enforcement: warn\n');
+    const strict = await file('strict-ns.yaml', docs(labelled('team-deny', 'deny'), httpListenerPolicy({ name: 'strict', namespace: 'team-deny' }), httpListenerPolicy({ name: 'loose', namespace: 'other' })));
+    const mixed = await runCli(['check', '--config', warnConfig, strict]);
+    expect(mixed.code).toBe(1);
+    expect(mixed.stdout).toContain('DENIED   HTTPListenerPolicy team-deny/strict');
+    expect(mixed.stdout).toContain('WARNED   HTTPListenerPolicy other/loose');
+    const bad = await runCli(['check', '--config', await file('bad-enforcement.yaml', 'validation:\n  enforcement: audit\n'), strict]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('validation.enforcement: must be one of deny, warn');
   });
 
   it('uses --config', async () => {

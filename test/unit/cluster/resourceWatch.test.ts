@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KubeApi } from '../../../src/cluster/kubeApi.js';
+import { KubeApi, type ListOptions } from '../../../src/cluster/kubeApi.js';
 import { ResourceWatch } from '../../../src/cluster/resourceWatch.js';
 import type { KubeObject } from '../../../src/rules/types.js';
 
@@ -24,13 +24,13 @@ interface Script {
 }
 
 async function standIn(script: Script) {
-  const requests: { kind: 'list' | 'watch'; query: URLSearchParams }[] = [];
+  const requests: { kind: 'list' | 'watch'; query: URLSearchParams; accept: string | undefined }[] = [];
   const open = new Set<ServerResponse>();
   const server = http.createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname !== PATH) return res.writeHead(404).end();
     if (url.searchParams.get('watch') === 'true') {
-      requests.push({ kind: 'watch', query: url.searchParams });
+      requests.push({ kind: 'watch', query: url.searchParams, accept: req.headers.accept });
       const step = script.watches.shift() ?? { events: [], then: 'open' };
       res.writeHead(200, { 'content-type': 'application/json' });
       res.flushHeaders();
@@ -40,7 +40,7 @@ async function standIn(script: Script) {
       req.on('close', () => open.delete(res));
       return undefined;
     }
-    requests.push({ kind: 'list', query: url.searchParams });
+    requests.push({ kind: 'list', query: url.searchParams, accept: req.headers.accept });
     const step = script.lists.shift() ?? [];
     if (typeof step === 'number') return res.writeHead(step, { 'content-type': 'application/json' }).end('{"message":"scripted failure"}');
     // Two pages when there is more than one item, to exercise the continue token.
@@ -89,7 +89,7 @@ describe('ResourceWatch', () => {
     for (const cleanup of cleanups.splice(0)) await cleanup();
   });
 
-  async function watching(script: Script) {
+  async function watching(script: Script, listOptions?: ListOptions) {
     const api = await standIn(script);
     const held = new Map<string, KubeObject>();
     const lists: string[] = [];
@@ -106,6 +106,8 @@ describe('ResourceWatch', () => {
         onError: (error) => void errors.push(error),
       },
       pino({ level: 'silent' }),
+      undefined,
+      listOptions,
     );
     cleanups.push(async () => {
       await watch.stop();
@@ -129,6 +131,28 @@ describe('ResourceWatch', () => {
     expect(watchRequest.query.get('allowWatchBookmarks')).toBe('true');
     expect(Number(watchRequest.query.get('timeoutSeconds'))).toBeGreaterThanOrEqual(300);
     expect(api.requests.filter((r) => r.kind === 'list')).toHaveLength(2);
+  });
+
+  it('narrows list and watch by a label selector, and asks for metadata only when told (as the Namespace watch does)', async () => {
+    const { api, watch, held } = await watching(
+      { lists: [[grant('', 'labelled', '1')]], watches: [{ events: [{ type: 'DELETED', object: grant('', 'labelled', '101') }], then: 'open' }] },
+      { labelSelector: 'kgateway-admission.dev/enforcement', metadataOnly: true },
+    );
+    await watch.start();
+    await until('the label removal (a DELETED event of the selector)', () => !held.has('/labelled'));
+    const list = api.requests.find((r) => r.kind === 'list')!;
+    const watchRequest = api.requests.find((r) => r.kind === 'watch')!;
+    expect(list.query.get('labelSelector')).toBe('kgateway-admission.dev/enforcement');
+    expect(watchRequest.query.get('labelSelector')).toBe('kgateway-admission.dev/enforcement');
+    expect(list.accept).toBe('application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json');
+    expect(watchRequest.accept).toBe('application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json');
+    const plain = await watching({ lists: [[]], watches: [] });
+    await plain.watch.start();
+    await until('the plain watch request', () => plain.api.requests.some((r) => r.kind === 'watch'));
+    expect(plain.api.requests.map((r) => [r.query.get('labelSelector'), r.accept?.includes('PartialObjectMetadata')])).toEqual([
+      [null, false],
+      [null, false],
+    ]);
   });
 
   it('resumes a watch the server ended from the last resourceVersion seen (bookmarks included), without re-listing', async () => {

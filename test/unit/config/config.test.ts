@@ -12,7 +12,7 @@ describe('config', () => {
         parametersRef: { name: 'agentgateway-otel' },
         classParameters: 'auto',
       },
-      validation: { backendRefKinds: [], scanKinds: [], grantGuard: 'warn', missingParametersWarning: true },
+      validation: { backendRefKinds: [], scanKinds: [], grantGuard: 'warn', enforcement: 'deny', missingParametersWarning: true },
       server: { host: '127.0.0.1', port: 8443, metricsPort: 9090, bodyLimitBytes: 3145728, keepAliveTimeoutMs: 120000, handshakeTimeoutMs: 10000, headersTimeoutMs: 10000, requestTimeoutMs: 10000, maxConnections: 1000 },
       logLevel: 'info',
     });

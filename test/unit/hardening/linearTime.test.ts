@@ -48,6 +48,7 @@ function viewOf(grants: Map<string, GrantEntries>, referrers: Referrer[]): Clust
     isReferenceGranted: () => false,
     gatewayClassController: () => undefined,
     gatewayClassParametersRef: () => undefined,
+    namespaceEnforcement: () => undefined,
     objectExists: () => undefined,
     referenceGrantsIn: () => grants,
     referrersInto: () => referrers,

@@ -50,4 +50,19 @@ describe('audit', () => {
     expect(skipped!.message).toContain('GatewayClass agentgateway has parametersRef GatewayParameters kgateway-system/class-params');
     expect(run('add').map((f) => f.problem)).toEqual(['missing-parametersRef']);
   });
+
+  it('reports an ungranted ref in a warn-mode namespace too, marked warn, with the grant to create', () => {
+    const objects: KubeObject[] = [
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-warn', labels: { 'kgateway-admission.dev/enforcement': 'warn' } } },
+      httpListenerPolicy({ name: 'rolling', namespace: 'team-warn' }),
+      httpListenerPolicy({ name: 'strict', namespace: 'kgateway' }),
+    ];
+    const findings = auditObjects(objects, buildRuleSet(settings), settings, InMemoryClusterView.fromObjects(objects, viewOptionsFor(settings)));
+    expect(findings.map((f) => [f.problem, f.name, f.enforcement])).toEqual([
+      ['ungranted-reference', 'rolling', 'warn'],
+      ['ungranted-reference', 'strict', 'deny'],
+    ]);
+    expect(findings[0]!.message).toContain('Create this ReferenceGrant in namespace monitoring');
+    expect(findings[0]!.message).toContain('namespace: team-warn');
+  });
 });

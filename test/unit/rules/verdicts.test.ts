@@ -20,6 +20,20 @@ describe('verdict helpers', () => {
       code: 503,
       patch: [],
       warnings: ['w'],
+      reason: 'one; two',
+    });
+  });
+
+  it('combine: a warned verdict stays warned beside plain allows, and a denial beside it wins', () => {
+    const warned = { ...withWarnings(allowed(), 'ref'), warned: true, reason: 'no ReferenceGrant allows x' };
+    expect(combine([allowed(), warned])).toEqual({ allowed: true, patch: [], warnings: ['ref'], warned: true, reason: 'no ReferenceGrant allows x' });
+    expect(combine([warned, { ...denied('too deep'), reason: 'too deep' }])).toEqual({
+      allowed: false,
+      message: 'too deep',
+      code: 403,
+      patch: [],
+      warnings: ['ref'],
+      reason: 'too deep',
     });
   });
 });
