@@ -17,6 +17,8 @@ export interface CheckResult {
   message: string;
   patch: JsonPatchOperation[];
   warnings: string[];
+  /** Objects that, applied, would get a denied object admitted (the ReferenceGrants it lacks); [] when allowed. */
+  suggestions: KubeObject[];
 }
 
 /** `namespace/name`, or just `name` for a cluster-scoped object. */
@@ -57,6 +59,7 @@ export async function evaluateManifests(manifests: readonly ManifestObject[], co
       message: verdict.message ?? '',
       patch: verdict.patch,
       warnings: verdict.warnings,
+      suggestions: verdict.suggestions ?? [],
     };
   });
 }

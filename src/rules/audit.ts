@@ -15,6 +15,8 @@ export interface Finding {
   name: string;
   problem: Problem;
   message: string;
+  /** Objects that, applied, would resolve the finding (the ReferenceGrants an object lacks); often []. */
+  suggestions: KubeObject[];
 }
 
 /**
@@ -39,7 +41,7 @@ export function auditObjects(objects: Iterable<KubeObject>, ruleSet: RuleSet, se
     };
     const validation = decide(ruleSet.validating, request, view);
     if (!validation.allowed) {
-      findings.push({ ...base, problem: 'ungranted-reference', message: validation.message ?? '' });
+      findings.push({ ...base, problem: 'ungranted-reference', message: validation.message ?? '', suggestions: validation.suggestions ?? [] });
       continue;
     }
     if (request.kind.group !== GATEWAY_API_GROUP || request.kind.kind !== 'Gateway') continue;
@@ -61,6 +63,7 @@ export function auditObjects(objects: Iterable<KubeObject>, ruleSet: RuleSet, se
       findings.push({
         ...base,
         problem: 'missing-parametersRef',
+        suggestions: [],
         message: `agentgateway Gateway without spec.infrastructure.parametersRef: it gets no ${settings.parametersRef.kind} ${settings.parametersRef.name} (updating it through the webhook adds the ref)`,
       });
       continue;
@@ -71,7 +74,7 @@ export function auditObjects(objects: Iterable<KubeObject>, ruleSet: RuleSet, se
     const kind = typeof ref.kind === 'string' ? ref.kind : '';
     const name = typeof ref.name === 'string' ? ref.name : '';
     if (view.objectExists(group, kind, base.namespace, name) === false) {
-      findings.push({ ...base, problem: 'missing-parameters', message: `its parametersRef names ${kind} ${base.namespace}/${name}, which does not exist` });
+      findings.push({ ...base, problem: 'missing-parameters', message: `its parametersRef names ${kind} ${base.namespace}/${name}, which does not exist`, suggestions: [] });
     }
   }
   return findings;

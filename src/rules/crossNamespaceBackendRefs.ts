@@ -1,10 +1,11 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { ClusterView, ReferenceFrom, ReferenceTo } from './clusterView.js';
 import { compilePath, MAX_SCAN_DEPTH, scanBackendRefs, valuesAt, type CompiledPath, type FoundValue } from './objectPaths.js';
-import { referenceGrantYaml } from './referenceGrantSuggestion.js';
+import { kubectlYaml } from './kubectlYaml.js';
+import { suggestedReferenceGrant } from './referenceGrantSuggestion.js';
 import { objectName, objectNamespace, type Rule } from './rule.js';
 import type { BackendRefKind, RuleSettings } from './settings.js';
-import type { AdmissionRequest, Verdict } from './types.js';
+import type { AdmissionRequest, KubeObject, Verdict } from './types.js';
 import { allowed, denied } from './verdicts.js';
 import { isRecord } from './objectPaths.js';
 import { isNamespaceName, isObjectName, quoted } from './kubernetesNames.js';
@@ -100,36 +101,44 @@ function describeTarget(target: ReferenceTo): string {
   return `${kind} ${target.namespace}/${target.name}`;
 }
 
-// A person reads the first few; thousands of lines (and one suggested grant
-// listing them all) cost seconds to build and are cut by the message cap anyway.
+// A person reads the first few refs and grants; thousands of lines cost
+// seconds to build and are cut by the message cap anyway. The verdict keeps
+// every suggested grant (check and audit print them all as JSON).
 const MAX_LISTED_REFS = 50;
-const MAX_SUGGESTED_TARGETS = 50;
+const MAX_SHOWN_GRANTS = 20;
 
-export function deniedForMissingGrant(from: ReferenceFrom, name: string, missing: readonly BackendRef[]): Verdict {
+/** One ReferenceGrant per missing (from, target), each under a name of its own; a ref without a name gets none (a grant with no name would allow every object of the kind). */
+function suggestedGrants(from: ReferenceFrom, missing: readonly BackendRef[], view: ClusterView): KubeObject[] {
+  const byTarget = new Map<string, KubeObject>();
+  for (const { target } of missing) {
+    if (target.name === '') continue;
+    const key = JSON.stringify([target.group, target.kind, target.namespace, target.name]);
+    if (!byTarget.has(key)) byTarget.set(key, suggestedReferenceGrant(from, target, view));
+  }
+  return [...byTarget.values()];
+}
+
+function createLine(grants: readonly KubeObject[]): string {
+  const namespaces = [...new Set(grants.map((g) => g.metadata!.namespace!))].sort();
+  if (grants.length === 1) return `Create this ReferenceGrant in namespace ${namespaces[0]} to allow it:`;
+  const where = namespaces.length === 1 ? `namespace ${namespaces[0]}` : `namespaces ${namespaces.slice(0, MAX_LISTED_REFS).join(', ')}${namespaces.length > MAX_LISTED_REFS ? ', …' : ''}`;
+  const shown = grants.length > MAX_SHOWN_GRANTS ? `; the first ${MAX_SHOWN_GRANTS} follow (kgateway-admission check --output json lists every one)` : '';
+  return `Create these ${grants.length} ReferenceGrants, one per target, in ${where} to allow them${shown}:`;
+}
+
+export function deniedForMissingGrant(from: ReferenceFrom, name: string, missing: readonly BackendRef[], view: ClusterView): Verdict {
   const listed = missing.slice(0, MAX_LISTED_REFS);
   const lines = [
     `${from.kind} ${from.namespace}/${name} refers to objects in other namespaces that no ReferenceGrant allows:`,
     ...listed.map((ref) => `- ${ref.location}: ${describeTarget(ref.target)}`),
     ...(missing.length > listed.length ? [`- …and ${missing.length - listed.length} more`] : []),
   ];
-  const byNamespace = new Map<string, ReferenceTo[]>();
-  for (const ref of missing) {
-    let list = byNamespace.get(ref.target.namespace);
-    if (!list) {
-      list = [];
-      byNamespace.set(ref.target.namespace, list);
-    }
-    if (list.length < MAX_SUGGESTED_TARGETS) list.push(ref.target);
+  const suggestions = suggestedGrants(from, missing, view);
+  if (suggestions.length > 0) {
+    lines.push(createLine(suggestions));
+    lines.push(suggestions.slice(0, MAX_SHOWN_GRANTS).map((grant) => kubectlYaml(grant).trimEnd()).join('\n---\n'));
   }
-  const namespaces = [...byNamespace.keys()].sort().slice(0, MAX_LISTED_REFS);
-  lines.push(
-    namespaces.length === 1
-      ? `Create this ReferenceGrant in namespace ${namespaces[0]} to allow it:`
-      : `Create these ReferenceGrants, one in each target namespace (${namespaces.join(', ')}), to allow them:`,
-  );
-  const documents = namespaces.map((ns) => referenceGrantYaml(from, byNamespace.get(ns)!).trimEnd());
-  lines.push(documents.join('\n---\n'));
-  return denied(lines.join('\n'));
+  return { ...denied(lines.join('\n')), ...(suggestions.length > 0 ? { suggestions } : {}) };
 }
 
 function isBeingDeleted(request: AdmissionRequest): boolean {
@@ -212,7 +221,7 @@ export function crossNamespaceBackendRefRule(settings: Pick<RuleSettings, 'backe
         );
       }
       const missing = ungrantedBackendRefs(refs, from, view);
-      return missing.length === 0 ? allowed() : deniedForMissingGrant(from, objectName(request), missing);
+      return missing.length === 0 ? allowed() : deniedForMissingGrant(from, objectName(request), missing, view);
     },
   };
 }

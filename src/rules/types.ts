@@ -56,4 +56,10 @@ export interface Verdict {
   code?: number;
   patch: JsonPatchOperation[];
   warnings: string[];
+  /**
+   * On denial: objects that, created as they are (`kubectl apply`), would get
+   * the request admitted, e.g. the ReferenceGrants it lacks. The message shows
+   * them as YAML; `check` and `audit` print them as JSON.
+   */
+  suggestions?: KubeObject[];
 }

@@ -29,12 +29,14 @@ export function combine(verdicts: readonly Verdict[]): Verdict {
   const warnings = verdicts.flatMap((v) => v.warnings);
   if (denials.length > 0) {
     const code = Math.max(...denials.map((d) => d.code ?? 403));
+    const suggestions = denials.flatMap((d) => d.suggestions ?? []);
     return {
       allowed: false,
       message: denials.map((d) => d.message ?? 'denied').join('\n'),
       code,
       patch: [],
       warnings,
+      ...(suggestions.length > 0 ? { suggestions } : {}),
     };
   }
   return { allowed: true, patch: verdicts.flatMap((v) => v.patch), warnings };
