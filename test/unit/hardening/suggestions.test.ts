@@ -4,7 +4,7 @@
 // are atomic in the CRD), admit every denied object and take no permission
 // away. The oracle for "granted" is GEP-709 as written in arbitraries.ts.
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { InMemoryClusterView } from '../../../src/cluster/inMemoryClusterView.js';
 import { parseConfig, ruleSettings, viewOptionsFor } from '../../../src/config/config.js';
@@ -87,6 +87,11 @@ const PROBES = FROM_KINDS.flatMap((kind) =>
   ),
 );
 
+const CASES = 600;
+afterAll(() => {
+  process.stderr.write(`[hardening] property cases for suggested ReferenceGrants: ${CASES}\n`);
+});
+
 describe('suggested ReferenceGrants', () => {
   it('applied in any order on top of the grants already there, admit every denied object and take no permission away', () => {
     let denials = 0;
@@ -137,7 +142,7 @@ describe('suggested ReferenceGrants', () => {
           }
         },
       ),
-      { numRuns: 600 },
+      { numRuns: CASES },
     );
     expect(denials).toBeGreaterThan(600);
     // Suggestions never land on a grant that is already there.
