@@ -112,7 +112,7 @@ function suggestedGrants(from: ReferenceFrom, missing: readonly BackendRef[], vi
   const byTarget = new Map<string, KubeObject>();
   for (const { target } of missing) {
     if (target.name === '') continue;
-    const key = JSON.stringify([target.group, target.kind, target.namespace, target.name]);
+    const key = `${target.group}\0${target.kind}\0${target.namespace}\0${target.name}`;
     if (!byTarget.has(key)) byTarget.set(key, suggestedReferenceGrant(from, target, view));
   }
   return [...byTarget.values()];

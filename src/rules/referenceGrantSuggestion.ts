@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash as digest } from 'node:crypto';
 import type { ClusterView, ReferenceFrom, ReferenceTo } from './clusterView.js';
 import type { KubeObject } from './types.js';
 
@@ -22,15 +22,17 @@ function dnsLabel(text: string): string {
  * same grant, so applying one never replaces another's `to` list.
  */
 export function suggestedGrantName(from: ReferenceFrom, to: ReferenceTo, attempt = 1): string {
-  const hash = createHash('sha256')
-    .update(JSON.stringify([from.group, from.kind, from.namespace, to.group, to.kind, to.name]))
-    .digest('hex')
-    .slice(0, 8);
-  const suffix = attempt === 1 ? `-${hash}` : `-${hash}-${attempt}`;
-  const readable = dnsLabel(`allow-${from.kind}-from-${from.namespace}-to-${to.kind}-${to.name}`)
-    .slice(0, MAX_NAME_LENGTH - suffix.length)
-    .replace(/-+$/, '');
-  return `${readable}${suffix}`;
+  return grantNames(from, to)(attempt);
+}
+
+/** The name for each attempt, the hash and the readable part computed once. */
+function grantNames(from: ReferenceFrom, to: ReferenceTo): (attempt: number) => string {
+  const hash = digest('sha256', JSON.stringify([from.group, from.kind, from.namespace, to.group, to.kind, to.name])).slice(0, 8);
+  const readable = dnsLabel(`allow-${from.kind}-from-${from.namespace}-to-${to.kind}-${to.name}`);
+  return (attempt) => {
+    const suffix = attempt === 1 ? `-${hash}` : `-${hash}-${attempt}`;
+    return `${readable.slice(0, MAX_NAME_LENGTH - suffix.length).replace(/-+$/, '')}${suffix}`;
+  };
 }
 
 /**
@@ -45,12 +47,14 @@ export function suggestedGrantName(from: ReferenceFrom, to: ReferenceTo, attempt
  */
 export function suggestedReferenceGrant(from: ReferenceFrom, to: ReferenceTo, view: ClusterView): KubeObject {
   const taken = view.referenceGrantsIn(to.namespace);
+  const nameFor = grantNames(from, to);
   let attempt = 1;
-  while (taken.has(suggestedGrantName(from, to, attempt))) attempt++;
+  let name = nameFor(attempt);
+  while (taken.has(name)) name = nameFor(++attempt);
   return {
     apiVersion: REFERENCE_GRANT_API_VERSION,
     kind: 'ReferenceGrant',
-    metadata: { name: suggestedGrantName(from, to, attempt), namespace: to.namespace },
+    metadata: { name, namespace: to.namespace },
     spec: {
       from: [{ group: from.group, kind: from.kind, namespace: from.namespace }],
       to: [{ group: to.group, kind: to.kind, name: to.name }],
