@@ -4,7 +4,7 @@ import { loadConfig, ruleSettings, viewOptionsFor } from '../config/config.js';
 import type { ProfileName } from '../config/profiles.js';
 import { buildRuleSet, decide } from '../rules/ruleSet.js';
 import { createRequestFor, customResourceDefinitionScopes, isClusterScoped } from '../rules/objectRequest.js';
-import type { JsonPatchOperation } from '../rules/types.js';
+import type { JsonPatchOperation, KubeObject } from '../rules/types.js';
 import { combine } from '../rules/verdicts.js';
 import { parseCommandArgs, profileOption, UsageError } from './usage.js';
 
