@@ -6,12 +6,9 @@ const REFERENCE_GRANT_API_VERSION = 'gateway.networking.k8s.io/v1beta1';
 /** metadata.name of a custom resource is a DNS-1123 subdomain: at most 253 characters. */
 const MAX_NAME_LENGTH = 253;
 
+/** Lower case; every run of characters other than [a-z0-9] one `-`; no `-` at either end. */
 function dnsLabel(text: string): string {
-  return text
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, '-')
-    .replace(/-+/g, '-')
-    .replace(/^-|-$/g, '');
+  return text.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean).join('-');
 }
 
 /**
