@@ -103,27 +103,39 @@ function describeTarget(target: ReferenceTo): string {
 
 // A person reads the first few refs and grants; thousands of lines cost
 // seconds to build and are cut by the message cap anyway. The verdict keeps
-// every suggested grant (check and audit print them all as JSON).
+// the suggested grants for check and audit to print as JSON, up to a bound so
+// that a request of 27,000 refs (what fits in the body limit) is decided in
+// bounded time: no real object lacks a grant for a thousand distinct targets.
 const MAX_LISTED_REFS = 50;
 const MAX_SHOWN_GRANTS = 20;
+const MAX_SUGGESTED_GRANTS = 1_000;
 
-/** One ReferenceGrant per missing (from, target), each under a name of its own; a ref without a name gets none (a grant with no name would allow every object of the kind). */
-function suggestedGrants(from: ReferenceFrom, missing: readonly BackendRef[], view: ClusterView): KubeObject[] {
-  const byTarget = new Map<string, KubeObject>();
+/**
+ * One ReferenceGrant per missing (from, target), each under a name of its
+ * own, for the first MAX_SUGGESTED_GRANTS targets; `targets` counts them all.
+ * A ref without a name gets none: a grant with no name would allow every
+ * object of the kind.
+ */
+function suggestedGrants(from: ReferenceFrom, missing: readonly BackendRef[], view: ClusterView): { grants: KubeObject[]; targets: number } {
+  const seen = new Set<string>();
+  const grants: KubeObject[] = [];
   for (const { target } of missing) {
     if (target.name === '') continue;
     const key = `${target.group}\0${target.kind}\0${target.namespace}\0${target.name}`;
-    if (!byTarget.has(key)) byTarget.set(key, suggestedReferenceGrant(from, target, view));
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (grants.length < MAX_SUGGESTED_GRANTS) grants.push(suggestedReferenceGrant(from, target, view));
   }
-  return [...byTarget.values()];
+  return { grants, targets: seen.size };
 }
 
-function createLine(grants: readonly KubeObject[]): string {
+function createLine(grants: readonly KubeObject[], targets: number): string {
   const namespaces = [...new Set(grants.map((g) => g.metadata!.namespace!))].sort();
-  if (grants.length === 1) return `Create this ReferenceGrant in namespace ${namespaces[0]} to allow it:`;
+  if (targets === 1) return `Create this ReferenceGrant in namespace ${namespaces[0]} to allow it:`;
   const where = namespaces.length === 1 ? `namespace ${namespaces[0]}` : `namespaces ${namespaces.slice(0, MAX_LISTED_REFS).join(', ')}${namespaces.length > MAX_LISTED_REFS ? ', …' : ''}`;
-  const shown = grants.length > MAX_SHOWN_GRANTS ? `; the first ${MAX_SHOWN_GRANTS} follow (kgateway-admission check --output json lists every one)` : '';
-  return `Create these ${grants.length} ReferenceGrants, one per target, in ${where} to allow them${shown}:`;
+  const listed = grants.length < targets ? `the first ${grants.length}` : 'every one';
+  const shown = grants.length > MAX_SHOWN_GRANTS ? `; the first ${MAX_SHOWN_GRANTS} follow (kgateway-admission check --output json lists ${listed})` : '';
+  return `Create these ${targets} ReferenceGrants, one per target, in ${where} to allow them${shown}:`;
 }
 
 export function deniedForMissingGrant(from: ReferenceFrom, name: string, missing: readonly BackendRef[], view: ClusterView): Verdict {
@@ -133,9 +145,9 @@ export function deniedForMissingGrant(from: ReferenceFrom, name: string, missing
     ...listed.map((ref) => `- ${ref.location}: ${describeTarget(ref.target)}`),
     ...(missing.length > listed.length ? [`- …and ${missing.length - listed.length} more`] : []),
   ];
-  const suggestions = suggestedGrants(from, missing, view);
+  const { grants: suggestions, targets } = suggestedGrants(from, missing, view);
   if (suggestions.length > 0) {
-    lines.push(createLine(suggestions));
+    lines.push(createLine(suggestions, targets));
     lines.push(suggestions.slice(0, MAX_SHOWN_GRANTS).map((grant) => kubectlYaml(grant).trimEnd()).join('\n---\n'));
   }
   return { ...denied(lines.join('\n')), ...(suggestions.length > 0 ? { suggestions } : {}) };
