@@ -38,6 +38,7 @@ export function auditObjects(objects: Iterable<KubeObject>, ruleSet: RuleSet, se
       kind: object.kind ?? '',
       namespace: request.namespace ?? '',
       name: object.metadata?.name ?? '',
+      suggestions: [] as KubeObject[],
     };
     const validation = decide(ruleSet.validating, request, view);
     if (!validation.allowed) {
@@ -63,7 +64,6 @@ export function auditObjects(objects: Iterable<KubeObject>, ruleSet: RuleSet, se
       findings.push({
         ...base,
         problem: 'missing-parametersRef',
-        suggestions: [],
         message: `agentgateway Gateway without spec.infrastructure.parametersRef: it gets no ${settings.parametersRef.kind} ${settings.parametersRef.name} (updating it through the webhook adds the ref)`,
       });
       continue;
@@ -74,7 +74,7 @@ export function auditObjects(objects: Iterable<KubeObject>, ruleSet: RuleSet, se
     const kind = typeof ref.kind === 'string' ? ref.kind : '';
     const name = typeof ref.name === 'string' ? ref.name : '';
     if (view.objectExists(group, kind, base.namespace, name) === false) {
-      findings.push({ ...base, problem: 'missing-parameters', message: `its parametersRef names ${kind} ${base.namespace}/${name}, which does not exist`, suggestions: [] });
+      findings.push({ ...base, problem: 'missing-parameters', message: `its parametersRef names ${kind} ${base.namespace}/${name}, which does not exist` });
     }
   }
   return findings;
