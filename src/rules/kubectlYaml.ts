@@ -8,7 +8,8 @@ import { Document, visit } from 'yaml';
  * null, int, float or timestamp; go-yaml v2 also hands a plain scalar that
  * starts with a digit or sign to Go's strconv, which reads more than YAML 1.1
  * does. Those forms are quoted here.
- * https://github.com/yaml/go-yaml/blob/v2.4.0/resolve.go (resolve)
+ * See resolve() in resolve.go of go.yaml.in/yaml/v2 (v2.4.3, what
+ * sigs.k8s.io/yaml v1.6 wraps; gopkg.in/yaml.v2 before it reads the same).
  */
 
 /** strconv.ParseInt/ParseUint with base 0, after go-yaml v2 drops every `_`: 0x/0X, 0o/0O, 0b/0B, leading-0 octal, decimal. */
