@@ -4,7 +4,7 @@ import { loadConfig, ruleSettings, viewOptionsFor } from '../config/config.js';
 import type { ProfileName } from '../config/profiles.js';
 import { buildRuleSet, decide } from '../rules/ruleSet.js';
 import { createRequestFor, customResourceDefinitionScopes, isClusterScoped } from '../rules/objectRequest.js';
-import type { JsonPatchOperation } from '../rules/types.js';
+import type { JsonPatchOperation, KubeObject } from '../rules/types.js';
 import { combine } from '../rules/verdicts.js';
 import { parseCommandArgs, profileOption, UsageError } from './usage.js';
 
@@ -19,6 +19,8 @@ export interface CheckResult {
   message: string;
   patch: JsonPatchOperation[];
   warnings: string[];
+  /** Objects that, applied, would get a denied object admitted (the ReferenceGrants it lacks); [] when allowed. */
+  suggestions: KubeObject[];
 }
 
 /** `namespace/name`, or just `name` for a cluster-scoped object. */
@@ -62,6 +64,7 @@ export async function evaluateManifests(manifests: readonly ManifestObject[], co
       message: verdict.message ?? '',
       patch: verdict.patch,
       warnings: verdict.warnings,
+      suggestions: verdict.suggestions ?? [],
     };
   });
 }

@@ -18,6 +18,8 @@ export interface Finding {
   /** For ungranted-reference: what admission does with such an object in its namespace now. */
   enforcement?: Enforcement;
   message: string;
+  /** Objects that, applied, would resolve the finding (the ReferenceGrants an object lacks); often []. */
+  suggestions: KubeObject[];
 }
 
 /** The same view, enforcing deny everywhere: for the full message (and the grant to create) of a warned object. */
@@ -54,12 +56,13 @@ export function auditObjects(objects: Iterable<KubeObject>, ruleSet: RuleSet, se
       kind: object.kind ?? '',
       namespace: request.namespace ?? '',
       name: object.metadata?.name ?? '',
+      suggestions: [] as KubeObject[],
     };
     const validation = decide(ruleSet.validating, request, view);
     if (!validation.allowed || validation.warned) {
       // Warn mode admits it, but kgateway still refuses the ref: a finding all the same.
       const denial = validation.allowed ? decide(ruleSet.validating, request, enforcingDeny(view)) : validation;
-      findings.push({ ...base, problem: 'ungranted-reference', enforcement: validation.allowed ? 'warn' : 'deny', message: denial.message ?? '' });
+      findings.push({ ...base, problem: 'ungranted-reference', enforcement: validation.allowed ? 'warn' : 'deny', message: denial.message ?? '', suggestions: denial.suggestions ?? [] });
       continue;
     }
     if (request.kind.group !== GATEWAY_API_GROUP || request.kind.kind !== 'Gateway') continue;

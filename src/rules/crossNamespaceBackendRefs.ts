@@ -2,10 +2,11 @@ import { isDeepStrictEqual } from 'node:util';
 import type { ClusterView, ReferenceFrom, ReferenceTo } from './clusterView.js';
 import { ENFORCEMENT_LABEL, enforcementIn, type EnforcementInForce } from './enforcement.js';
 import { compilePath, MAX_SCAN_DEPTH, scanBackendRefs, valuesAt, type CompiledPath, type FoundValue } from './objectPaths.js';
-import { referenceGrantYaml } from './referenceGrantSuggestion.js';
+import { kubectlYaml } from './kubectlYaml.js';
+import { suggestedReferenceGrant } from './referenceGrantSuggestion.js';
 import { objectName, objectNamespace, type Rule } from './rule.js';
 import type { BackendRefKind, RuleSettings } from './settings.js';
-import type { AdmissionRequest, Verdict } from './types.js';
+import type { AdmissionRequest, KubeObject, Verdict } from './types.js';
 import { allowed, denied, withWarnings } from './verdicts.js';
 import { isRecord } from './objectPaths.js';
 import { isNamespaceName, isObjectName, quoted } from './kubernetesNames.js';
@@ -101,10 +102,14 @@ function describeTarget(target: ReferenceTo): string {
   return `${kind} ${target.namespace}/${target.name}`;
 }
 
-// A person reads the first few; thousands of lines (and one suggested grant
-// listing them all) cost seconds to build and are cut by the message cap anyway.
+// A person reads the first few refs and grants; thousands of lines cost
+// seconds to build and are cut by the message cap anyway. The verdict keeps
+// the suggested grants for check and audit to print as JSON, up to a bound so
+// that a request of 27,000 refs (what fits in the body limit) is decided in
+// bounded time: no real object lacks a grant for a thousand distinct targets.
 const MAX_LISTED_REFS = 50;
-const MAX_SUGGESTED_TARGETS = 50;
+const MAX_SHOWN_GRANTS = 20;
+const MAX_SUGGESTED_GRANTS = 1_000;
 
 /** The refs that no grant allows, on one line for the decision log (names and paths only). */
 function missingGrantReason(missing: readonly BackendRef[]): string {
@@ -113,34 +118,56 @@ function missingGrantReason(missing: readonly BackendRef[]): string {
   return `no ReferenceGrant allows ${listed.join('; ')}${more}`;
 }
 
-export function deniedForMissingGrant(from: ReferenceFrom, name: string, missing: readonly BackendRef[], enforcement: EnforcementInForce = { mode: 'deny' }): Verdict {
+/**
+ * One ReferenceGrant per missing (from, target), each under a name of its
+ * own, for the first MAX_SUGGESTED_GRANTS targets; `targets` counts them all.
+ * A ref without a name gets none: a grant with no name would allow every
+ * object of the kind.
+ */
+function suggestedGrants(from: ReferenceFrom, missing: readonly BackendRef[], view: ClusterView): { grants: KubeObject[]; targets: number } {
+  const seen = new Set<string>();
+  const grants: KubeObject[] = [];
+  for (const { target } of missing) {
+    if (target.name === '') continue;
+    const key = `${target.group}\0${target.kind}\0${target.namespace}\0${target.name}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (grants.length < MAX_SUGGESTED_GRANTS) grants.push(suggestedReferenceGrant(from, target, view));
+  }
+  return { grants, targets: seen.size };
+}
+
+function createLine(grants: readonly KubeObject[], targets: number): string {
+  const namespaces = [...new Set(grants.map((g) => g.metadata!.namespace!))].sort();
+  if (targets === 1) return `Create this ReferenceGrant in namespace ${namespaces[0]} to allow it:`;
+  const where = namespaces.length === 1 ? `namespace ${namespaces[0]}` : `namespaces ${namespaces.slice(0, MAX_LISTED_REFS).join(', ')}${namespaces.length > MAX_LISTED_REFS ? ', …' : ''}`;
+  const listed = grants.length < targets ? `the first ${grants.length}` : 'every one';
+  const shown = grants.length > MAX_SHOWN_GRANTS ? `; the first ${MAX_SHOWN_GRANTS} follow (kgateway-admission check --output json lists ${listed})` : '';
+  return `Create these ${targets} ReferenceGrants, one per target, in ${where} to allow them${shown}:`;
+}
+
+export function deniedForMissingGrant(
+  from: ReferenceFrom,
+  name: string,
+  missing: readonly BackendRef[],
+  view: ClusterView,
+  enforcement: EnforcementInForce = { mode: 'deny' },
+): Verdict {
   const listed = missing.slice(0, MAX_LISTED_REFS);
   const lines = [
     `${from.kind} ${from.namespace}/${name} refers to objects in other namespaces that no ReferenceGrant allows:`,
     ...listed.map((ref) => `- ${ref.location}: ${describeTarget(ref.target)}`),
     ...(missing.length > listed.length ? [`- …and ${missing.length - listed.length} more`] : []),
   ];
-  const byNamespace = new Map<string, ReferenceTo[]>();
-  for (const ref of missing) {
-    let list = byNamespace.get(ref.target.namespace);
-    if (!list) {
-      list = [];
-      byNamespace.set(ref.target.namespace, list);
-    }
-    if (list.length < MAX_SUGGESTED_TARGETS) list.push(ref.target);
+  const { grants: suggestions, targets } = suggestedGrants(from, missing, view);
+  if (suggestions.length > 0) {
+    lines.push(createLine(suggestions, targets));
+    lines.push(suggestions.slice(0, MAX_SHOWN_GRANTS).map((grant) => kubectlYaml(grant).trimEnd()).join('\n---\n'));
   }
-  const namespaces = [...byNamespace.keys()].sort().slice(0, MAX_LISTED_REFS);
-  lines.push(
-    namespaces.length === 1
-      ? `Create this ReferenceGrant in namespace ${namespaces[0]} to allow it:`
-      : `Create these ReferenceGrants, one in each target namespace (${namespaces.join(', ')}), to allow them:`,
-  );
-  const documents = namespaces.map((ns) => referenceGrantYaml(from, byNamespace.get(ns)!).trimEnd());
-  lines.push(documents.join('\n---\n'));
   if (enforcement.invalidLabel !== undefined) {
     lines.push(`(Namespace ${from.namespace} has label ${ENFORCEMENT_LABEL}=${JSON.stringify(enforcement.invalidLabel)}, which is neither deny nor warn: denying.)`);
   }
-  return { ...denied(lines.join('\n')), reason: missingGrantReason(missing) };
+  return { ...denied(lines.join('\n')), reason: missingGrantReason(missing), ...(suggestions.length > 0 ? { suggestions } : {}) };
 }
 
 // The API server keeps each warning under 120 characters in kubectl's output
@@ -254,7 +281,7 @@ export function crossNamespaceBackendRefRule(settings: Pick<RuleSettings, 'backe
       // Only the missing grant is softened by warn mode: an object that cannot
       // be checked (above), a not-ready view or a failed evaluation still deny.
       const enforcement = enforcementIn(from.namespace, settings, view);
-      return enforcement.mode === 'warn' ? warnedForMissingGrant(missing) : deniedForMissingGrant(from, objectName(request), missing, enforcement);
+      return enforcement.mode === 'warn' ? warnedForMissingGrant(missing) : deniedForMissingGrant(from, objectName(request), missing, view, enforcement);
     },
   };
 }

@@ -64,4 +64,10 @@ export interface Verdict {
   warned?: boolean;
   /** Why it was denied or warned, on one line, for the decision log; names only. */
   reason?: string;
+  /**
+   * On denial: objects that, created as they are (`kubectl apply`), would get
+   * the request admitted, e.g. the ReferenceGrants it lacks. The message shows
+   * them as YAML; `check` and `audit` print them as JSON.
+   */
+  suggestions?: KubeObject[];
 }

@@ -30,6 +30,7 @@ export function combine(verdicts: readonly Verdict[]): Verdict {
   if (denials.length > 0) {
     const code = Math.max(...denials.map((d) => d.code ?? 403));
     const reasons = denials.map((d) => d.reason ?? d.message ?? 'denied');
+    const suggestions = denials.flatMap((d) => d.suggestions ?? []);
     return {
       allowed: false,
       message: denials.map((d) => d.message ?? 'denied').join('\n'),
@@ -37,6 +38,7 @@ export function combine(verdicts: readonly Verdict[]): Verdict {
       patch: [],
       warnings,
       reason: reasons.join('; '),
+      ...(suggestions.length > 0 ? { suggestions } : {}),
     };
   }
   const warned = verdicts.filter((v) => v.warned);

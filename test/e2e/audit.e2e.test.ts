@@ -3,7 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gateway, httpListenerPolicy, referenceGrant } from '../support/builders.js';
+import { gateway, httpListenerPolicy } from '../support/builders.js';
 import { runCli } from '../support/cli.js';
 import { kubeRequest, requireControlPlane, startControlPlane, type ControlPlane } from '../support/controlPlane.js';
 import { create, ensureNamespaces, PATHS } from './support.js';
@@ -46,8 +46,13 @@ describe.skipIf(skip)('kgateway-admission audit on a live cluster', () => {
       ['missing-parametersRef', 'bare'],
       ['ungranted-reference', 'ungranted'],
     ]);
-    // Fixing the cluster clears the findings.
-    expect((await create(kc, PATHS.referenceGrants('monitoring'), referenceGrant())).status).toBe(201);
+    // Creating the grants the finding suggests, as they are, and adding the ref clear the findings.
+    const ungranted = report.findings.find((f: { problem: string }) => f.problem === 'ungranted-reference');
+    expect(ungranted.suggestions).toHaveLength(1);
+    for (const grant of ungranted.suggestions) {
+      const created = await create(kc, PATHS.referenceGrants(grant.metadata.namespace), grant);
+      expect(created.status, created.text).toBe(201);
+    }
     expect((await kubeRequest(kc, 'DELETE', `${PATHS.gateways('kgateway')}/bare`)).status).toBe(200);
     const clean = await audit('--output', 'json');
     expect(JSON.parse(clean.stdout).findings).toEqual([]);

@@ -43,9 +43,20 @@ describe('kgateway-admission check', () => {
       message: '',
       patch: [{ op: 'add', path: '/spec/infrastructure', value: { parametersRef: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters', name: 'agentgateway-otel' } } }],
       warnings: ['GatewayParameters kgateway/agentgateway-otel not found: create it, or the proxy starts without OTEL settings'],
+      suggestions: [],
     });
     expect(results[1]).toMatchObject({ kind: 'HTTPListenerPolicy', namespace: 'kgateway', name: 'logging-policy', allowed: false, patch: [], warnings: [] });
     expect(results[1].message).toContain('Create this ReferenceGrant in namespace monitoring');
+    // The grant the message shows as YAML, as JSON.
+    expect(results[1].suggestions).toEqual([
+      {
+        apiVersion: 'gateway.networking.k8s.io/v1beta1',
+        kind: 'ReferenceGrant',
+        metadata: { name: expect.stringMatching(/^allow-httplistenerpolicy-from-kgateway-to-service-otel-collector-collector-[0-9a-f]{8}$/), namespace: 'monitoring' },
+        spec: { from: [{ group: 'gateway.kgateway.dev', kind: 'HTTPListenerPolicy', namespace: 'kgateway' }], to: [{ group: '', kind: 'Service', name: 'otel-collector-collector' }] },
+      },
+    ]);
+    expect(results[1].message).toContain(`name: ${results[1].suggestions[0].metadata.name}`);
     expect(results[2]).toMatchObject({ name: 'plain', namespace: 'default', allowed: true, patch: [] });
   });
 

@@ -234,7 +234,7 @@ describe('huge arrays of refs', () => {
     expect(answer.response.allowed).toBe(allowed);
     if (!allowed) {
       expect(answer.response.status.message).toMatch(/^HTTPListenerPolicy kgateway\/logging-policy refers to objects in other namespaces that no ReferenceGrant allows:\n- spec\.accessLog\[0\]/);
-      // The first 50 refs are named, the rest counted; the suggested grants cover the first 50.
+      // The first 50 refs are named, the rest counted; grants are suggested for the first 1,000 targets, 20 of them shown.
       expect(answer.response.status.message).toMatch(new RegExp(`\\n- …and ${count - 50} more\\n`));
       expect(answer.response.status.message.length).toBeLessThan(32 * 1024);
     }

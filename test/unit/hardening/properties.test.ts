@@ -106,7 +106,8 @@ describe('a policy with an ungranted cross-namespace ref', () => {
     );
     // The generator is meant to produce mostly ungranted probes; check it does.
     expect(ungranted).toBeGreaterThan(2_000);
-  });
+    // Each denial renders one suggested grant per missing target as YAML: ~25 s on 2 busy cores.
+  }, 60_000);
 
   it('is allowed when every cross-namespace ref has its grant (so the property above is not met by denying everything)', () => {
     fc.assert(

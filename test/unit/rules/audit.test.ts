@@ -33,6 +33,18 @@ describe('audit', () => {
     ]);
   });
 
+  it('carries with an ungranted-reference finding the grants its message shows, which clear it', () => {
+    const policy = httpListenerPolicy({ name: 'ungranted' });
+    const objects = [policy, gateway({ name: 'bare' })];
+    const findings = auditObjects(objects, buildRuleSet(settings), settings, InMemoryClusterView.fromObjects(objects, viewOptionsFor(settings)));
+    const ungranted = findings.find((f) => f.problem === 'ungranted-reference')!;
+    expect(ungranted.suggestions).toHaveLength(1);
+    expect(ungranted.suggestions[0]).toMatchObject({ kind: 'ReferenceGrant', metadata: { namespace: 'monitoring' } });
+    expect(ungranted.message).toContain(`name: ${ungranted.suggestions[0]!.metadata!.name}`);
+    expect(findings.find((f) => f.problem === 'missing-parametersRef')!.suggestions).toEqual([]);
+    expect(audit([...objects, ...ungranted.suggestions]).map(([problem]) => problem)).toEqual(['missing-parametersRef']);
+  });
+
   it('finds nothing in the brief setup', () => {
     expect(audit([referenceGrant(), httpListenerPolicy(), gateway({ spec: { infrastructure: { parametersRef: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters', name: 'agentgateway-otel' } } } }), params('kgateway')])).toEqual([]);
   });

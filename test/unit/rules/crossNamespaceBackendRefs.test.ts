@@ -88,7 +88,7 @@ describe('cross-namespace backendRefs need a ReferenceGrant (GEP-709)', () => {
     expect(verdict.message).toContain('- spec.accessLog[0].grpcService.backendRef: Service logging/grpc-sink');
     expect(verdict.message).toContain('- spec.tracing.provider.openTelemetry.grpcService.backendRef: Service tracing/tempo');
     expect(verdict.message).not.toContain('otel-collector-collector');
-    expect(verdict.message).toContain('one in each target namespace (logging, tracing)');
+    expect(verdict.message).toContain('Create these 2 ReferenceGrants, one per target, in namespaces logging, tracing to allow them:');
   });
 
   it('checks ListenerPolicy default and per-port httpSettings', () => {
@@ -167,28 +167,79 @@ describe('cross-namespace backendRefs need a ReferenceGrant (GEP-709)', () => {
     expect(validate(other, []).allowed).toBe(true);
   });
 
-  it('puts in the message a ReferenceGrant that, once created, admits the policy', () => {
+  it('suggests one ReferenceGrant per missing target, shows the same ones as YAML in the message, and they admit the policy', () => {
     const policy = httpListenerPolicy({
-      otelAccessLogRefs: [backendRef(), backendRef({ name: 'second' }), backendRef({ name: 'tempo', namespace: 'tracing' })],
+      otelAccessLogRefs: [backendRef(), backendRef({ name: 'second' }), backendRef({ name: 'tempo', namespace: 'tracing' }), backendRef()],
     });
     const verdict = validate(policy, []);
     expect(verdict.allowed).toBe(false);
-    const yamlText = verdict.message!.slice(verdict.message!.indexOf('apiVersion:'));
-    const suggested = yamlText.split('\n---\n').map((doc) => parse(doc) as KubeObject);
-    expect(suggested.map((g) => g.metadata?.namespace)).toEqual(['monitoring', 'tracing']);
-    expect(suggested[0]).toEqual({
+    const suggestions = verdict.suggestions!;
+    expect(suggestions.map((g) => `${g.metadata?.namespace}/${g.metadata?.name}`)).toEqual([
+      expect.stringMatching(/^monitoring\/allow-httplistenerpolicy-from-kgateway-to-service-otel-collector-collector-[0-9a-f]{8}$/),
+      expect.stringMatching(/^monitoring\/allow-httplistenerpolicy-from-kgateway-to-service-second-[0-9a-f]{8}$/),
+      expect.stringMatching(/^tracing\/allow-httplistenerpolicy-from-kgateway-to-service-tempo-[0-9a-f]{8}$/),
+    ]);
+    expect(suggestions[0]).toEqual({
       apiVersion: 'gateway.networking.k8s.io/v1beta1',
       kind: 'ReferenceGrant',
-      metadata: { name: 'allow-httplistenerpolicy-from-kgateway', namespace: 'monitoring' },
+      metadata: { name: expect.stringMatching(/^allow-httplistenerpolicy-from-kgateway-to-service-otel-collector-collector-[0-9a-f]{8}$/), namespace: 'monitoring' },
       spec: {
         from: [{ group: 'gateway.kgateway.dev', kind: 'HTTPListenerPolicy', namespace: 'kgateway' }],
-        to: [
-          { group: '', kind: 'Service', name: 'otel-collector-collector' },
-          { group: '', kind: 'Service', name: 'second' },
-        ],
+        to: [{ group: '', kind: 'Service', name: 'otel-collector-collector' }],
       },
     });
-    expect(validate(policy, suggested).allowed).toBe(true);
+    expect(verdict.message).toContain('Create these 3 ReferenceGrants, one per target, in namespaces monitoring, tracing to allow them:');
+    const yamlText = verdict.message!.slice(verdict.message!.indexOf('apiVersion:'));
+    expect(yamlText.split('\n---\n').map((doc) => parse(doc, { version: '1.1' }) as KubeObject)).toEqual(suggestions);
+    expect(validate(policy, suggestions).allowed).toBe(true);
+  });
+
+  it('gives two policies of one kind and namespace, denied for different Services in one namespace, grants that do not replace each other (issue 12)', () => {
+    const logs = httpListenerPolicy({ name: 'logs', otelAccessLogRefs: [backendRef({ name: 'otel-logs' })] });
+    const traces = httpListenerPolicy({ name: 'traces', otelAccessLogRefs: [backendRef({ name: 'otel-traces' })] });
+    const [logsGrant] = validate(logs, []).suggestions!;
+    const [tracesGrant] = validate(traces, []).suggestions!;
+    expect(logsGrant!.metadata!.name).not.toBe(tracesGrant!.metadata!.name);
+    for (const grants of [[logsGrant!, tracesGrant!], [tracesGrant!, logsGrant!]]) {
+      expect(validate(logs, grants).allowed).toBe(true);
+      expect(validate(traces, grants).allowed).toBe(true);
+    }
+  });
+
+  it('writes the suggested grants so that kubectl (a YAML 1.1 reader) reads back the names as written: namespace 1234, Service on', () => {
+    const policy = httpListenerPolicy({ namespace: 'off', otelAccessLogRefs: [backendRef({ name: 'on', namespace: '1234' }), backendRef({ name: 'null', namespace: 'no' })] });
+    const verdict = validate(policy, []);
+    const yamlText = verdict.message!.slice(verdict.message!.indexOf('apiVersion:'));
+    const pasted = yamlText.split('\n---\n').map((doc) => parse(doc, { version: '1.1' }) as KubeObject);
+    expect(pasted).toEqual(verdict.suggestions);
+    expect(pasted.map((g) => [g.metadata?.namespace, (g.spec as { to: { name: unknown }[] }).to[0]!.name])).toEqual([
+      ['1234', 'on'],
+      ['no', 'null'],
+    ]);
+    expect(validate(policy, pasted).allowed).toBe(true);
+  });
+
+  it('shows the first 20 suggested grants in the message and keeps every one in the verdict', () => {
+    const refs = Array.from({ length: 30 }, (_, i) => backendRef({ name: `svc-${i}` }));
+    const verdict = validate(httpListenerPolicy({ otelAccessLogRefs: refs }), []);
+    expect(verdict.suggestions).toHaveLength(30);
+    expect(verdict.message).toContain('Create these 30 ReferenceGrants, one per target, in namespace monitoring to allow them; the first 20 follow');
+    expect(verdict.message!.match(/^kind: ReferenceGrant$/gm)).toHaveLength(20);
+    expect(validate(httpListenerPolicy({ otelAccessLogRefs: refs }), verdict.suggestions!).allowed).toBe(true);
+  });
+
+  it('suggests grants for the first 1,000 distinct targets and counts the rest, so a huge object is decided in bounded time', () => {
+    const refs = Array.from({ length: 1_200 }, (_, i) => backendRef({ name: `svc-${i % 1_100}` }));
+    const verdict = validate(httpListenerPolicy({ otelAccessLogRefs: refs }), []);
+    expect(verdict.suggestions).toHaveLength(1_000);
+    expect(verdict.message).toContain('Create these 1100 ReferenceGrants, one per target, in namespace monitoring to allow them; the first 20 follow (kgateway-admission check --output json lists the first 1000):');
+  });
+
+  it('suggests no grant for a ref without a name (it would have to allow every Service)', () => {
+    const verdict = validate(httpListenerPolicy({ otelAccessLogRefs: [backendRef({ name: '' })] }), []);
+    expect(verdict.allowed).toBe(false);
+    expect(verdict.suggestions).toBeUndefined();
+    expect(verdict.message).not.toContain('Create');
   });
 
   it('skips refs that are not objects instead of throwing', () => {

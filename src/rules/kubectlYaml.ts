@@ -1,0 +1,40 @@
+import { Document, visit } from 'yaml';
+
+/*
+ * kubectl reads YAML with go-yaml v2 (through sigs.k8s.io/yaml), a YAML 1.1
+ * reader: a plain `name: on` is the bool true there, and the API server then
+ * refuses the object ("cannot unmarshal bool into Go struct field"). The
+ * `yaml` library's 1.1 schema quotes every string that 1.1 reads as a bool,
+ * null, int, float or timestamp; go-yaml v2 also hands a plain scalar that
+ * starts with a digit or sign to Go's strconv, which reads more than YAML 1.1
+ * does. Those forms are quoted here.
+ * See resolve() in resolve.go of go.yaml.in/yaml/v2 (v2.4.3, what
+ * sigs.k8s.io/yaml v1.6 wraps; gopkg.in/yaml.v2 before it reads the same).
+ */
+
+/** strconv.ParseInt/ParseUint with base 0, after go-yaml v2 drops every `_`: 0x/0X, 0o/0O, 0b/0B, leading-0 octal, decimal. */
+const GO_INT = /^[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|[0-9]+)$/;
+/** go-yaml v2's yamlStyleFloat, tried on the same `_`-less text. */
+const GO_FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$/;
+
+/** Whether go-yaml v2 reads this plain scalar as something other than the string. */
+export function goYamlV2ReadsAsNonString(text: string): boolean {
+  if (!/^[-+0-9.]/.test(text)) return false;
+  const plain = text.startsWith('.') ? text : text.replaceAll('_', '');
+  return GO_INT.test(plain) || GO_FLOAT.test(plain);
+}
+
+/**
+ * YAML for `kubectl apply -f -` that every YAML 1.1 reader (kubectl's among
+ * them) reads back as exactly `object`: each string that such a reader would
+ * take for a bool, null, number or timestamp is quoted.
+ */
+export function kubectlYaml(object: unknown): string {
+  const document = new Document(object, { version: '1.1' });
+  visit(document, {
+    Scalar(_key, node) {
+      if (typeof node.value === 'string' && goYamlV2ReadsAsNonString(node.value)) node.type = 'QUOTE_DOUBLE';
+    },
+  });
+  return document.toString({ lineWidth: 0 });
+}
