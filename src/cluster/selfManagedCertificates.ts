@@ -17,8 +17,10 @@ import { KubeApi } from './kubeApi.js';
  * winner's Secret, and a renewal is an update with the read resourceVersion
  * (409 Conflict: re-read and adopt). A periodic check re-reads the Secret
  * (another replica may have renewed it), renews the serving certificate
- * before it expires (same CA, so caBundle does not change), and puts caBundle
- * back when something replaced the webhook configurations without it.
+ * before it expires (same CA, so caBundle does not change), rotates the CA
+ * (1 year; its key sits in the Secret) with an overlap (planCertificates),
+ * and puts caBundle back when something replaced the webhook configurations
+ * without it.
  *
  * RBAC this needs: secrets create (in the namespace; create cannot be limited
  * by name), secrets get and update of the one Secret, and get and patch of the
