@@ -250,7 +250,7 @@ describe.skipIf(skip)('Helm chart against a real kube-apiserver', () => {
 
   it("renders the config file from values, valid for the server, and the chart's schema of it is the server's", async () => {
     for (const mode of MODE_NAMES) {
-      const text = find(rendered[mode], 'ConfigMap').data['config.yaml'];
+      const text = find(rendered[mode], 'ConfigMap', `${MODES[mode].release}-kgateway-admission`).data['config.yaml'];
       expect(() => parseConfig(parseYaml(text), `${mode} config.yaml`)).not.toThrow();
     }
     expect(parseYaml(find(rendered.certManager, 'ConfigMap').data['config.yaml']).profile).toBe('agentgateway-v2.2');
