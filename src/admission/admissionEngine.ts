@@ -21,7 +21,10 @@ export interface ReviewOutcome {
 export interface AdmissionEngineOptions {
   ruleSet: RuleSet;
   view: ClusterView;
-  /** False until the cluster view has synced; validation then fails closed. */
+  /**
+   * False until the cluster view has synced (or once it has gone stale):
+   * validation then denies (503), mutation answers HTTP 503.
+   */
   isReady?: () => boolean;
   /**
    * Decides again against what the API server holds now. A watch can lag a
@@ -61,13 +64,19 @@ export class AdmissionEngine {
     let verdict: Verdict;
     let decision: Decision;
     try {
-      if (endpoint === 'validate' && this.options.isReady && !this.options.isReady() && isHandled(rules, request)) {
+      if (this.options.isReady && !this.options.isReady() && isHandled(rules, request)) {
         verdict = denied(
-          'kgateway-admission is not ready: its view of ReferenceGrants has not synced yet, so it cannot allow this change. Retry shortly.',
+          'kgateway-admission is not ready: its view of the cluster has not synced yet (or has gone stale), so it cannot decide on this change. Retry shortly.',
           503,
         );
-        decision = 'not-ready';
-      } else {
+        // Mutation reads GatewayClasses from the view, so an unsynced view
+        // can miss a class and leave a Gateway without its parametersRef. It
+        // answers HTTP 503 rather than a decision: to the API server that is
+        // a failed call, so the mutating webhook's failurePolicy decides, as
+        // when no pod answers (Fail: the write is refused and retried;
+        // Ignore: admitted unmutated). Validation denies outright.
+        if (endpoint === 'mutate') return { statusCode: 503, body: completeResponse(request.uid, verdict, apiVersion), decision: 'not-ready', request };
+        decision = 'not-ready';      } else {
         verdict = decide(rules, request, this.options.view);
         if (!verdict.allowed && this.options.reconsider) {
           verdict = await this.confirmDenial(verdict, (view) => decide(rules, request, view));

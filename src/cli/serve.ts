@@ -4,7 +4,7 @@ import { manifestClusterSource, type ClusterSource } from '../cluster/clusterSou
 import type { KubeConnectionConfig } from '../cluster/kubeCredentials.js';
 import type { SelfManagedCertificates } from '../cluster/selfManagedCertificates.js';
 import { AdmissionMetrics } from '../server/metrics.js';
-import { loadConfig, profileOf, ruleSettings, viewOptionsFor } from '../config/config.js';
+import { loadConfig, profileOf, ruleSettings, viewOptionsFor, watchedReferrerKinds } from '../config/config.js';
 import type { ProfileName } from '../config/profiles.js';
 import { handledKinds } from '../rules/ruleSet.js';
 import { DECISION_MESSAGE } from '../server/admissionRoutes.js';
@@ -12,14 +12,14 @@ import { ensureCertificates } from '../server/certificates.js';
 import { startWebhookServer } from '../server/webhookServer.js';
 import { integerOption, parseCommandArgs, profileOption, UsageError } from './usage.js';
 
-export const SERVE_USAGE = `Usage: kgateway-admission serve [--host H] [--port N] [--metrics-port N] [--config FILE] [--profile NAME]
+export const SERVE_USAGE = `Usage: kgateway-admission serve [--host H] [--port N] [--metrics-host H] [--metrics-port N] [--config FILE] [--profile NAME]
          [--tls-cert FILE --tls-key FILE] [--client-ca FILE] [--certs-dir DIR]
          (--manifests PATH... | --kubeconfig FILE)
          [--self-managed-certs --secret-name NAME --service-name NAME [--namespace NS] [--webhook-config NAME...]]
 
 Serves POST /mutate and /validate (AdmissionReview admission.k8s.io/v1) over
 HTTPS, GET /healthz and /readyz on the same port, and GET /metrics over plain
-HTTP on --metrics-port. Without --tls-cert/--tls-key, a CA and serving
+HTTP on --metrics-port (on --metrics-host, default --host). Without --tls-cert/--tls-key, a CA and serving
 certificate are generated into --certs-dir (default certs/) and reused.
 The cluster view comes from --manifests files, or from list+watch of a live
 cluster: --kubeconfig, else $KUBECONFIG, else in-cluster credentials.
@@ -45,6 +45,7 @@ export async function runServe(args: string[]): Promise<number> {
       host: { type: 'string' },
       port: { type: 'string' },
       'metrics-port': { type: 'string' },
+      'metrics-host': { type: 'string' },
       config: { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
@@ -71,6 +72,8 @@ export async function runServe(args: string[]): Promise<number> {
   const config = await loadConfig(values.config);
   config.server.host = values.host ?? config.server.host;
   config.server.port = integerOption('port', values.port, 0, 65535) ?? config.server.port;
+  const metricsHost = values['metrics-host'] ?? config.server.metricsHost;
+  if (metricsHost !== undefined) config.server.metricsHost = metricsHost;
   config.server.metricsPort = integerOption('metrics-port', values['metrics-port'], 0, 65535) ?? config.server.metricsPort;
 
   // stdout, asynchronous as pino's default, but the per-request decision
@@ -133,11 +136,12 @@ export async function runServe(args: string[]): Promise<number> {
         kubeConfig: live.kubeConfig,
         logger,
         parametersKind: { group: settings.parametersRef.group, kind: settings.parametersRef.kind },
-        referrerKinds: [...settings.backendRefKinds, ...settings.scanKinds],
+        referrerKinds: watchedReferrerKinds(settings),
         backendRefs: viewOptionsFor(settings).backendRefs!,
         onList: (resource, reason) => metrics.watchLists.inc({ resource, reason }),
         onWatchError: (resource) => metrics.watchErrors.inc({ resource }),
         rereads: { onReread: (result) => metrics.grantRereads.inc({ result }) },
+        staleAfterMs: config.server.staleAfterSeconds * 1000,
       })
     : await manifestClusterSource(values.manifests!, viewOptionsFor(settings));
   const liveKubeConfig = live?.kubeConfig;

@@ -26,7 +26,16 @@ export interface LiveClusterSourceOptions {
   rereads?: GrantRereadsOptions;
   /** How long the API server keeps each watch open before it is resumed (default 5-10 min). */
   watchTimeoutSeconds?: { min: number; spread: number };
+  /**
+   * With no successful list or watch of a resource for this long, the view is
+   * reported not ready (default 5 min): a partitioned or de-authorized pod
+   * must not decide on a stale view forever.
+   */
+  staleAfterMs?: number;
+  now?: () => number;
 }
+
+export const DEFAULT_STALE_AFTER_MS = 300_000;
 
 const DISCOVERY_RETRY_MAX_MS = 15_000;
 
@@ -64,7 +73,13 @@ export class LiveClusterSource implements ClusterSource {
   notReadyReason(): string | undefined {
     if (!this.discovered) return `discovering API resources${this.discoveryError ? ` (last error: ${this.discoveryError})` : ''}`;
     const waiting = this.watches.filter((w) => !w.hasSynced).map((w) => w.name);
-    return waiting.length > 0 ? `waiting for the first list of ${waiting.join(', ')}` : undefined;
+    if (waiting.length > 0) return `waiting for the first list of ${waiting.join(', ')}`;
+    const now = (this.options.now ?? Date.now)();
+    const staleAfterMs = this.options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+    const stale = this.watches.filter((w) => now - (w.lastHealthyAt ?? 0) > staleAfterMs).map((w) => w.name);
+    return stale.length > 0
+      ? `no successful list or watch of ${stale.join(', ')} for more than ${Math.round(staleAfterMs / 1000)} s: the view may be stale`
+      : undefined;
   }
 
   /** Starts discovery and watches in the background; readiness says when they have synced. */
@@ -146,6 +161,7 @@ export class LiveClusterSource implements ClusterSource {
         logger,
         this.options.watchTimeoutSeconds,
         listOptions,
+        this.options.now,
       );
       return watch;
     };

@@ -59,6 +59,8 @@ export class ResourceWatch {
   private controller: AbortController | undefined;
   private pendingWatch: Promise<unknown> | undefined;
   private readonly path: string;
+  /** When the API server last answered this resource's list or watch (a list, a watch opened, an event, a watch it closed). */
+  private healthyAt: number | undefined;
 
   constructor(
     private readonly api: KubeApi,
@@ -68,6 +70,7 @@ export class ResourceWatch {
     private readonly logger: Logger,
     private readonly watchTimeoutSeconds = WATCH_TIMEOUT_S,
     private readonly listOptions: ListOptions = {},
+    private readonly now: () => number = Date.now,
   ) {
     this.path = collectionPath(resource, version);
   }
@@ -78,6 +81,15 @@ export class ResourceWatch {
 
   get hasSynced(): boolean {
     return this.synced;
+  }
+
+  /**
+   * When the API server last answered a list or watch of this resource; a
+   * healthy watch renews it at least every few minutes (the server's watch
+   * timeout, and client-node's 30 s inactivity abort of a quiet stream).
+   */
+  get lastHealthyAt(): number | undefined {
+    return this.healthyAt;
   }
 
   /** Resolves after the first list (or its failure, which is retried in the background). */
@@ -135,6 +147,7 @@ export class ResourceWatch {
     this.resourceVersion = resourceVersion;
     this.lists++;
     this.synced = true;
+    this.healthyAt = this.now();
     this.handlers.onList?.(reason);
     if (reason === 'relist') this.logger.info({ resource: this.name, items: seen.size }, 're-listed after the watch expired or failed');
     this.watch();
@@ -172,6 +185,7 @@ export class ResourceWatch {
           if (generation !== this.generation) return controller.abort();
           this.controller = controller;
           connected = true;
+          this.healthyAt = this.now();
           // Connected: the backoff starts over. (Reset on a good list alone,
           // a watch refused right after every list would re-list in a loop.)
           this.restartDelayMs = 500;
@@ -190,6 +204,7 @@ export class ResourceWatch {
       const message = `watch of ${this.name} answered ${status.code ?? '?'}: ${status.message ?? 'no message'}`;
       return status.code === 410 ? new WatchExpired(message) : new KubeApiError(status.code ?? 500, message);
     }
+    this.healthyAt = this.now();
     const resourceVersion = object.metadata?.resourceVersion;
     if (typeof resourceVersion === 'string' && resourceVersion) this.resourceVersion = resourceVersion;
     if (type === 'ADDED' || type === 'MODIFIED') this.handlers.upsert(object);
@@ -202,6 +217,7 @@ export class ResourceWatch {
     if (this.stopped) return;
     if (error === null) {
       // The API server closed the watch at its timeout: resume where it ended.
+      this.healthyAt = this.now();
       this.watch();
     } else if (error instanceof WatchExpired || (error as { statusCode?: number }).statusCode === 410) {
       // The resourceVersion is older than etcd keeps: only a fresh list is complete.

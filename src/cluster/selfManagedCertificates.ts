@@ -17,8 +17,10 @@ import { KubeApi } from './kubeApi.js';
  * winner's Secret, and a renewal is an update with the read resourceVersion
  * (409 Conflict: re-read and adopt). A periodic check re-reads the Secret
  * (another replica may have renewed it), renews the serving certificate
- * before it expires (same CA, so caBundle does not change), and puts caBundle
- * back when something replaced the webhook configurations without it.
+ * before it expires (same CA, so caBundle does not change), rotates the CA
+ * (1 year; its key sits in the Secret) with an overlap (planCertificates),
+ * and puts caBundle back when something replaced the webhook configurations
+ * without it.
  *
  * RBAC this needs: secrets create (in the namespace; create cannot be limited
  * by name), secrets get and update of the one Secret, and get and patch of the
@@ -34,10 +36,13 @@ export interface SelfManagedCertificatesOptions {
   /** Writable folder for tls.crt, tls.key and ca.crt (an emptyDir in the chart). */
   dir: string;
   logger: Logger;
+  /** Lifetime of a new CA (default 365 days); it is rotated with a third of it left. */
   caValidityDays?: number;
   certValidityDays?: number;
-  /** Renew the serving certificate (or the CA) when it has less than this left. */
+  /** Renew the serving certificate when it has less than this left (default 30 days). */
   renewBeforeDays?: number;
+  /** How long a new CA is in caBundle before it signs the certificate served (default 1 hour). */
+  caOverlapMs?: number;
   /** How often the Secret and caBundle are checked again after start. */
   checkIntervalMs?: number;
   /** Field manager of the caBundle patches. */
@@ -89,37 +94,75 @@ export function splitPem(pem: string): string[] {
   return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((c) => `${c}\n`) ?? [];
 }
 
-export type Verdict = { use: true } | { use: false; renew: 'serving' | 'all'; reason: string };
+/**
+ * What to do with the stored certificates:
+ * - `use`: serve them as they are;
+ * - `new`: no usable CA (missing, unreadable, key mismatch, or expiring too
+ *   soon to rotate gracefully): a new CA and serving certificate at once,
+ *   still trusting the previous CA while it is valid;
+ * - `add-ca`: the CA has less than a third of its life left: a new CA goes
+ *   first in the bundle (and signs from now on) while the serving certificate
+ *   of the old CA, still trusted, keeps serving until the new CA is in every
+ *   caBundle;
+ * - `reissue`: a new serving certificate from the first CA.
+ */
+export type CertificatePlan = { action: 'use' } | { action: 'new' | 'add-ca' | 'reissue'; reason: string };
+
+export interface RotationPolicy {
+  /** Renew the serving certificate when it has less than this left. */
+  renewBeforeMs: number;
+  /**
+   * A new CA must have been in caBundle this long before a serving
+   * certificate it signed is used (the API servers pick up caBundle through
+   * their informers; this leaves them ample time).
+   */
+  caOverlapMs: number;
+  /** Whether this replica has seen the stored CA bundle in every webhook's caBundle. */
+  bundlePublished: boolean;
+}
 
 /**
- * Whether stored certificates can serve `host`: all four parts present and
- * matching, the serving certificate issued by the first CA, covering the host
- * and valid for more than `renewBeforeMs`. When only the serving certificate
- * needs replacing, the CA is kept.
+ * The rotation decision, pure: the first CA of the bundle signs; the serving
+ * certificate must be signed by a CA of the bundle, match its key, cover
+ * `host` and be valid for more than `renewBeforeMs`. A CA is rotated with an
+ * overlap (`add-ca`, then `reissue` once the new CA is published and
+ * `caOverlapMs` old), so no call fails on a serving certificate the API
+ * server does not trust yet.
  */
-export function judgeCertificates(stored: Partial<StoredCertificates>, host: string, renewBeforeMs: number, now = Date.now()): Verdict {
+export function planCertificates(stored: Partial<StoredCertificates>, host: string, policy: RotationPolicy, now = Date.now()): CertificatePlan {
   let ca: X509Certificate;
+  let bundle: X509Certificate[];
   try {
-    const first = splitPem(stored.caCert ?? '')[0];
-    if (!first || !stored.caKey) return { use: false, renew: 'all', reason: 'no CA' };
-    ca = new X509Certificate(first);
-    if (!ca.ca || !ca.checkPrivateKey(createPrivateKey(stored.caKey))) return { use: false, renew: 'all', reason: 'the CA key does not match the CA' };
+    const pems = splitPem(stored.caCert ?? '');
+    if (pems.length === 0 || !stored.caKey) return { action: 'new', reason: 'no CA' };
+    bundle = pems.map((pem) => new X509Certificate(pem));
+    ca = bundle[0]!;
+    if (!ca.ca || !ca.checkPrivateKey(createPrivateKey(stored.caKey))) return { action: 'new', reason: 'the CA key does not match the CA' };
   } catch (error) {
-    return { use: false, renew: 'all', reason: `unreadable CA: ${(error as Error).message}` };
+    return { action: 'new', reason: `unreadable CA: ${(error as Error).message}` };
   }
-  if (Date.parse(ca.validTo) - now < renewBeforeMs * 2) return { use: false, renew: 'all', reason: `the CA expires ${ca.validTo}` };
+  const caLeft = Date.parse(ca.validTo) - now;
+  const caLife = Date.parse(ca.validTo) - Date.parse(ca.validFrom);
+  // Too late for an overlap: the old CA would expire before the new one is everywhere.
+  if (caLeft < Math.max(policy.renewBeforeMs, 2 * policy.caOverlapMs)) return { action: 'new', reason: `the CA expires ${ca.validTo}` };
+  if (caLeft < caLife / 3) return { action: 'add-ca', reason: `the CA has less than a third of its life left (expires ${ca.validTo})` };
+  const reissue = (reason: string): CertificatePlan => ({ action: 'reissue', reason });
   try {
-    if (!stored.cert || !stored.key) return { use: false, renew: 'serving', reason: 'no serving certificate' };
+    if (!stored.cert || !stored.key) return reissue('no serving certificate');
     const leaf = new X509Certificate(stored.cert);
-    if (!leaf.checkIssued(ca) || !leaf.verify(ca.publicKey)) return { use: false, renew: 'serving', reason: 'the serving certificate is not signed by the CA' };
-    if (!leaf.checkPrivateKey(createPrivateKey(stored.key))) return { use: false, renew: 'serving', reason: 'the key does not match the serving certificate' };
-    if (leaf.checkHost(host) === undefined) return { use: false, renew: 'serving', reason: `the serving certificate does not cover ${host}` };
-    if (Date.parse(leaf.validTo) - now < renewBeforeMs) return { use: false, renew: 'serving', reason: `the serving certificate expires ${leaf.validTo}` };
-    if (Date.parse(leaf.validFrom) > now + 60_000) return { use: false, renew: 'serving', reason: `the serving certificate is not valid before ${leaf.validFrom}` };
+    const signer = bundle.find((c) => leaf.checkIssued(c) && leaf.verify(c.publicKey));
+    if (!signer) return reissue('the serving certificate is not signed by a CA of the bundle');
+    if (!leaf.checkPrivateKey(createPrivateKey(stored.key))) return reissue('the key does not match the serving certificate');
+    if (leaf.checkHost(host) === undefined) return reissue(`the serving certificate does not cover ${host}`);
+    if (Date.parse(leaf.validTo) - now < policy.renewBeforeMs) return reissue(`the serving certificate expires ${leaf.validTo}`);
+    if (Date.parse(leaf.validFrom) > now + 60_000) return reissue(`the serving certificate is not valid before ${leaf.validFrom}`);
+    if (signer !== ca && policy.bundlePublished && now - Date.parse(ca.validFrom) >= policy.caOverlapMs) {
+      return reissue('a newer CA is in every caBundle: moving the serving certificate to it');
+    }
   } catch (error) {
-    return { use: false, renew: 'serving', reason: `unreadable serving certificate: ${(error as Error).message}` };
+    return reissue(`unreadable serving certificate: ${(error as Error).message}`);
   }
-  return { use: true };
+  return { action: 'use' };
 }
 
 /** A serving certificate for `hosts` signed by an existing CA. */
@@ -172,6 +215,8 @@ export class SelfManagedCertificates {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private caBundlePatched = false;
+  /** The CA bundle this replica last saw in every webhook's caBundle. */
+  private publishedBundle: string | undefined;
   private patchRetryMs = 1_000;
   private readonly host: string;
   private readonly hosts: string[];
@@ -282,15 +327,20 @@ export class SelfManagedCertificates {
       }
       if (got.status !== 200) throw this.failure('read', got);
       const stored = decodeSecret(got.body);
-      const verdict = judgeCertificates(stored, this.host, this.renewBeforeMs);
-      if (verdict.use) return this.use(stored as StoredCertificates);
-      const renewed = verdict.renew === 'serving' ? await this.renewServing(stored as StoredCertificates) : await this.newBundle(stored.caCert);
+      const plan = planCertificates(stored, this.host, this.rotationPolicy(stored.caCert));
+      if (plan.action === 'use') return this.use(stored as StoredCertificates);
+      const renewed =
+        plan.action === 'reissue'
+          ? await this.renewServing(stored as StoredCertificates)
+          : plan.action === 'add-ca'
+            ? await this.addCa(stored as StoredCertificates)
+            : await this.newBundle(stored.caCert);
       const updated = await this.request('PUT', `${this.secretPath}/${encodeURIComponent(secretName)}`, {
         ...this.secretObject(renewed),
         metadata: { ...got.body.metadata, labels: { ...(got.body.metadata?.labels ?? {}), ...this.labels() } },
       });
       if (updated.status === 200) {
-        logger.info({ secret: `${this.options.namespace}/${secretName}`, reason: verdict.reason, renewed: verdict.renew }, 'self-managed certificates: renewed');
+        logger.info({ secret: `${this.options.namespace}/${secretName}`, reason: plan.reason, action: plan.action }, 'self-managed certificates: renewed');
         return this.use(renewed);
       }
       if (updated.status === 409) continue; // another replica renewed it first: re-read and adopt
@@ -310,9 +360,11 @@ export class SelfManagedCertificates {
     if (!caBundle) throw new SelfManagedCertificatesError('no certificates yet');
     if (this.options.webhookConfigs.length === 0) {
       this.caBundlePatched = true;
+      this.publishedBundle = this.current!.caCert;
       return 0;
     }
     let found = 0;
+    const publishing = this.current!.caCert;
     for (const name of this.options.webhookConfigs) {
       for (const { kind, plural } of WEBHOOK_KINDS) {
         const path = `/apis/admissionregistration.k8s.io/v1/${plural}/${encodeURIComponent(name)}`;
@@ -343,6 +395,7 @@ export class SelfManagedCertificates {
       }
     }
     this.caBundlePatched = found > 0;
+    if (found > 0) this.publishedBundle = publishing;
     if (found === 0) {
       this.options.logger.info({ names: this.options.webhookConfigs }, 'self-managed certificates: no webhook configuration with these names yet');
     }
@@ -364,7 +417,7 @@ export class SelfManagedCertificates {
   }
 
   private async newBundle(previousCaCert?: string): Promise<StoredCertificates> {
-    const caDays = this.options.caValidityDays ?? 3650;
+    const caDays = this.options.caValidityDays ?? 365;
     const { caCert, caKey } = await generateCertificates([this.host], caDays);
     const serving = await issueServingCertificate({ cert: caCert, key: caKey }, this.hosts, this.options.certValidityDays ?? 365);
     // Keep trusting a previous CA that is still valid, so replicas still
@@ -377,6 +430,26 @@ export class SelfManagedCertificates {
       }
     });
     return { caCert: [caCert.endsWith('\n') ? caCert : `${caCert}\n`, ...previous].join(''), caKey, cert: serving.cert, key: serving.key };
+  }
+
+  private rotationPolicy(storedBundle: string | undefined): RotationPolicy {
+    return {
+      renewBeforeMs: this.renewBeforeMs,
+      caOverlapMs: this.options.caOverlapMs ?? 3_600_000,
+      bundlePublished: storedBundle !== undefined && this.publishedBundle === storedBundle,
+    };
+  }
+
+  /**
+   * A new CA first in the bundle, the old one kept after it; the serving
+   * certificate of the old CA keeps serving (the API server trusts it) until
+   * the new CA is published, unless it is unusable anyway.
+   */
+  private async addCa(stored: StoredCertificates): Promise<StoredCertificates> {
+    const { caCert, caKey } = await generateCertificates([this.host], this.options.caValidityDays ?? 365);
+    const next = { ...stored, caCert: [caCert.endsWith('\n') ? caCert : `${caCert}\n`, ...splitPem(stored.caCert).slice(0, 1)].join(''), caKey };
+    const plan = planCertificates(next, this.host, this.rotationPolicy(undefined));
+    return plan.action === 'reissue' ? this.renewServing(next) : next;
   }
 
   private async renewServing(stored: StoredCertificates): Promise<StoredCertificates> {

@@ -2,6 +2,8 @@ import type { BackendRefKind } from './settings.js';
 
 const KGATEWAY = 'gateway.kgateway.dev';
 const AGENTGATEWAY = 'agentgateway.dev';
+/** The only version kgateway v2.2.0 and agentgateway v2.2 serve these kinds at. */
+const V1ALPHA1 = ['v1alpha1'] as const;
 
 // Where kgateway's HTTP listener settings carry backendRefs, checked against
 // the v2.2.0 CRDs (install/helm/kgateway-crds/templates). ListenerPolicy holds
@@ -32,11 +34,13 @@ export const builtInBackendRefKinds: readonly BackendRefKind[] = [
   {
     group: KGATEWAY,
     kind: 'HTTPListenerPolicy',
+    versions: V1ALPHA1,
     paths: httpSettingsBackendRefs.map((p) => `spec.${p}`),
   },
   {
     group: KGATEWAY,
     kind: 'ListenerPolicy',
+    versions: V1ALPHA1,
     paths: [
       ...httpSettingsBackendRefs.map((p) => `spec.default.httpSettings.${p}`),
       ...httpSettingsBackendRefs.map((p) => `spec.perPort[].listener.httpSettings.${p}`),
@@ -47,6 +51,7 @@ export const builtInBackendRefKinds: readonly BackendRefKind[] = [
   {
     group: KGATEWAY,
     kind: 'GatewayExtension',
+    versions: V1ALPHA1,
     paths: [
       'spec.extAuth.grpcService.backendRef',
       'spec.extAuth.httpService.backendRef',
@@ -61,6 +66,7 @@ export const builtInBackendRefKinds: readonly BackendRefKind[] = [
   {
     group: AGENTGATEWAY,
     kind: 'AgentgatewayPolicy',
+    versions: V1ALPHA1,
     paths: [
       ...promptGuardBackendRefs('spec.backend'),
       'spec.frontend.tracing.backendRef',
@@ -73,6 +79,7 @@ export const builtInBackendRefKinds: readonly BackendRefKind[] = [
   {
     group: AGENTGATEWAY,
     kind: 'AgentgatewayBackend',
+    versions: V1ALPHA1,
     paths: [
       ...promptGuardBackendRefs('spec.policies'),
       'spec.ai.groups[].providers[].policies.ai.promptGuard.request[].webhook.backendRef',

@@ -5,7 +5,7 @@ import { referenceGrantGuardRule } from './referenceGrantGuard.js';
 import type { Rule } from './rule.js';
 import type { RuleSettings } from './settings.js';
 import type { AdmissionRequest, Verdict } from './types.js';
-import { allowed, combine } from './verdicts.js';
+import { allowed, combine, denied } from './verdicts.js';
 
 export interface RuleSet {
   mutating: readonly Rule[];
@@ -13,9 +13,10 @@ export interface RuleSet {
 }
 
 export function buildRuleSet(settings: RuleSettings): RuleSet {
+  const versions = knownVersions(settings);
   return {
-    mutating: [gatewayParametersRefRule(settings)],
-    validating: [crossNamespaceBackendRefRule(settings), referenceGrantGuardRule(settings)],
+    mutating: withVersionGate([gatewayParametersRefRule(settings)], versions),
+    validating: withVersionGate([crossNamespaceBackendRefRule(settings), referenceGrantGuardRule(settings)], versions),
   };
 }
 
@@ -28,6 +29,63 @@ export function handledKinds(settings: Pick<RuleSettings, 'backendRefKinds' | 's
     ...settings.scanKinds.map(({ group, kind }) => ({ group, kind })),
   ];
   return [...new Map(kinds.map((k) => [`${k.group}/${k.kind}`, k])).values()];
+}
+
+/** Gateway API kinds the rules read, at the versions Gateway API v1.x serves them. */
+const GATEWAY_API_VERSIONS = ['v1', 'v1beta1'] as const;
+
+/**
+ * `group/kind` → the versions whose schema the rules were written against.
+ * A kind not in the map (config rows without `versions`, scanKinds) is read
+ * at any version.
+ */
+export function knownVersions(settings: Pick<RuleSettings, 'backendRefKinds'>): ReadonlyMap<string, readonly string[]> {
+  const known = new Map<string, readonly string[]>([
+    [`${GATEWAY_API_GROUP}/Gateway`, GATEWAY_API_VERSIONS],
+    [`${GATEWAY_API_GROUP}/ReferenceGrant`, GATEWAY_API_VERSIONS],
+  ]);
+  const rowVersions = new Map<string, string[] | null>();
+  for (const row of settings.backendRefKinds) {
+    const key = `${row.group}/${row.kind}`;
+    const before = rowVersions.get(key);
+    // One row of a kind without versions reads it at any version.
+    rowVersions.set(key, before === null || !row.versions ? null : [...new Set([...(before ?? []), ...row.versions])]);
+  }
+  for (const [key, versions] of rowVersions) {
+    if (versions) known.set(key, versions);
+    else known.delete(key);
+  }
+  return known;
+}
+
+/**
+ * The webhooks are registered for every version (`apiVersions: ["*"]`), so a
+ * kgateway release that stops serving v1alpha1 cannot silently end
+ * validation. A version the rules do not know may move the fields they read:
+ * such a request is denied with a clear message instead of being read with
+ * the wrong paths, or let through unread. The other rules see only known
+ * versions.
+ */
+export function withVersionGate(rules: readonly Rule[], known: ReadonlyMap<string, readonly string[]>): Rule[] {
+  const isKnown = (request: AdmissionRequest): boolean => {
+    const versions = known.get(`${request.kind.group}/${request.kind.kind}`);
+    return versions === undefined || versions.includes(request.kind.version);
+  };
+  const gate: Rule = {
+    name: 'unknown-api-version',
+    operations: [...new Set(rules.flatMap((rule) => rule.operations))],
+    handles: (request) => !isKnown(request) && rules.some((rule) => rule.handles(request)),
+    decide(request) {
+      const { group, version, kind } = request.kind;
+      const versions = known.get(`${group}/${kind}`) ?? [];
+      return denied(
+        `kgateway-admission cannot check ${kind} at ${group ? `${group}/` : ''}${version}: it reads ${kind} only at ${versions.join(', ')}. ` +
+          'Denied rather than admitted unchecked; upgrade kgateway-admission to a release that knows this version.',
+        400,
+      );
+    },
+  };
+  return [gate, ...rules.map((rule) => ({ ...rule, handles: (request: AdmissionRequest) => isKnown(request) && rule.handles(request) }))];
 }
 
 /**

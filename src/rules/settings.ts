@@ -15,6 +15,12 @@ export interface BackendRefKind {
    * ending in `[]` is an array whose every item is visited.
    */
   paths: string[];
+  /**
+   * The API versions whose schema `paths` was read from. A request for the
+   * kind at another version is denied (the paths may not hold there); unset,
+   * every version is read with these paths.
+   */
+  versions?: readonly string[];
 }
 
 export interface RuleSettings {

@@ -92,7 +92,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   const metricsServer = createMetricsServer(metrics.registry);
   await new Promise<void>((resolve, reject) => {
     metricsServer.once('error', reject);
-    metricsServer.listen(config.server.metricsPort, config.server.host, () => resolve());
+    metricsServer.listen(config.server.metricsPort, config.server.metricsHost ?? config.server.host, () => resolve());
   });
 
   const url = urlOf('https', app.server.address() as AddressInfo);

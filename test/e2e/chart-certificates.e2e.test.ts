@@ -196,6 +196,47 @@ describe.skipIf(skip)('self-managed certificates against a real kube-apiserver',
     expect(m.certificates?.cert).toBe(after.cert);
   });
 
+  it('rotates a CA with a third of its life left in two steps: the new CA goes into caBundle beside the old one first, the serving certificate moves to it only after', async () => {
+    await applyClusterObject(cp.kubeConfig, webhookConfig('caroll', 'ValidatingWebhookConfiguration'));
+    // A CA 3 days long with half a day left (less than a third), and its serving certificate.
+    const { generate } = await import('selfsigned');
+    const now = Date.now();
+    const oldCa = await generate([{ name: 'commonName', value: 'old-ca' }], {
+      keyType: 'ec',
+      algorithm: 'sha256',
+      notBeforeDate: new Date(now - 2.5 * DAY),
+      notAfterDate: new Date(now + 0.5 * DAY),
+      extensions: [{ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true }],
+    });
+    const oldLeaf = await issueServingCertificate({ cert: oldCa.cert, key: oldCa.private }, serviceHostNames('caroll', NAMESPACE), 365);
+    await putSecret('caroll', { caCert: oldCa.cert, caKey: oldCa.private, ...oldLeaf }, true);
+
+    const m = manager('caroll', { renewBeforeDays: 0.1, caOverlapMs: 1_500, checkIntervalMs: 300 });
+    await m.start();
+    // Step 1: a new CA first in the bundle, the old one kept, the old serving certificate still served.
+    const added = await readSecret('caroll');
+    const cas = splitPem(added.caCert);
+    expect(cas).toHaveLength(2);
+    expect(cas[1]!.trim()).toBe(oldCa.cert.trim());
+    const newCa = new X509Certificate(cas[0]!);
+    expect(Date.parse(newCa.validTo) - Date.parse(newCa.validFrom)).toBeGreaterThan(360 * DAY);
+    expect(Date.parse(newCa.validTo) - Date.parse(newCa.validFrom)).toBeLessThan(370 * DAY);
+    expect(added.cert).toBe(oldLeaf.cert);
+    expect(m.certificates?.cert).toBe(oldLeaf.cert);
+    const bothCas = Buffer.from(added.caCert).toString('base64');
+    expect(await caBundles('caroll')).toEqual([bothCas, bothCas]);
+
+    // Step 2, after the overlap: a serving certificate of the new CA, while caBundle trusts both.
+    const { value: moved } = await pollUntil('the serving certificate to move to the new CA', async () => {
+      const secret = await readSecret('caroll');
+      return secret.cert !== oldLeaf.cert ? secret : undefined;
+    }, 15_000, 100);
+    expect(new X509Certificate(moved.cert).checkIssued(newCa)).toBe(true);
+    expect(moved.caCert).toBe(added.caCert);
+    expect(await caBundles('caroll')).toEqual([bothCas, bothCas]);
+    await pollUntil('the replica to serve it', async () => (m.certificates?.cert === moved.cert ? true : undefined), 5_000, 50);
+  });
+
   it('a renewal by another replica reaches the running server without a restart and without a failed request', async () => {
     const m = manager('rotate', { checkIntervalMs: 250 });
     const files = await m.start();

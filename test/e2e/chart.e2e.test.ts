@@ -67,6 +67,8 @@ const MODES = {
       },
       replicaCount: 3,
       config: { validation: { enforcement: 'warn' } },
+      networkPolicy: { enabled: true, metricsNamespaces: ['monitoring', 'prometheus'], egress: [{ ports: [{ port: 6443, protocol: 'TCP' }] }] },
+      clientAuth: { caBundle: CA_PEM },
     },
   },
 } as const;
@@ -224,9 +226,11 @@ describe.skipIf(skip)('Helm chart against a real kube-apiserver', () => {
         expect(excluded.values).toEqual(expect.arrayContaining(['kube-system', namespace]));
       }
       const [gateways, policies, grants] = webhooks;
-      expect(gateways.rules).toEqual([{ apiGroups: ['gateway.networking.k8s.io'], apiVersions: ['v1', 'v1beta1'], resources: ['gateways'], operations: ['CREATE', 'UPDATE'], scope: 'Namespaced' }]);
+      // Every version: a kgateway release that stops serving v1alpha1 must not end validation; the server denies versions it cannot read.
+      for (const webhook of webhooks) for (const rule of webhook.rules) expect(rule.apiVersions).toEqual(['*']);
+      expect(gateways.rules).toEqual([{ apiGroups: ['gateway.networking.k8s.io'], apiVersions: ['*'], resources: ['gateways'], operations: ['CREATE', 'UPDATE'], scope: 'Namespaced' }]);
       expect(policies.rules.flatMap((r: { resources: string[] }) => r.resources)).toEqual(['httplistenerpolicies', 'listenerpolicies', 'gatewayextensions', 'agentgatewaypolicies', 'agentgatewaybackends']);
-      expect(grants.rules).toEqual([{ apiGroups: ['gateway.networking.k8s.io'], apiVersions: ['v1', 'v1beta1'], resources: ['referencegrants'], operations: ['UPDATE', 'DELETE'], scope: 'Namespaced' }]);
+      expect(grants.rules).toEqual([{ apiGroups: ['gateway.networking.k8s.io'], apiVersions: ['*'], resources: ['referencegrants'], operations: ['UPDATE', 'DELETE'], scope: 'Namespaced' }]);
       expect(policies.failurePolicy).toBe('Fail');
       expect(grants.failurePolicy).toBe('Ignore');
     }
@@ -248,7 +252,7 @@ describe.skipIf(skip)('Helm chart against a real kube-apiserver', () => {
 
   it("renders the config file from values, valid for the server, and the chart's schema of it is the server's", async () => {
     for (const mode of MODE_NAMES) {
-      const text = find(rendered[mode], 'ConfigMap').data['config.yaml'];
+      const text = find(rendered[mode], 'ConfigMap', `${MODES[mode].release}-kgateway-admission`).data['config.yaml'];
       expect(() => parseConfig(parseYaml(text), `${mode} config.yaml`)).not.toThrow();
     }
     expect(parseYaml(find(rendered.certManager, 'ConfigMap').data['config.yaml']).profile).toBe('agentgateway-v2.2');
@@ -287,7 +291,7 @@ describe.skipIf(skip)('Helm chart against a real kube-apiserver', () => {
       }
     }
     const kinds = new Set(applied.map((a) => a.split(': ')[1]!.split('/')[0]));
-    for (const kind of ['Deployment', 'Service', 'ServiceAccount', 'ConfigMap', 'PodDisruptionBudget', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'Issuer', 'Certificate', 'ServiceMonitor', 'GatewayParameters', 'AgentgatewayParameters', 'FlowSchema', 'PriorityLevelConfiguration']) {
+    for (const kind of ['Deployment', 'Service', 'ServiceAccount', 'ConfigMap', 'PodDisruptionBudget', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'Issuer', 'Certificate', 'ServiceMonitor', 'GatewayParameters', 'AgentgatewayParameters', 'FlowSchema', 'PriorityLevelConfiguration', 'NetworkPolicy', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']) {
       expect(kinds, kind).toContain(kind);
     }
     process.stderr.write(`[chart] applied ${applied.length} objects to kube-apiserver ${kubeVersion}\n`);
@@ -304,6 +308,64 @@ describe.skipIf(skip)('Helm chart against a real kube-apiserver', () => {
     expect(level.spec).toMatchObject({ type: 'Limited', limited: { nominalConcurrencyShares: 10, limitResponse: { type: 'Queue', queuing: { queueLengthLimit: 50 } } } });
     const off = await renderChart(helm, 'off', 'kga-off', { apiPriorityAndFairness: { enabled: false } }, ['--kube-version', kubeVersion]);
     expect(off.filter((o) => o.kind === 'FlowSchema' || o.kind === 'PriorityLevelConfiguration')).toEqual([]);
+  });
+
+  it('security defaults: system-cluster-critical priority, /metrics on the pod IP, no objectSelector an author could use to opt out', async () => {
+    const pod = find(rendered.selfManaged, 'Deployment').spec.template.spec;
+    const container = pod.containers[0];
+    expect(pod.priorityClassName).toBe('system-cluster-critical');
+    expect(container.env).toContainEqual({ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } });
+    expect(container.args).toContain('--metrics-host=$(POD_IP)');
+    expect(container.args.some((a: string) => a.startsWith('--client-ca'))).toBe(false);
+    for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
+      for (const webhook of find(rendered.selfManaged, kind).webhooks) expect(webhook.objectSelector, kind).toBeUndefined();
+    }
+    // values.yaml no longer suggests an objectSelector on a label the object's author sets.
+    const values = await readFile(join(CHART_DIR, 'values.yaml'), 'utf8');
+    expect(values).not.toMatch(/kgateway-admission\.dev\/ignore/);
+    expect(rendered.selfManaged.filter((o) => o.kind === 'NetworkPolicy')).toEqual([]);
+    // An explicit config.server.metricsHost wins over the pod IP.
+    const explicit = await renderChart(helm, 'mh', 'kga-mh', { config: { server: { metricsHost: '127.0.0.1' } } });
+    expect(find(explicit, 'Deployment').spec.template.spec.containers[0].args).not.toContain('--metrics-host=$(POD_IP)');
+  });
+
+  it('networkPolicy and clientAuth: the admission port from anywhere, /metrics from the listed namespaces, --client-ca from a ConfigMap', () => {
+    const policy = find(rendered.secret, 'NetworkPolicy', 'sec-kgateway-admission');
+    const deployment = find(rendered.secret, 'Deployment');
+    expect(policy.spec.podSelector).toEqual(deployment.spec.selector);
+    expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(policy.spec.ingress).toEqual([
+      { ports: [{ port: 'https', protocol: 'TCP' }] },
+      { ports: [{ port: 'metrics', protocol: 'TCP' }], from: [{ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['monitoring', 'prometheus'] }] } }] },
+    ]);
+    expect(policy.spec.egress).toEqual([{ ports: [{ port: 6443, protocol: 'TCP' }] }]);
+    const pod = deployment.spec.template.spec;
+    expect(pod.containers[0].args).toContain('--client-ca=/etc/kgateway-admission/client-ca/ca.crt');
+    expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'client-ca', mountPath: '/etc/kgateway-admission/client-ca', readOnly: true });
+    expect(pod.volumes).toContainEqual({ name: 'client-ca', configMap: { name: 'sec-kgateway-admission-client-ca' } });
+    expect(find(rendered.secret, 'ConfigMap', 'sec-kgateway-admission-client-ca').data['ca.crt'].trim()).toBe(CA_PEM.trim());
+  });
+
+  it('kube-apiserver stores the NetworkPolicy as rendered, and gives a pod of the Deployment the system-cluster-critical priority', async () => {
+    const stored = await kubeRequest(cp.kubeConfig, 'GET', '/apis/networking.k8s.io/v1/namespaces/kga-sec/networkpolicies/sec-kgateway-admission');
+    expect(stored.status, stored.text).toBe(200);
+    expect(stored.body.spec.ingress).toEqual(find(rendered.secret, 'NetworkPolicy').spec.ingress);
+    // No kubelet or CNI runs here: nothing enforces the policy, the API server only validates and stores it.
+    const template = find(rendered.selfManaged, 'Deployment').spec.template;
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'priority-probe', namespace: 'kga-sm', labels: template.metadata.labels }, spec: template.spec };
+    const created = await kubeRequest(cp.kubeConfig, 'POST', '/api/v1/namespaces/kga-sm/pods', { body: pod });
+    expect(created.status, created.text).toBe(201);
+    expect(created.body.spec.priorityClassName).toBe('system-cluster-critical');
+    expect(created.body.spec.priority).toBe(2_000_000_000);
+    await kubeRequest(cp.kubeConfig, 'DELETE', '/api/v1/namespaces/kga-sm/pods/priority-probe?gracePeriodSeconds=0');
+  });
+
+  it('with the grant guard off, the ClusterRole leaves out the kinds with backendRefs (AgentgatewayBackends may hold credentials)', async () => {
+    const off = await renderChart(helm, 'off', 'kga-off', { config: { validation: { grantGuard: 'off' } } });
+    const role = find(off, 'ClusterRole', 'off-kgateway-admission');
+    const resources = (role.rules as { resources: string[] }[]).flatMap((r) => r.resources).sort();
+    expect(resources).toEqual(['agentgatewayparameters', 'gatewayclasses', 'gatewayparameters', 'referencegrants']);
+    expect(find(off, 'ValidatingWebhookConfiguration').webhooks.map((w: { name: string }) => w.name)).toEqual(['policies.validate.kgateway-admission.kgateway.dev']);
   });
 
   it('the ClusterRole grants list and watch of exactly the kinds the server watches', async () => {
@@ -453,6 +515,58 @@ describe.skipIf(skip)('Helm chart against a real kube-apiserver', () => {
       const mutating = await kubeRequest(cp.kubeConfig, 'GET', webhookPaths[0]!);
       expect(mutating.body.webhooks[0].timeoutSeconds).toBe(7);
       expect((await runHelm(helm, ['get', 'manifest', release, '--namespace', namespace, '--kubeconfig', cp.kubeconfigPath])).stdout).toContain(`caBundle: ${caBundle}`);
+    });
+
+    it("the ValidatingAdmissionPolicy lets the ServiceAccount change only caBundle of its own webhooks; without its binding RBAC alone let it change anything", async () => {
+      const mutatingPath = `/apis/admissionregistration.k8s.io/v1/${WEBHOOK_PLURALS.MutatingWebhookConfiguration}/${fullname}`;
+      const validatingPath = `/apis/admissionregistration.k8s.io/v1/${WEBHOOK_PLURALS.ValidatingWebhookConfiguration}/${fullname}`;
+      const asServiceAccount = (path: string, ops: unknown[]) => kubeRequest(saKc, 'PATCH', path, { body: ops, contentType: 'application/json-patch+json' });
+      const caBundle = Buffer.from(CA_PEM).toString('base64');
+      const message = `${fullname} may change only clientConfig.caBundle of its webhooks`;
+      const attempts: [string, string, unknown[]][] = [
+        ['failurePolicy: Ignore', mutatingPath, [{ op: 'replace', path: '/webhooks/0/failurePolicy', value: 'Ignore' }]],
+        ['rules emptied', validatingPath, [{ op: 'replace', path: '/webhooks/0/rules', value: [] }]],
+        ['clientConfig.url elsewhere', validatingPath, [{ op: 'remove', path: '/webhooks/0/clientConfig/service' }, { op: 'add', path: '/webhooks/0/clientConfig/url', value: 'https://attacker.invalid/validate' }]],
+        ['clientConfig.service renamed', mutatingPath, [{ op: 'replace', path: '/webhooks/0/clientConfig/service/name', value: 'attacker' }]],
+        ['namespaceSelector widened to exclude everything', validatingPath, [{ op: 'replace', path: '/webhooks/0/namespaceSelector', value: { matchLabels: { never: 'true' } } }]],
+        ['objectSelector added', validatingPath, [{ op: 'add', path: '/webhooks/0/objectSelector', value: { matchLabels: { never: 'true' } } }]],
+        ['timeoutSeconds changed', mutatingPath, [{ op: 'replace', path: '/webhooks/0/timeoutSeconds', value: 1 }]],
+        ['a webhook removed', validatingPath, [{ op: 'remove', path: '/webhooks/1' }]],
+        ['a label added', mutatingPath, [{ op: 'add', path: '/metadata/labels/owned', value: 'yes' }]],
+      ];
+
+      // The policy takes effect once the API server has loaded it.
+      await pollUntil('the policy to deny a failurePolicy change', async () => ((await asServiceAccount(mutatingPath, attempts[0]![2])).status === 200 ? undefined : true), 15_000, 200);
+      for (const [what, path, ops] of attempts) {
+        const res = await asServiceAccount(path, ops);
+        expect(res.status, `${what}: ${res.text}`).toBe(403);
+        expect(res.body.message, what).toContain(message);
+      }
+      // caBundle alone, on every webhook of both configurations: allowed.
+      for (const path of [mutatingPath, validatingPath]) {
+        const current = (await kubeRequest(cp.kubeConfig, 'GET', path)).body;
+        const ops = current.webhooks.map((_: unknown, i: number) => ({ op: 'add', path: `/webhooks/${i}/clientConfig/caBundle`, value: caBundle }));
+        const res = await asServiceAccount(path, ops);
+        expect(res.status, res.text).toBe(200);
+        for (const webhook of res.body.webhooks) expect(webhook.clientConfig.caBundle).toBe(caBundle);
+      }
+      // The cluster admin (helm) is not bound by it.
+      const admin = await kubeRequest(cp.kubeConfig, 'PATCH', mutatingPath, { body: [{ op: 'replace', path: '/webhooks/0/timeoutSeconds', value: 6 }], contentType: 'application/json-patch+json' });
+      expect(admin.status, admin.text).toBe(200);
+
+      // Without the binding, the same token sets failurePolicy: Ignore: the hole RBAC leaves.
+      const bindingPath = `/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/${fullname}-webhook-ca-only`;
+      const binding = (await kubeRequest(cp.kubeConfig, 'GET', bindingPath)).body;
+      expect((await kubeRequest(cp.kubeConfig, 'DELETE', bindingPath)).status).toBe(200);
+      try {
+        await pollUntil('RBAC alone to let the ServiceAccount set failurePolicy: Ignore', async () => ((await asServiceAccount(mutatingPath, attempts[0]![2])).status === 200 ? true : undefined), 15_000, 200);
+        const got = await kubeRequest(cp.kubeConfig, 'GET', mutatingPath);
+        expect(got.body.webhooks[0].failurePolicy).toBe('Ignore');
+      } finally {
+        const { metadata, ...rest } = binding;
+        await kubeRequest(cp.kubeConfig, 'POST', '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings', { body: { ...rest, metadata: { name: metadata.name, labels: metadata.labels } } });
+        await kubeRequest(cp.kubeConfig, 'PATCH', mutatingPath, { body: [{ op: 'replace', path: '/webhooks/0/failurePolicy', value: 'Fail' }], contentType: 'application/json-patch+json' });
+      }
     });
   });
 });

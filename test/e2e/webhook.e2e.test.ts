@@ -258,6 +258,20 @@ describe.skipIf(skip)('webhook through a real kube-apiserver', () => {
         const validate = await httpsRequest(`${orphan.url}/validate`, { ca: orphan.caPem, body: review(httpListenerPolicy(), 'HTTPListenerPolicy', 'gateway.kgateway.dev') });
         expect(validate.json().response).toMatchObject({ allowed: false, status: { code: 503 } });
         expect(validate.json().response.status.message).toContain('not ready');
+        // /mutate answers HTTP 503 (an unsynced view may not know the GatewayClass):
+        // to the API server a failed call, so the webhook's failurePolicy decides.
+        const gatewayReview = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'g', kind: { group: 'gateway.networking.k8s.io', version: 'v1', kind: 'Gateway' }, operation: 'CREATE', namespace: 'kgateway', object: gateway({ name: 'unsynced' }) } });
+        const mutate = await httpsRequest(`${orphan.url}/mutate`, { ca: orphan.caPem, body: gatewayReview });
+        expect(mutate.status).toBe(503);
+        expect(mutate.json().response).toMatchObject({ allowed: false, status: { code: 503 } });
+        await registerWebhooks(kc(), { url: orphan.url, caPem: orphan.caPem, name: 'kga-unsynced', failurePolicy: 'Fail' });
+        try {
+          const refused = await create(kc(), PATHS.gateways('kgateway'), gateway({ name: 'unsynced' }), { dryRun: true });
+          expect(refused.status, refused.text).toBe(500);
+          expect(refused.body.message).toMatch(/failed calling webhook "gateways\.mutate\.kgateway-admission\.kgateway\.dev"/);
+        } finally {
+          await unregisterWebhooks(kc(), { name: 'kga-unsynced' });
+        }
       } finally {
         await orphan.stop();
       }

@@ -9,9 +9,12 @@ import { buildRuleSet, type RuleSet } from '../../../src/rules/ruleSet.js';
 import { admissionRequest, admissionReview, gateway, httpListenerPolicy, referenceGrant } from '../../support/builders.js';
 
 const ruleSet = buildRuleSet(ruleSettings(parseConfig({})));
+const boom = () => {
+  throw new Error('boom');
+};
 const throwing: RuleSet = {
-  mutating: [{ ...ruleSet.mutating[0]!, decide: () => { throw new Error('boom'); } }],
-  validating: [{ ...ruleSet.validating[0]!, decide: () => { throw new Error('boom'); } }],
+  mutating: ruleSet.mutating.map((rule) => ({ ...rule, decide: boom })),
+  validating: ruleSet.validating.map((rule) => ({ ...rule, decide: boom })),
 };
 
 describe('AdmissionEngine', () => {
@@ -23,10 +26,20 @@ describe('AdmissionEngine', () => {
     expect(outcome.body.response.status!.message).toContain('not ready');
   });
 
-  it('still mutates by class name while not ready, and lets kinds it does not validate through', async () => {
-    const engine = new AdmissionEngine({ ruleSet, view: InMemoryClusterView.fromObjects([]), isReady: () => false });
-    expect((await engine.review('mutate', admissionReview(admissionRequest(gateway())))).decision).toBe('patched');
+  it('answers /mutate with HTTP 503 while not ready (its GatewayClasses may be missing), so the failurePolicy decides; lets kinds it does not handle through', async () => {
+    let ready = false;
+    const engine = new AdmissionEngine({ ruleSet, view: InMemoryClusterView.fromObjects([]), isReady: () => ready });
+    const mutate = await engine.review('mutate', admissionReview(admissionRequest(gateway())));
+    expect(mutate.statusCode).toBe(503);
+    expect(mutate.decision).toBe('not-ready');
+    expect(mutate.body.response).toMatchObject({ allowed: false, status: { code: 503 } });
+    expect(mutate.body.response.patch).toBeUndefined();
     expect((await engine.review('validate', admissionReview(admissionRequest(gateway())))).decision).toBe('allowed');
+    const policy = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'a' } };
+    expect((await engine.review('mutate', admissionReview(admissionRequest(policy)))).statusCode).toBe(200);
+    ready = true;
+    const synced = await engine.review('mutate', admissionReview(admissionRequest(gateway())));
+    expect([synced.statusCode, synced.decision]).toEqual([200, 'patched']);
   });
 
   it('denies on /validate and admits unchanged with a warning on /mutate when a rule throws', async () => {

@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseConfig, ruleSettings } from '../../../src/config/config.js';
+import { ConfigError, loadConfig, parseConfig, ruleSettings, watchedReferrerKinds } from '../../../src/config/config.js';
 
 describe('config', () => {
   it('fills every default', () => {
@@ -13,7 +13,7 @@ describe('config', () => {
         classParameters: 'auto',
       },
       validation: { backendRefKinds: [], scanKinds: [], grantGuard: 'warn', enforcement: 'deny', missingParametersWarning: true },
-      server: { host: '127.0.0.1', port: 8443, metricsPort: 9090, bodyLimitBytes: 3145728, keepAliveTimeoutMs: 120000, handshakeTimeoutMs: 10000, headersTimeoutMs: 10000, requestTimeoutMs: 10000, maxConnections: 1000 },
+      server: { host: '127.0.0.1', port: 8443, metricsPort: 9090, bodyLimitBytes: 3145728, keepAliveTimeoutMs: 120000, handshakeTimeoutMs: 10000, headersTimeoutMs: 10000, requestTimeoutMs: 10000, maxConnections: 1000, staleAfterSeconds: 300 },
       logLevel: 'info',
     });
   });
@@ -88,5 +88,21 @@ describe('config', () => {
     await writeFile(join(dir, 'bad.yaml'), 'a: [');
     await expect(loadConfig(join(dir, 'bad.yaml'))).rejects.toThrow(/is not valid YAML/);
     await expect(loadConfig(join(dir, 'none.yaml'))).rejects.toThrow(/cannot read config file .*none\.yaml: ENOENT/);
+  });
+});
+
+describe('watchedReferrerKinds', () => {
+  it('watches the kinds with backendRefs only for the grant guard: none when it is off', () => {
+    const on = watchedReferrerKinds(ruleSettings(parseConfig({})));
+    expect(on.map((k) => k.kind)).toEqual(['HTTPListenerPolicy', 'ListenerPolicy', 'GatewayExtension', 'AgentgatewayPolicy', 'AgentgatewayBackend']);
+    expect(watchedReferrerKinds(ruleSettings(parseConfig({ validation: { grantGuard: 'off' } })))).toEqual([]);
+    expect(watchedReferrerKinds(ruleSettings(parseConfig({ validation: { grantGuard: 'deny' } })))).toHaveLength(5);
+  });
+
+  it('adds config rows and scanKinds once each', () => {
+    const kinds = watchedReferrerKinds(
+      ruleSettings(parseConfig({ validation: { backendRefKinds: [{ group: 'x.dev', kind: 'A', paths: ['spec.backendRef'] }], scanKinds: [{ group: 'x.dev', kind: 'A' }, { group: 'x.dev', kind: 'B' }] } })),
+    );
+    expect(kinds.filter((k) => k.group === 'x.dev')).toEqual([{ group: 'x.dev', kind: 'A' }, { group: 'x.dev', kind: 'B' }]);
   });
 });
