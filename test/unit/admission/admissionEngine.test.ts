@@ -173,7 +173,10 @@ describe('AdmissionEngine', () => {
       expect(waiting.decision).toBe('not-ready');
       expect(waiting.body.response.allowed).toBe(false);
       expect(waiting.reason).toContain('not ready');
-      const throwingWarn: RuleSet = { ...warnRules, validating: [{ ...warnRules.validating[0]!, decide: () => { throw new Error('boom'); } }] };
+      const throwingWarn: RuleSet = {
+        ...warnRules,
+        validating: warnRules.validating.map((rule) => (rule.name === 'cross-namespace-backend-refs' ? { ...rule, decide: () => { throw new Error('boom'); } } : rule)),
+      };
       const failing = new AdmissionEngine({ ruleSet: throwingWarn, view: InMemoryClusterView.fromObjects([]) });
       const failed = await failing.review('validate', admissionReview(admissionRequest(httpListenerPolicy())));
       expect(failed.decision).toBe('error');
