@@ -255,10 +255,10 @@ describe.skipIf(skip)('Helm chart against a real kube-apiserver', () => {
       const text = find(rendered[mode], 'ConfigMap', `${MODES[mode].release}-kgateway-admission`).data['config.yaml'];
       expect(() => parseConfig(parseYaml(text), `${mode} config.yaml`)).not.toThrow();
     }
-    expect(parseYaml(find(rendered.certManager, 'ConfigMap').data['config.yaml']).profile).toBe('agentgateway-v2.2');
+    expect(parseYaml(find(rendered.certManager, 'ConfigMap', `${MODES.certManager.release}-kgateway-admission`).data['config.yaml']).profile).toBe('agentgateway-v2.2');
     // The warn phase, beside the grant guard's mode: deny unless set.
-    expect(parseYaml(find(rendered.selfManaged, 'ConfigMap').data['config.yaml']).validation).toMatchObject({ grantGuard: 'warn', enforcement: 'deny' });
-    expect(parseYaml(find(rendered.secret, 'ConfigMap').data['config.yaml']).validation).toMatchObject({ grantGuard: 'warn', enforcement: 'warn' });
+    expect(parseYaml(find(rendered.selfManaged, 'ConfigMap', `${MODES.selfManaged.release}-kgateway-admission`).data['config.yaml']).validation).toMatchObject({ grantGuard: 'warn', enforcement: 'deny' });
+    expect(parseYaml(find(rendered.secret, 'ConfigMap', `${MODES.secret.release}-kgateway-admission`).data['config.yaml']).validation).toMatchObject({ grantGuard: 'warn', enforcement: 'warn' });
     const chartSchema = JSON.parse(await readFile(join(CHART_DIR, 'values.schema.json'), 'utf8')).properties.config;
     const { $schema: _s, $id: _i, title: _t, ...serverSchema } = JSON.parse(await readFile(join(REPO_ROOT, 'src', 'config', 'config.schema.json'), 'utf8'));
     const { description: _d, ...chartConfig } = chartSchema;
@@ -364,7 +364,8 @@ describe.skipIf(skip)('Helm chart against a real kube-apiserver', () => {
     const off = await renderChart(helm, 'off', 'kga-off', { config: { validation: { grantGuard: 'off' } } });
     const role = find(off, 'ClusterRole', 'off-kgateway-admission');
     const resources = (role.rules as { resources: string[] }[]).flatMap((r) => r.resources).sort();
-    expect(resources).toEqual(['agentgatewayparameters', 'gatewayclasses', 'gatewayparameters', 'referencegrants']);
+    // namespaces: the warn-mode label, metadata only; not a kind with backendRefs.
+    expect(resources).toEqual(['agentgatewayparameters', 'gatewayclasses', 'gatewayparameters', 'namespaces', 'referencegrants']);
     expect(find(off, 'ValidatingWebhookConfiguration').webhooks.map((w: { name: string }) => w.name)).toEqual(['policies.validate.kgateway-admission.kgateway.dev']);
   });
 
