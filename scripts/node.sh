@@ -113,7 +113,7 @@ kill_ours() {
   [ -n "${pids// /}" ] || return 0
   log "stopping $(wc -w <<<"$pids") processes of the node"
   for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
-  for i in $(seq 1 100); do
+  for i in $(seq 1 30); do
     local alive=""
     for p in $pids; do kill -0 "$p" 2>/dev/null && alive+=" $p"; done
     [ -z "$alive" ] && return 0
@@ -441,6 +441,7 @@ cmd_up() {
   done
   preflight
   clear_leftovers
+  trap 'rc=$?; [ "$rc" -eq 0 ] || log "node:up failed (exit $rc); what it started is left for a look (logs in $BASE/logs); npm run node:down clears it"' EXIT
   command -v kubectl >/dev/null 2>&1 || die "kubectl is needed on PATH"
   binaries
   mkdir -p "$BASE/logs"
@@ -462,10 +463,13 @@ cmd_up() {
 
 cmd_down() {
   [ "$(id -u)" -eq 0 ] || die "needs root (it stops kubelet and containerd, unmounts and deletes the network namespace)"
-  # Graceful for the API server's sake is not needed: everything here is thrown away.
+  # Everything here is thrown away: 3 s after SIGTERM, the rest gets SIGKILL.
   clear_leftovers
   log "down in $(elapsed): no $NETNS namespace, no mounts under $BASE"
 }
+
+# Sourced (for trying one step by hand): define the functions only.
+[[ "${BASH_SOURCE[0]}" == "$0" ]] || return 0
 
 case "${1:-}" in
   up) shift; cmd_up "$@" ;;

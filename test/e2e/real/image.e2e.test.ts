@@ -138,6 +138,13 @@ describe.skipIf(skip)('the container image, built for real', () => {
       expect(JSON.stringify(patch)).toContain('agentgateway-otel');
     });
 
+    it('prints its version (package.json beside the bundle, read at runtime)', async () => {
+      const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+      const res = await run(eng.bin, ['run', '--rm', ...eng.runArgs, '--network', 'none', image, '--version'], 60_000);
+      expect(res.code, res.output).toBe(0);
+      expect(res.output.trim()).toBe(pkg.version);
+    });
+
     it('has no shell', async () => {
       const res = await run(eng.bin, ['run', '--rm', ...eng.runArgs, '--network', 'none', '--entrypoint', '/bin/sh', image, '-c', 'true'], 60_000);
       expect(res.code, res.output).not.toBe(0);
