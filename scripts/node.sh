@@ -22,6 +22,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Node 24 from node_modules when the machine's is older (as npm scripts have it).
+export PATH="$ROOT/node_modules/.bin:$PATH"
 NETNS="${KGA_NODE_NETNS:-kga-node}"
 BASE="${KGA_NODE_DIR:-/var/lib/kga-node}"
 CLUSTER_DIR="$ROOT/.cluster"
@@ -59,6 +61,7 @@ preflight() {
   [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
   if [ "${#missing[@]}" -gt 0 ]; then
     command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and no apt-get to install them"
     log "installing ${missing[*]} from Debian's packages ..."
@@ -344,7 +347,7 @@ start_control_plane() {
     --service-account-signing-key-file="$PKI/sa.key" \
     --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
     --allow-privileged=true --enable-aggregator-routing=true
-  wait_for kube-apiserver 90 kctl get --raw /readyz
+  wait_for kube-apiserver 90 api /readyz
   log "API server ready ($(elapsed))"
   kubeconfig "$BASE/controller-manager.kubeconfig" controller-manager
   kubeconfig "$BASE/scheduler.kubeconfig" scheduler
@@ -398,11 +401,20 @@ EOF
   start kubelet "$kubelet" --config="$BASE/kubelet.yaml" --kubeconfig="$BASE/kubelet.kubeconfig" \
     --container-runtime-endpoint="unix://$BASE/containerd.sock" --root-dir="$BASE/kubelet" \
     --node-ip="$NODE_IP" --hostname-override="$NODE_NAME"
-  wait_for "node $NODE_NAME Ready" 180 kctl wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s
+  wait_for "node $NODE_NAME Ready" 180 node_ready
   log "node $NODE_NAME Ready ($(elapsed))"
 }
 
-kctl() { kubectl --kubeconfig "$BASE/admin.kubeconfig" "$@"; }
+# The API server as cluster-admin, with curl (no kubectl needed).
+api() { # <path>
+  curl -sf --max-time 5 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "https://$NODE_IP:6443$1"
+}
+
+node_ready() {
+  api "/api/v1/nodes/$NODE_NAME" | node -e '
+    const n = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    process.exit(n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ? 0 : 1);'
+}
 
 install_chart() {
   local app_version archive
@@ -442,7 +454,6 @@ cmd_up() {
   preflight
   clear_leftovers
   trap 'rc=$?; [ "$rc" -eq 0 ] || log "node:up failed (exit $rc); what it started is left for a look (logs in $BASE/logs); npm run node:down clears it"' EXIT
-  command -v kubectl >/dev/null 2>&1 || die "kubectl is needed on PATH"
   binaries
   mkdir -p "$BASE/logs"
   make_network

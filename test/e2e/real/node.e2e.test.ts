@@ -12,7 +12,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gateway, httpListenerPolicy } from '../../support/builders.js';
 import { kubeRequest, REPO_ROOT } from '../../support/controlPlane.js';
-import { create, ensureNamespaces, PATHS } from '../support.js';
+import { create, ensureNamespaces, PATHS, pollUntil } from '../support.js';
 import { skipRealE2e } from './gate.js';
 
 const execFileP = promisify(execFile);
@@ -82,6 +82,12 @@ describe.skipIf(skip)('the chart on a real single-node cluster', () => {
 
   it('a Gateway created through the API server comes back with the parametersRef', async () => {
     await ensureNamespaces(kc, 'kgateway', 'monitoring');
+    // The API server may take a moment to see the caBundle the pods patched in.
+    const { ms } = await pollUntil('a dry-run Gateway to come back mutated', async () => {
+      const res = await create(kc, PATHS.gateways('kgateway'), gateway({ name: 'real-node' }), { dryRun: true });
+      return res.status === 201 && res.body.spec.infrastructure?.parametersRef ? res : undefined;
+    }, 60_000, 250);
+    process.stderr.write(`[e2e] real node: the webhook answered through the API server ${ms.toFixed(0)} ms after helm --wait\n`);
     const res = await create(kc, PATHS.gateways('kgateway'), gateway({ name: 'real-node' }));
     expect(res.status, res.text).toBe(201);
     expect(res.body.spec.infrastructure?.parametersRef?.name).toBe('agentgateway-otel');
