@@ -100,6 +100,25 @@ describe.skipIf(skip)('the chart on a real single-node cluster', () => {
     expect(res.body.message).toContain('Service monitoring/otel-collector-collector');
   });
 
+  it('node:up over a killed run (its processes ended, its namespace and mounts left) clears them and comes up', async () => {
+    const { stdout } = await execFileP('ip', ['netns', 'pids', NETNS]);
+    const pids = stdout.split('\n').filter(Boolean).map(Number);
+    expect(pids.length).toBeGreaterThan(5);
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    const left = await hostTraces();
+    expect(left.netns).toBe(true);
+    expect(left.mounts.length).toBeGreaterThan(0);
+    const again = await nodeScript(['up'], 600_000);
+    process.stderr.write(`[e2e] npm run node:up over a killed run: ${(again.ms / 1000).toFixed(0)} s\n`);
+    expect(again.code, again.output.slice(-6000)).toBe(0);
+    expect(again.output).toMatch(/unmounted \d+ mounts/);
+    // A new run has a new CA.
+    const fresh = new KubeConfig();
+    fresh.loadFromFile(join(REPO_ROOT, '.cluster', 'kubeconfig'));
+    const node = await kubeRequest(fresh, 'GET', '/api/v1/nodes/kga-node');
+    expect(node.status).toBe(200);
+  });
+
   it('node:down leaves no network namespace, mount or iptables rule behind, and is idempotent', async () => {
     const down = await nodeScript(['down'], 300_000);
     process.stderr.write(`[e2e] npm run node:down: ${(down.ms / 1000).toFixed(0)} s\n`);
