@@ -416,14 +416,28 @@ node_ready() {
     process.exit(n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ? 0 : 1);'
 }
 
+# What the pods of a failed install say: phase, container states, last log lines.
+chart_diagnostics() {
+  local pods name
+  pods="$(api "/api/v1/namespaces/$RELEASE_NS/pods")" || return 0
+  printf '%s' "$pods" | node -e '
+    for (const p of JSON.parse(require("fs").readFileSync(0, "utf8")).items)
+      console.error(`[node] pod ${p.metadata.name}: ${p.status.phase} ${JSON.stringify(p.status.containerStatuses?.map((c) => c.state) ?? p.status.conditions)}`);'
+  for name in $(printf '%s' "$pods" | node -e 'for (const p of JSON.parse(require("fs").readFileSync(0, "utf8")).items) console.log(p.metadata.name)' | head -n1); do
+    log "---- last log lines of $name"
+    api "/api/v1/namespaces/$RELEASE_NS/pods/$name/log?tailLines=20" >&2 || true
+  done
+}
+
 install_chart() {
   local app_version archive
   app_version="$(sed -n 's/^appVersion:[[:space:]]*"\{0,1\}\([^"]*\)"\{0,1\}[[:space:]]*$/\1/p' "$ROOT/charts/kgateway-admission/Chart.yaml")"
   archive="${KGA_IMAGE_DIR:-$ROOT/.image}/kgateway-admission-$app_version.tar"
-  if [ ! -f "$archive" ]; then
-    log "no image archive at $archive: building it (npm run image:build)"
-    bash "$ROOT/scripts/image-build.sh" >&2
-  fi
+  # Always through image:build: an archive left from older sources would not
+  # match the chart (a new config key refused by an old image); the build
+  # cache makes an unchanged image a matter of seconds.
+  log "building the image (npm run image:build) ..."
+  bash "$ROOT/scripts/image-build.sh" >&2
   ctr_import "$archive"
   log "imported $archive ($(elapsed))"
   # CRDs: Gateway API and kgateway's, as the test control plane installs them
@@ -439,7 +453,7 @@ install_chart() {
   "$helm" --kubeconfig "$BASE/admin.kubeconfig" upgrade --install "$RELEASE" "$ROOT/charts/kgateway-admission" \
     --namespace "$RELEASE_NS" --create-namespace \
     --set image.repository=kgateway-admission --set "image.tag=$app_version" --set image.pullPolicy=Never \
-    --wait --timeout 5m >&2
+    --wait --timeout 5m >&2 || { chart_diagnostics; die "helm install did not get the chart's pods Ready"; }
   log "chart installed with kgateway-admission:$app_version ($(elapsed))"
 }
 
