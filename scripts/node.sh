@@ -145,8 +145,24 @@ remove_our_cgroups() {
   done
 }
 
+# Files that containerd 1.6, libcni and the kubelet write to fixed host paths
+# whatever their config says: shim sockets, CNI result caches, the device
+# plugin socket. Removed only when no other containerd or kubelet runs here.
+remove_fixed_path_files() {
+  if ! pgrep -x containerd >/dev/null 2>&1 && ! pgrep -f '^containerd-shim' >/dev/null 2>&1; then
+    rm -f /run/containerd/s/* 2>/dev/null || true
+    rmdir /run/containerd/s /run/containerd 2>/dev/null || true
+    rm -f /var/lib/cni/results/kga-pods-* /var/lib/cni/results/cni-loopback-* 2>/dev/null || true
+  fi
+  if ! pgrep -x kubelet >/dev/null 2>&1 && ! pgrep -f '/kubelet-v' >/dev/null 2>&1; then
+    rm -f /var/lib/kubelet/device-plugins/kubelet.sock /var/lib/kubelet/device-plugins/kubelet_internal_checkpoint 2>/dev/null || true
+    rmdir /var/lib/kubelet/device-plugins /var/lib/kubelet 2>/dev/null || true
+  fi
+}
+
 clear_leftovers() {
   kill_ours
+  remove_fixed_path_files
   unmount_ours
   if ip netns list 2>/dev/null | grep -q "^$NETNS\b"; then
     ip netns del "$NETNS" && log "deleted network namespace $NETNS"

@@ -5,6 +5,7 @@
 // chart's Service; `npm run node:down` leaves no namespace, mount or iptables
 // rule behind.
 import { execFile, spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -127,6 +128,9 @@ describe.skipIf(skip)('the chart on a real single-node cluster', () => {
     expect(traces.netns).toBe(false);
     expect(traces.mounts).toEqual([]);
     expect(traces.iptables).toEqual(iptablesBefore);
+    expect(existsSync(NODE_DIR)).toBe(false);
+    const cniResults = existsSync('/var/lib/cni/results') ? readdirSync('/var/lib/cni/results') : [];
+    expect(cniResults.filter((f) => f.startsWith('kga-pods-'))).toEqual([]);
     const again = await nodeScript(['down'], 120_000);
     expect(again.code, again.output).toBe(0);
   });
