@@ -7,7 +7,7 @@
 # bundles the CLI with its runtime dependencies into one file
 # (scripts/bundle.mjs); the runtime image is distroless (no shell, no package
 # manager) with the build stage's Node binary, that file and package.json only
-# (no node_modules: 253 MB -> see README "Try it on a real cluster").
+# (no node_modules: 252 MB before; see README "Try it on a real cluster").
 # `npm run image:build` builds it with docker or, without an engine, podman.
 
 # Pinned bases: the exact Node release (the same as package.json's
