@@ -17,7 +17,9 @@
 # docker.io/library/kgateway-admission:<appVersion>) and the archive
 # ${KGA_IMAGE_DIR:-.image}/kgateway-admission-<appVersion>.tar holding it under
 # that full name (an archive with a short name imports into containerd as
-# import-<date>:TAG). Prints `archive: PATH` and `size: N MB` last.
+# import-<date>:TAG). Prints `image:`, `archive: PATH` and `size: N MB` last.
+# KGA_IMAGE_STAND_INS=1 makes the stand-ins without trying a pull first;
+# KGA_IMAGE_DIR moves the archive.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
