@@ -4,6 +4,9 @@
 #
 #   bash scripts/control-plane.sh build   # build (or reuse) kube-apiserver, etcd, helm
 #   bash scripts/control-plane.sh paths   # print JSON with binary paths and CRD dirs
+#   bash scripts/control-plane.sh build-node  # also kubelet, kube-controller-manager,
+#                                             # kube-scheduler, kube-proxy and pause (npm run node:up)
+#   bash scripts/control-plane.sh node-paths  # print NAME=path lines for all of them
 #
 # Everything is built from Go modules pinned under test/controlplane/ (test-only).
 # Binaries go to ${KGA_TOOLS_DIR:-$HOME/.cache/kgateway-admission}/bin with the
@@ -49,6 +52,9 @@ KGATEWAY_VERSION="$(mod_version "$CP/crds/go.mod" github.com/kgateway-dev/kgatew
 KUBE_APISERVER_BIN="$BIN_DIR/kube-apiserver-$KUBE_VERSION"
 ETCD_BIN="$BIN_DIR/etcd-$ETCD_VERSION"
 HELM_BIN="$BIN_DIR/helm-$HELM_VERSION"
+# The node's components come from the kube-apiserver wrapper module (same pins).
+NODE_COMPONENTS=(kubelet kube-controller-manager kube-scheduler kube-proxy)
+PAUSE_BIN="$BIN_DIR/pause-kga1"
 
 # Builds the main package of a wrapper module into <out>, unless <out> exists.
 build_module() { # <name> <module dir> <out> [extra -ldflags]
@@ -130,6 +136,40 @@ cmd_build() {
   log "all binaries ready in $(( $(date +%s) - start ))s"
 }
 
+# Builds k8s.io/kubernetes/cmd/<name> inside the kube-apiserver wrapper module.
+build_kube_cmd() { # <name>
+  local name="$1" out="$BIN_DIR/$1-$KUBE_VERSION"
+  if [ -x "$out" ]; then
+    log "$name: reusing $out"
+    return 0
+  fi
+  log "$name: building $(basename "$out") ..."
+  local start tmp
+  start=$(date +%s)
+  tmp="$out.tmp.$$"
+  (
+    cd "$CP/kube-apiserver"
+    GOFLAGS=-mod=mod CGO_ENABLED=0 nice -n 15 "$GO" build -trimpath -ldflags="-s -w $(kube_version_ldflags)" \
+      -o "$tmp" "k8s.io/kubernetes/cmd/$name"
+  ) || { rm -f "$tmp"; die "$name build failed"; }
+  mv -f "$tmp" "$out"
+  log "$name: built in $(( $(date +%s) - start ))s -> $out"
+}
+
+cmd_build_node() {
+  cmd_build
+  local name
+  for name in "${NODE_COMPONENTS[@]}"; do build_kube_cmd "$name"; done
+  build_module pause "$CP/pause" "$PAUSE_BIN"
+}
+
+cmd_node_paths() {
+  local name
+  printf 'KUBE_VERSION=%s\nkube_apiserver=%s\netcd=%s\nhelm=%s\npause=%s\n' \
+    "$KUBE_VERSION" "$KUBE_APISERVER_BIN" "$ETCD_BIN" "$HELM_BIN" "$PAUSE_BIN"
+  for name in "${NODE_COMPONENTS[@]}"; do printf '%s=%s\n' "${name//-/_}" "$BIN_DIR/$name-$KUBE_VERSION"; done
+}
+
 cmd_paths() {
   find_go || die "Go not found (needed to locate the CRD modules)"
   local gw kg
@@ -148,5 +188,7 @@ cmd_paths() {
 case "${1:-}" in
   build) cmd_build ;;
   paths) cmd_paths ;;
-  *) echo "usage: $0 {build|paths}" >&2; exit 2 ;;
+  build-node) cmd_build_node ;;
+  node-paths) cmd_node_paths ;;
+  *) echo "usage: $0 {build|paths|build-node|node-paths}" >&2; exit 2 ;;
 esac
