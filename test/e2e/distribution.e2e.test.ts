@@ -52,12 +52,14 @@ describe('the npm package', () => {
   let prefix: string;
   let tarball: string;
   beforeAll(async () => {
-    const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: REPO, maxBuffer: 16 << 20 });
-    // npm prints the prepare script's output before the JSON (npm/cli#7354).
-    tarball = join(work, JSON.parse(stdout.slice(stdout.indexOf('\n[') + 1))[0].filename);
+    // dist/ is built once for the run (test/support/buildOnce.ts): the prepare
+    // script would rebuild it under the feet of tests running the CLI beside this one.
+    const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], { cwd: REPO, maxBuffer: 16 << 20 });
+    tarball = join(work, JSON.parse(stdout)[0].filename);
     prefix = join(work, 'prefix');
-    // From npm's cache, which `npm ci` filled: the tests reach no registry.
-    await run('npm', ['install', '--global', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', tarball], { cwd: work, env: { ...process.env, PATH: NODE_PATH }, maxBuffer: 16 << 20 });
+    // As a user would, but from npm's cache where `npm ci` filled it: the
+    // registry is asked only for the package documents that `npm ci` never reads.
+    await run('npm', ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: work, env: { ...process.env, PATH: NODE_PATH }, maxBuffer: 16 << 20 });
   }, 600_000);
 
   it('holds only what runs: compiled JavaScript, the config schema, package.json and the README', async () => {

@@ -1,4 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 function onPath(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
@@ -15,7 +17,9 @@ export function requireDebianTool(command: string, debianPackage: string): strin
   let reason: string;
   try {
     if (!onPath('apt-get')) throw new Error('no apt-get on this machine');
-    execFileSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${debianPackage}`], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 600_000 });
+    // flock: test files (unit and e2e run side by side) install one at a time, not racing for apt's lock.
+    const install = `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${debianPackage}`;
+    execFileSync('flock', [join(tmpdir(), 'kgateway-admission-apt.lock'), 'sh', '-c', install], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 600_000 });
     if (onPath(command)) return undefined;
     reason = `${command} is still missing after installing the Debian package ${debianPackage}`;
   } catch (error) {
