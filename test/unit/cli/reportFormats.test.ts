@@ -127,6 +127,16 @@ describe('check --output', () => {
     expect(results[1].message).toContain('\n');
   });
 
+  it('github: an object admitted in warn mode is a ::warning of the rule that would deny it', async () => {
+    const warnNamespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-warn', labels: { 'kgateway-admission.dev/enforcement': 'warn' } } };
+    await writeFile(join(dir, 'warn.yaml'), docs(warnNamespace, httpListenerPolicy({ name: 'rolling', namespace: 'team-warn' })));
+    const { code, stdout } = await runCli(['check', '--output', 'github', 'warn.yaml'], { cwd: dir });
+    expect(code).toBe(0);
+    const [command] = stdout.split('\n').map(parseWorkflowCommand);
+    expect(command).toMatchObject({ command: 'warning', properties: { file: 'warn.yaml', title: 'cross-namespace-backend-refs: HTTPListenerPolicy team-warn/rolling' } });
+    expect(command!.data).toContain('admitted in warn mode');
+  });
+
   it('--output-file writes the report there and the text report to stdout', async () => {
     const { code, stdout } = await check('--output', 'sarif', '--output-file', 'out.sarif');
     expect(code).toBe(1);
