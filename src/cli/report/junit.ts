@@ -1,7 +1,6 @@
 import { subjectTitle, type Report, type ReportSubject } from './report.js';
 
 // Characters XML 1.0 cannot carry at all, even escaped (XML 1.0 §2.2 Char).
-// eslint-disable-next-line no-control-regex
 const NOT_XML_CHAR = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
 
 function escapeXml(text: string): string {

@@ -207,6 +207,14 @@ describe('reports of objects without a file (audit reads a cluster)', () => {
     ]);
   });
 
+  it('junit: characters XML cannot carry become U+FFFD, and the document stays well-formed', () => {
+    const odd: Report = { ...report, subjects: [{ ...report.subjects[0]!, findings: [{ rule: 'x', level: 'error', message: 'nul\u0000 bell\u0007 lone\uD800 end' }] }] };
+    const text = formatJunit(odd);
+    expect(XMLValidator.validate(text)).toBe(true);
+    const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(text);
+    expect(xml.testsuites.testsuite.testcase.failure['#text']).toBe('nul\uFFFD bell\uFFFD lone\uFFFD end');
+  });
+
   it('github: annotations without file or line', () => {
     const [first] = formatGithubCommands(report).split('\n');
     expect(parseWorkflowCommand(first!)).toEqual({ command: 'error', properties: { title: 'missing-parametersRef: Gateway kgateway/bare' }, data: 'no ref' });
