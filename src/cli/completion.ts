@@ -54,6 +54,9 @@ export const COMMANDS: Record<string, CommandSpec> = {
   completion: { description: 'print a bash or zsh completion script', options: { help: undefined }, operands: ['bash', 'zsh'] },
 };
 
+/** The short forms parseArgs takes for options with a value. */
+const SHORT: Record<string, string> = { output: 'o' };
+
 const TOP_LEVEL = [...Object.keys(COMMANDS), 'help', 'version', '--help', '--version'];
 
 function bashScript(): string {
@@ -67,7 +70,10 @@ function bashScript(): string {
       if (value === undefined) continue;
       const action =
         value === 'file' ? 'COMPREPLY=($(compgen -f -- "$cur"))' : value === 'dir' ? 'COMPREPLY=($(compgen -d -- "$cur"))' : value === 'text' ? 'COMPREPLY=()' : `COMPREPLY=($(compgen -W "${value.join(' ')}" -- "$cur"))`;
-      byValue.set(action, (byValue.get(action) ?? new Set()).add(`--${option}`));
+      const names = byValue.get(action) ?? new Set<string>();
+      names.add(`--${option}`);
+      if (SHORT[option]) names.add(`-${SHORT[option]}`);
+      byValue.set(action, names);
     }
   }
   for (const [action, options] of byValue) valueCases.push(`    ${[...options].join('|')}) ${action}; return ;;`);

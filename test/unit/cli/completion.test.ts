@@ -37,6 +37,7 @@ describe('kgateway-admission completion', () => {
     expect(bashComplete(['kgateway-admission', 'c'])).toEqual(['certs', 'check', 'completion']);
     expect(bashComplete(['kgateway-admission', 'check', '--o'])).toEqual(['--output', '--output-file']);
     expect(bashComplete(['kgateway-admission', 'check', '--output', 's'])).toEqual(['sarif']);
+    expect(bashComplete(['kgateway-admission', 'audit', '-o', 'j'])).toEqual(['json', 'junit']);
     expect(bashComplete(['kgateway-admission', 'audit', '--profile', ''])).toEqual(['agentgateway-v2.2', 'kgateway-v2.1']);
     expect(bashComplete(['kgateway-admission', 'check', 'manifests/g'])).toEqual(['manifests/gateway.yaml']);
     expect(bashComplete(['kgateway-admission', 'completion', ''])).toEqual(['bash', 'zsh']);
