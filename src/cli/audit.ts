@@ -8,9 +8,12 @@ import { GATEWAY_API_GROUP } from '../rules/gatewayParametersRef.js';
 import { buildRuleSet } from '../rules/ruleSet.js';
 import type { KubeObject } from '../rules/types.js';
 import { qualifiedName } from './check.js';
+import { auditSubjects } from './report/auditSubjects.js';
+import { OUTPUT_OPTIONS, OUTPUT_USAGE, outputFormat, writeReport } from './report/output.js';
 import { CommandError, parseCommandArgs, profileOption, UsageError } from './usage.js';
+import { packageVersion } from './version.js';
 
-export const AUDIT_USAGE = `Usage: kgateway-admission audit [--kubeconfig FILE] [--output text|json] [--config FILE] [--profile NAME]
+export const AUDIT_USAGE = `Usage: kgateway-admission audit [--kubeconfig FILE] [--output FORMAT] [--output-file FILE] [--config FILE] [--profile NAME]
 
 Lists, for a live cluster, every object whose cross-namespace backendRefs no
 ReferenceGrant allows (in warn-mode namespaces too: marked so), and every
@@ -18,11 +21,13 @@ agentgateway Gateway without its parametersRef or whose parameters object is
 missing. Credentials: --kubeconfig,
 else $KUBECONFIG, else in-cluster. --profile: unset (and no profile: in --config),
 the cluster's CRDs decide (agentgateway-v2.2 when it serves AgentgatewayParameters).
+${OUTPUT_USAGE}
 Exit status: 0 clean, 1 findings, 2 errors.
 
 Examples:
   kgateway-admission audit
-  kgateway-admission audit --kubeconfig ~/.kube/config --output json`;
+  kgateway-admission audit --kubeconfig ~/.kube/config --output json
+  kgateway-admission audit --output junit --output-file audit.xml`;
 
 /** One line on stderr, rewritten in place, only when a person is watching. */
 function progressReporter(): { update(text: string): void; done(): void } {
@@ -49,7 +54,7 @@ export async function runAudit(args: string[], out: (text: string) => void): Pro
     args,
     {
       kubeconfig: { type: 'string' },
-      output: { type: 'string', short: 'o', default: 'text' },
+      ...OUTPUT_OPTIONS,
       config: { type: 'string' },
       profile: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -60,7 +65,7 @@ export async function runAudit(args: string[], out: (text: string) => void): Pro
     out(AUDIT_USAGE);
     return 0;
   }
-  if (values.output !== 'text' && values.output !== 'json') throw new UsageError(`audit: --output must be text or json, got ${JSON.stringify(values.output)}`);
+  const format = outputFormat('audit', values.output);
   const config = await loadConfig(values.config);
   let kubeConfig;
   try {
@@ -114,6 +119,10 @@ export async function runAudit(args: string[], out: (text: string) => void): Pro
   const view = InMemoryClusterView.fromObjects(objects, viewOptionsFor(settings));
   for (const namespace of namespaces) view.upsertNamespace(namespace);
   const findings = auditObjects(objects, buildRuleSet(settings), settings, view);
-  out(values.output === 'json' ? JSON.stringify({ profile, scanned: objects.length, findings }, null, 2) : formatFindings(findings, objects.length));
+  await writeReport(format, values['output-file'], {
+    text: () => formatFindings(findings, objects.length),
+    data: () => ({ profile, scanned: objects.length, findings }),
+    report: async () => ({ command: 'audit', version: await packageVersion(), subjects: auditSubjects(objects, findings) }),
+  }, out);
   return findings.length === 0 ? 0 : 1;
 }

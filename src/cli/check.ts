@@ -6,13 +6,20 @@ import { buildRuleSet, decide } from '../rules/ruleSet.js';
 import { createRequestFor, customResourceDefinitionScopes, isClusterScoped } from '../rules/objectRequest.js';
 import type { JsonPatchOperation, KubeObject } from '../rules/types.js';
 import { combine } from '../rules/verdicts.js';
+import { OUTPUT_OPTIONS, OUTPUT_USAGE, outputFormat, writeReport } from './report/output.js';
+import type { ReportFinding } from './report/report.js';
+import { ruleFindings } from './report/ruleFindings.js';
 import { parseCommandArgs, profileOption, UsageError } from './usage.js';
+import { packageVersion } from './version.js';
 
 export interface CheckResult {
   apiVersion: string;
   kind: string;
   namespace: string;
   name: string;
+  /** Where the object's document starts (`<stdin>` for `-`). */
+  file: string;
+  line: number;
   allowed: boolean;
   /** Admitted only because enforcement is warn for its namespace; with deny it would be denied. */
   warned: boolean;
@@ -28,21 +35,31 @@ export function qualifiedName(object: { namespace: string; name: string }): stri
   return object.namespace ? `${object.namespace}/${object.name}` : object.name;
 }
 
-export const CHECK_USAGE = `Usage: kgateway-admission check [--output text|json] [--config FILE] [--profile NAME] PATH...
+export const CHECK_USAGE = `Usage: kgateway-admission check [--output FORMAT] [--output-file FILE] [--config FILE] [--profile NAME] PATH...
 
 Evaluates Kubernetes manifests (YAML or JSON files and folders, multi-document)
 as the webhook would on CREATE. ReferenceGrants, GatewayClasses, parameters
 objects and Namespaces (their enforcement label) in the input are the cluster
 state for the run.
+PATH - reads one YAML stream from stdin (lines are counted in that stream).
+${OUTPUT_USAGE}
 --profile: kgateway-v2.1 (default, or profile: in --config) or agentgateway-v2.2.
 Exit status: 0 all admitted (warned ones too), 1 some denied, 2 bad usage or
 unreadable input.
 
 Examples:
   kgateway-admission check examples/
-  kgateway-admission check --output json --profile agentgateway-v2.2 manifests/prod/`;
+  kgateway-admission check --output json --profile agentgateway-v2.2 manifests/prod/
+  kustomize build overlays/prod | kgateway-admission check --output github -
+  kgateway-admission check --output sarif --output-file check.sarif manifests/`;
 
-export async function evaluateManifests(manifests: readonly ManifestObject[], configFile?: string, profile?: ProfileName): Promise<CheckResult[]> {
+/** `findings`, when given, gets each object's findings by rule, in the order of the results. */
+export async function evaluateManifests(
+  manifests: readonly ManifestObject[],
+  configFile?: string,
+  profile?: ProfileName,
+  findings?: ReportFinding[][],
+): Promise<CheckResult[]> {
   const config = await loadConfig(configFile);
   const settings = ruleSettings(config, profile);
   const ruleSet = buildRuleSet(settings);
@@ -51,14 +68,17 @@ export async function evaluateManifests(manifests: readonly ManifestObject[], co
     viewOptionsFor(settings),
   );
   const crdScopes = customResourceDefinitionScopes(manifests.map((m) => m.object));
-  return manifests.map(({ object }, index) => {
+  return manifests.map(({ object, file, line }, index) => {
     const request = createRequestFor(object, `check-${index}`, isClusterScoped(object.apiVersion ?? '', object.kind ?? '', crdScopes));
     const verdict = combine([decide(ruleSet.mutating, request, view), decide(ruleSet.validating, request, view)]);
+    findings?.push(ruleFindings([...ruleSet.mutating, ...ruleSet.validating], request, view));
     return {
       apiVersion: object.apiVersion ?? '',
       kind: object.kind ?? '',
       namespace: request.namespace ?? '',
       name: object.metadata?.name ?? object.metadata?.generateName ?? '',
+      file,
+      line,
       allowed: verdict.allowed,
       warned: verdict.warned === true,
       message: verdict.message ?? '',
@@ -109,19 +129,24 @@ export async function runCheck(args: string[], out: (text: string) => void): Pro
   const { values, positionals } = parseCommandArgs(
     'check',
     args,
-    { output: { type: 'string', short: 'o', default: 'text' }, config: { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    { ...OUTPUT_OPTIONS, config: { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     true,
   );
   if (values.help) {
     out(CHECK_USAGE);
     return 0;
   }
-  if (values.output !== 'text' && values.output !== 'json') throw new UsageError(`check: --output must be text or json, got ${JSON.stringify(values.output)}`);
+  const format = outputFormat('check', values.output);
   if (positionals.length === 0) throw new UsageError(`check: name at least one file or folder\n\n${CHECK_USAGE}`);
   const manifests = await loadManifests(positionals);
   if (manifests.length === 0) throw new UsageError(`check: no Kubernetes objects found in ${positionals.join(', ')}`);
   const profile = profileOption(values.profile);
-  const results = await evaluateManifests(manifests, values.config, profile);
-  out(values.output === 'json' ? JSON.stringify({ results }, null, 2) : formatText(results, manifests));
+  const findings: ReportFinding[][] = [];
+  const results = await evaluateManifests(manifests, values.config, profile, findings);
+  await writeReport(format, values['output-file'], {
+    text: () => formatText(results, manifests),
+    data: () => ({ results }),
+    report: async () => ({ command: 'check', version: await packageVersion(), subjects: results.map((result, i) => ({ ...result, findings: findings[i] ?? [] })) }),
+  }, out);
   return results.every((r) => r.allowed) ? 0 : 1;
 }

@@ -2,6 +2,7 @@ import { ManifestError } from '../cluster/manifests.js';
 import { ConfigError } from '../config/config.js';
 import { CERTS_USAGE, runCerts } from './certs.js';
 import { CHECK_USAGE, runCheck } from './check.js';
+import { COMPLETION_USAGE, runCompletion } from './completion.js';
 import { runServe, SERVE_USAGE } from './serve.js';
 import { CommandError, UsageError } from './usage.js';
 import { packageVersion } from './version.js';
@@ -14,6 +15,7 @@ Commands:
   check   evaluate manifest files offline, as the webhook would
   audit   list what in a live cluster breaks the rules
   certs   write a CA and a serving certificate
+  completion  print a bash or zsh completion script
 
 Run "kgateway-admission <command> --help" for a command's options.
 
@@ -23,7 +25,9 @@ ${CHECK_USAGE}
 
 ${(await import('./audit.js')).AUDIT_USAGE}
 
-${CERTS_USAGE}`;
+${CERTS_USAGE}
+
+${COMPLETION_USAGE}`;
 
 const out = (text: string): void => {
   process.stdout.write(`${text}\n`);
@@ -41,6 +45,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./audit.js')).runAudit(args, out);
     case 'certs':
       return runCerts(args, out);
+    case 'completion':
+      return runCompletion(args, out);
     case '--version':
     case '-v':
     case 'version':

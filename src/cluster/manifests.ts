@@ -85,10 +85,27 @@ export function parseManifests(text: string, file: string): ManifestObject[] {
   return objects;
 }
 
-/** Reads files and folders (recursively, .yaml/.yml/.json) in a stable order. */
-export async function loadManifests(paths: readonly string[]): Promise<ManifestObject[]> {
+/** The file name that objects read from stdin carry. */
+export const STDIN_NAME = '<stdin>';
+
+async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * Reads files and folders (recursively, .yaml/.yml/.json) in a stable order;
+ * `-` reads one YAML stream from stdin (`kustomize build … | … check -`).
+ */
+export async function loadManifests(paths: readonly string[], stdin: NodeJS.ReadableStream = process.stdin): Promise<ManifestObject[]> {
+  if (paths.filter((path) => path === '-').length > 1) throw new ManifestError(STDIN_NAME, undefined, '- (stdin) can be named only once');
   const objects: ManifestObject[] = [];
   for (const path of paths) {
+    if (path === '-') {
+      objects.push(...parseManifests(await readStdin(stdin), STDIN_NAME));
+      continue;
+    }
     for (const file of await manifestFiles(path)) {
       let text: string;
       try {
