@@ -8,6 +8,7 @@ import { loadConfig, profileOf, ruleSettings, viewOptionsFor, watchedReferrerKin
 import type { ProfileName } from '../config/profiles.js';
 import { handledKinds } from '../rules/ruleSet.js';
 import { DECISION_MESSAGE } from '../server/admissionRoutes.js';
+import { LOG_FORMAT } from '../server/logFormat.js';
 import { ensureCertificates } from '../server/certificates.js';
 import { startWebhookServer } from '../server/webhookServer.js';
 import { integerOption, parseCommandArgs, profileOption, UsageError } from './usage.js';
@@ -88,6 +89,7 @@ export async function runServe(args: string[]): Promise<number> {
   const destination = pino.destination({ sync: false, minLength: 4096, periodicFlush: 100 });
   const logger = pino(
     {
+      ...LOG_FORMAT,
       level: config.logLevel,
       base: { service: 'kgateway-admission' },
       hooks: {

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 const LABELS = ['endpoint', 'kind', 'operation', 'decision'] as const;
 const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT', 'unknown']);
@@ -17,7 +17,9 @@ export class AdmissionMetrics {
     name: 'kgateway_admission_request_duration_seconds',
     help: 'Time from a parsed AdmissionReview to its response, by endpoint, kind, operation and decision.',
     labelNames: LABELS,
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    // Up to the API server's longest webhook timeout (30 s), so a p99 near the
+    // chart's timeoutSeconds (default 5) is seen, not clamped at the top bucket.
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
 
@@ -48,9 +50,30 @@ export class AdmissionMetrics {
 
   /** Kinds that keep their name as a label; every other kind is counted as "other". */
   private readonly kinds: ReadonlySet<string>;
+  readonly certificateExpiry = new Gauge({
+    name: 'kgateway_admission_certificate_expiry_timestamp_seconds',
+    help: 'Expiry (notAfter, Unix seconds) of the serving certificate in use; updated when it is reloaded.',
+    registers: [this.registry],
+  });
+  private readiness: () => boolean = () => false;
+  readonly ready = new Gauge({
+    name: 'kgateway_admission_ready',
+    help: '1 when /readyz answers 200 (listening, every watch synced), else 0.',
+    registers: [this.registry],
+    collect: () => {
+      this.ready.set(this.readiness() ? 1 : 0);
+    },
+  });
+
+  /** What kgateway_admission_ready reports at each scrape. */
+  trackReadiness(isReady: () => boolean): void {
+    this.readiness = isReady;
+  }
 
   constructor(options: { defaultMetrics?: boolean; kinds?: Iterable<string> } = {}) {
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'kgateway_admission_' });
+    // No prefix: dashboards and alerts that ship with Grafana, kube-prometheus
+    // and the Node.js mixins query process_* and nodejs_* by these names.
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
     this.kinds = new Set([...(options.kinds ?? []), 'unknown']);
   }
 

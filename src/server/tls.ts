@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { unwatchFile, watchFile } from 'node:fs';
 import type { SecureContextOptions } from 'node:tls';
@@ -40,6 +41,11 @@ export async function loadTls(files: TlsFiles): Promise<LoadedTls> {
     files.clientCaFile ? readFile(files.clientCaFile) : Promise.resolve(undefined),
   ]);
   return ca ? { cert, key, ca } : { cert, key };
+}
+
+/** notAfter of the first certificate in a PEM bundle, in Unix seconds. */
+export function certificateExpirySeconds(certPem: Buffer): number {
+  return new X509Certificate(certPem).validToDate.getTime() / 1000;
 }
 
 export function secureContextOptions(tls: LoadedTls): SecureContextOptions & { requestCert?: boolean; rejectUnauthorized?: boolean } {

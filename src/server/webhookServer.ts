@@ -10,7 +10,7 @@ import type { RuleSettings } from '../rules/settings.js';
 import { buildRuleSet, handledKinds } from '../rules/ruleSet.js';
 import { buildApp } from './app.js';
 import { AdmissionMetrics, createMetricsServer } from './metrics.js';
-import { CertificateReloader, loadTls, secureContextOptions, type TlsFiles } from './tls.js';
+import { CertificateReloader, certificateExpirySeconds, loadTls, secureContextOptions, type TlsFiles } from './tls.js';
 
 export interface WebhookServerOptions {
   config: Config;
@@ -45,6 +45,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   const initialTls = await loadTls(options.tls);
   const settings = options.settings ?? ruleSettings(config);
   const metrics = options.metrics ?? new AdmissionMetrics({ kinds: handledKinds(settings).map((k) => k.kind) });
+  metrics.certificateExpiry.set(certificateExpirySeconds(initialTls.cert));
   const engine = new AdmissionEngine({
     ruleSet: buildRuleSet(settings),
     view: source.view,
@@ -69,11 +70,13 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     maxConnections: config.server.maxConnections,
     notReadyReason: () => (listening ? source.notReadyReason() : 'not listening yet'),
   });
+  metrics.trackReadiness(() => listening && source.notReadyReason() === undefined);
   const certificates = new CertificateReloader(
     options.tls,
     initialTls,
     (tls) => {
       (app.server as unknown as HttpsServer).setSecureContext(secureContextOptions(tls));
+      metrics.certificateExpiry.set(certificateExpirySeconds(tls.cert));
       logger.info({ certFile: options.tls.certFile }, 'serving certificate reloaded');
     },
     (error) => logger.warn({ err: error }, 'could not reload the serving certificate; keeping the current one'),
