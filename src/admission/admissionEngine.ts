@@ -33,6 +33,8 @@ export interface AdmissionEngineOptions {
    */
   reconsider?: Reconsider;
   onConfirmation?: (outcome: ConfirmationOutcome, error?: unknown) => void;
+  /** Told every decided request and its final verdict (e.g. to record Warning events); must not throw or block. */
+  onDecided?: (request: AdmissionRequest, verdict: Verdict) => void;
 }
 
 function decisionOf(verdict: Verdict): Decision {
@@ -93,6 +95,11 @@ export class AdmissionEngine {
           ? denied(`kgateway-admission could not evaluate this object (${detail}); denying rather than admitting it unchecked`, 500)
           : withWarnings(allowed(), `kgateway-admission could not evaluate this object (${detail}); admitted unchanged`);
       decision = 'error';
+    }
+    try {
+      this.options.onDecided?.(request, verdict);
+    } catch {
+      // An observer never changes or delays the answer.
     }
     const reason = reasonOf(verdict);
     return { statusCode: 200, body: completeResponse(request.uid, verdict, apiVersion), decision, request, ...(reason !== undefined ? { reason } : {}) };

@@ -7,6 +7,7 @@ import { AdmissionMetrics } from '../server/metrics.js';
 import { loadConfig, profileOf, ruleSettings, viewOptionsFor, watchedReferrerKinds } from '../config/config.js';
 import type { ProfileName } from '../config/profiles.js';
 import { handledKinds } from '../rules/ruleSet.js';
+import type { AdmissionRequest, Verdict } from '../rules/types.js';
 import { DECISION_MESSAGE } from '../server/admissionRoutes.js';
 import { LOG_FORMAT } from '../server/logFormat.js';
 import { ensureCertificates } from '../server/certificates.js';
@@ -17,6 +18,7 @@ export const SERVE_USAGE = `Usage: kgateway-admission serve [--host H] [--port N
          [--tls-cert FILE --tls-key FILE] [--client-ca FILE] [--certs-dir DIR]
          (--manifests PATH... | --kubeconfig FILE)
          [--self-managed-certs --secret-name NAME --service-name NAME [--namespace NS] [--webhook-config NAME...]]
+         [--events]
 
 Serves POST /mutate and /validate (AdmissionReview admission.k8s.io/v1) over
 HTTPS, GET /healthz and /readyz on the same port, and GET /metrics over plain
@@ -33,6 +35,10 @@ Secret --secret-name (created when missing, shared by replicas, renewed before
 expiry), writes them to --certs-dir for the TLS loader, and sets caBundle in
 the Mutating/ValidatingWebhookConfigurations named by --webhook-config.
 --namespace defaults to $POD_NAMESPACE, else the in-cluster namespace.
+--events (live cluster only): records a Warning event (events.k8s.io/v1) on an
+object admitted with warnings, and on each object a ReferenceGrant's update
+or deletion left without its permission; at most one per object and reason
+in 5 minutes.
 
 Examples:
   kgateway-admission serve --manifests examples/
@@ -60,6 +66,7 @@ export async function runServe(args: string[]): Promise<number> {
       'secret-name': { type: 'string' },
       'service-name': { type: 'string' },
       'webhook-config': { type: 'string', multiple: true },
+      events: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     false,
@@ -147,6 +154,19 @@ export async function runServe(args: string[]): Promise<number> {
       })
     : await manifestClusterSource(values.manifests!, viewOptionsFor(settings));
   const liveKubeConfig = live?.kubeConfig;
+  let onDecided: ((request: AdmissionRequest, verdict: Verdict) => void) | undefined;
+  let stopEvents = (): void => {};
+  if (values.events) {
+    if (!liveKubeConfig) throw new UsageError('serve: --events needs a live cluster (--kubeconfig or in-cluster), not --manifests');
+    const [{ EventRecorder }, { KubeApi }, { warningEvents }] = await Promise.all([
+      import('../cluster/eventRecorder.js'),
+      import('../cluster/kubeApi.js'),
+      import('../rules/warningEvents.js'),
+    ]);
+    const recorder = new EventRecorder({ api: new KubeApi(liveKubeConfig), logger, onResult: (result) => metrics.events.inc({ result }) });
+    onDecided = (request, verdict) => recorder.record(warningEvents(request, verdict, source.view));
+    stopEvents = () => recorder.stop();
+  }
 
   let tls;
   let selfManaged: SelfManagedCertificates | undefined;
@@ -170,6 +190,7 @@ export async function runServe(args: string[]): Promise<number> {
     source,
     logger,
     metrics,
+    ...(onDecided ? { onDecided } : {}),
     tls: values['client-ca'] ? { ...tls, clientCaFile: values['client-ca'] } : tls,
   });
   logger.info({ url: server.url, metricsUrl: `${server.metricsUrl}/metrics` }, 'kgateway-admission serving');
@@ -178,6 +199,7 @@ export async function runServe(args: string[]): Promise<number> {
     const stop = (signal: string): void => {
       logger.info({ signal }, 'shutting down: finishing in-flight requests');
       selfManaged?.stop();
+      stopEvents();
       server.close().then(resolve, (error: unknown) => {
         logger.error({ err: error }, 'error during shutdown');
         resolve();

@@ -48,6 +48,13 @@ export class AdmissionMetrics {
     registers: [this.registry],
   });
 
+  readonly events = new Counter({
+    name: 'kgateway_admission_events_total',
+    help: 'Warning events (events.k8s.io/v1) from admission: recorded, rate-limited (per object or in all), dropped (the write did not take effect), failed.',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   /** Kinds that keep their name as a label; every other kind is counted as "other". */
   private readonly kinds: ReadonlySet<string>;
   readonly certificateExpiry = new Gauge({

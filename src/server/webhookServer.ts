@@ -8,6 +8,7 @@ import type { ClusterSource } from '../cluster/clusterSource.js';
 import { ruleSettings, type Config } from '../config/config.js';
 import type { RuleSettings } from '../rules/settings.js';
 import { buildRuleSet, handledKinds } from '../rules/ruleSet.js';
+import type { AdmissionRequest, Verdict } from '../rules/types.js';
 import { buildApp } from './app.js';
 import { AdmissionMetrics, createMetricsServer } from './metrics.js';
 import { CertificateReloader, certificateExpirySeconds, loadTls, secureContextOptions, type TlsFiles } from './tls.js';
@@ -22,6 +23,8 @@ export interface WebhookServerOptions {
   /** How often the certificate files are polled for a rotation. */
   certificatePollMs?: number;
   metrics?: AdmissionMetrics;
+  /** Told every decided request and its verdict, after the decision (e.g. Warning events). */
+  onDecided?: (request: AdmissionRequest, verdict: Verdict) => void;
 }
 
 export interface RunningWebhookServer {
@@ -51,6 +54,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     view: source.view,
     isReady: () => source.notReadyReason() === undefined,
     ...(source.reconsider ? { reconsider: source.reconsider.bind(source) } : {}),
+    ...(options.onDecided ? { onDecided: options.onDecided } : {}),
     onConfirmation: (outcome, error) => {
       metrics.denialConfirmations.inc({ outcome });
       if (error) logger.warn({ err: error }, 'could not re-read ReferenceGrants before denying; denying on the cached view');

@@ -197,6 +197,11 @@ export async function chartCrdFiles(): Promise<string[]> {
   ];
 }
 
+/** prometheus-operator's PrometheusRule CRD (monitoring.prometheusRule.enabled). */
+export async function prometheusRuleCrdFile(): Promise<string> {
+  return join(await moduleDir('github.com/prometheus-operator/prometheus-operator'), 'example', 'prometheus-operator-crd', 'monitoring.coreos.com_prometheusrules.yaml');
+}
+
 export async function installCrdFiles(kc: KubeConfig, files: string[]): Promise<string[]> {
   const crds = (await Promise.all(files.map(async (f) => parseManifests(await readFile(f, 'utf8'))))).flat();
   for (const crd of crds) await serverSideApply(kc, crd);

@@ -141,3 +141,9 @@ objectSelector:
 {{- "GatewayParameters" }}
 {{- end }}
 {{- end }}
+
+{{/* The label matchers the alerts use to pick this release's series: by default
+the job the ServiceMonitor scrapes (the Service's name) in the release namespace. */}}
+{{- define "kga.monitoringSelector" -}}
+{{- default (printf "job=\"%s\", namespace=\"%s\"" (include "kga.fullname" .) .Release.Namespace) .Values.monitoring.selector }}
+{{- end }}
