@@ -46,7 +46,9 @@ KUBE_VERSION="$(mod_version "$CP/kube-apiserver/go.mod" k8s.io/kubernetes)"
 ETCD_VERSION="$(mod_version "$CP/etcd/go.mod" go.etcd.io/etcd/server/v3)"
 GATEWAY_API_VERSION="$(mod_version "$CP/crds/go.mod" sigs.k8s.io/gateway-api)"
 KGATEWAY_VERSION="$(mod_version "$CP/crds/go.mod" github.com/kgateway-dev/kgateway/v2)"
-[ -n "$KUBE_VERSION" ] && [ -n "$ETCD_VERSION" ] && [ -n "$GATEWAY_API_VERSION" ] && [ -n "$KGATEWAY_VERSION" ] \
+# openreports.io Report (serve --reports): the format current Kyverno and Policy Reporter read.
+OPENREPORTS_VERSION="$(mod_version "$CP/crds/go.mod" github.com/openreports/reports-api)"
+[ -n "$KUBE_VERSION" ] && [ -n "$ETCD_VERSION" ] && [ -n "$GATEWAY_API_VERSION" ] && [ -n "$KGATEWAY_VERSION" ] && [ -n "$OPENREPORTS_VERSION" ] \
   || die "could not read pinned versions from $CP/*/go.mod"
 
 KUBE_APISERVER_BIN="$BIN_DIR/kube-apiserver-$KUBE_VERSION"
@@ -172,17 +174,19 @@ cmd_node_paths() {
 
 cmd_paths() {
   find_go || die "Go not found (needed to locate the CRD modules)"
-  local gw kg
+  local gw kg or
   gw="$(module_dir sigs.k8s.io/gateway-api "$GATEWAY_API_VERSION")"
   kg="$(module_dir github.com/kgateway-dev/kgateway/v2 "$KGATEWAY_VERSION")"
-  [ -n "$gw" ] && [ -n "$kg" ] || die "could not locate CRD modules in the module cache"
-  printf '{"kubeApiserver":%s,"etcd":%s,"helm":%s,"versions":{"kubernetes":%s,"etcd":%s,"helm":%s,"gatewayApi":%s,"kgateway":%s},"crdDirs":{"gatewayApi":%s,"kgateway":%s,"agentgateway":%s}}\n' \
+  or="$(module_dir github.com/openreports/reports-api "$OPENREPORTS_VERSION")"
+  [ -n "$gw" ] && [ -n "$kg" ] && [ -n "$or" ] || die "could not locate CRD modules in the module cache"
+  printf '{"kubeApiserver":%s,"etcd":%s,"helm":%s,"versions":{"kubernetes":%s,"etcd":%s,"helm":%s,"gatewayApi":%s,"kgateway":%s},"crdDirs":{"gatewayApi":%s,"kgateway":%s,"agentgateway":%s,"openreports":%s}}\n' \
     "$(json_str "$KUBE_APISERVER_BIN")" "$(json_str "$ETCD_BIN")" "$(json_str "$HELM_BIN")" \
     "$(json_str "$KUBE_VERSION")" "$(json_str "$ETCD_VERSION")" "$(json_str "$HELM_VERSION")" \
     "$(json_str "$GATEWAY_API_VERSION")" "$(json_str "$KGATEWAY_VERSION")" \
     "$(json_str "$gw/config/crd/standard")" \
     "$(json_str "$kg/install/helm/kgateway-crds/templates")" \
-    "$(json_str "$kg/install/helm/agentgateway-crds/templates")"
+    "$(json_str "$kg/install/helm/agentgateway-crds/templates")" \
+    "$(json_str "$or/config/crd")"
 }
 
 case "${1:-}" in

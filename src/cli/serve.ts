@@ -8,6 +8,7 @@ import { loadConfig, profileOf, ruleSettings, viewOptionsFor, watchedReferrerKin
 import type { ProfileName } from '../config/profiles.js';
 import { handledKinds } from '../rules/ruleSet.js';
 import type { AdmissionRequest, Verdict } from '../rules/types.js';
+import type { RunningReports } from '../reports/startReports.js';
 import { DECISION_MESSAGE } from '../server/admissionRoutes.js';
 import { LOG_FORMAT } from '../server/logFormat.js';
 import { ensureCertificates } from '../server/certificates.js';
@@ -18,7 +19,7 @@ export const SERVE_USAGE = `Usage: kgateway-admission serve [--host H] [--port N
          [--tls-cert FILE --tls-key FILE] [--client-ca FILE] [--certs-dir DIR]
          (--manifests PATH... | --kubeconfig FILE)
          [--self-managed-certs --secret-name NAME --service-name NAME [--namespace NS] [--webhook-config NAME...]]
-         [--events]
+         [--events] [--reports [--reports-lease-seconds N]]
 
 Serves POST /mutate and /validate (AdmissionReview admission.k8s.io/v1) over
 HTTPS, GET /healthz and /readyz on the same port, and GET /metrics over plain
@@ -39,6 +40,10 @@ the Mutating/ValidatingWebhookConfigurations named by --webhook-config.
 object admitted with warnings, and on each object a ReferenceGrant's update
 or deletion left without its permission; at most one per object and reason
 in 5 minutes.
+--reports (live cluster only): keeps one openreports.io/v1alpha1 Report per
+namespace (one result per object and rule: pass, fail or warn), rescanned when
+a watched object changes and every 5 minutes, written by the one replica that
+holds the Lease kgateway-admission-reports in $POD_NAMESPACE (default 15 s).
 
 Examples:
   kgateway-admission serve --manifests examples/
@@ -67,6 +72,8 @@ export async function runServe(args: string[]): Promise<number> {
       'service-name': { type: 'string' },
       'webhook-config': { type: 'string', multiple: true },
       events: { type: 'boolean' },
+      reports: { type: 'boolean' },
+      'reports-lease-seconds': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     false,
@@ -108,6 +115,7 @@ export async function runServe(args: string[]): Promise<number> {
     },
     destination,
   );
+  let reports: RunningReports | undefined;
   let profile: ProfileName | undefined = profileOption(values.profile) ?? config.profile;
 
   const fromManifests = values.manifests !== undefined && values.manifests.length > 0;
@@ -148,12 +156,21 @@ export async function runServe(args: string[]): Promise<number> {
         referrerKinds: watchedReferrerKinds(settings),
         backendRefs: viewOptionsFor(settings).backendRefs!,
         onList: (resource, reason) => metrics.watchLists.inc({ resource, reason }),
+        onChange: () => reports?.changed(),
         onWatchError: (resource) => metrics.watchErrors.inc({ resource }),
         rereads: { onReread: (result) => metrics.grantRereads.inc({ result }) },
         staleAfterMs: config.server.staleAfterSeconds * 1000,
       })
     : await manifestClusterSource(values.manifests!, viewOptionsFor(settings));
   const liveKubeConfig = live?.kubeConfig;
+  if (values.reports) {
+    if (!liveKubeConfig) throw new UsageError('serve: --reports needs a live cluster (--kubeconfig or in-cluster), not --manifests');
+    const leaseDurationSeconds = integerOption('reports-lease-seconds', values['reports-lease-seconds'], 2, 3600);
+    const { startReports } = await import('../reports/startReports.js');
+    reports = startReports({ kubeConfig: liveKubeConfig, logger, metrics, settings, view: source.view, ...(leaseDurationSeconds ? { leaseDurationSeconds } : {}) });
+  } else if (values['reports-lease-seconds'] !== undefined) {
+    throw new UsageError('serve: --reports-lease-seconds goes only with --reports');
+  }
   let onDecided: ((request: AdmissionRequest, verdict: Verdict) => void) | undefined;
   let stopEvents = (): void => {};
   if (values.events) {
@@ -200,10 +217,13 @@ export async function runServe(args: string[]): Promise<number> {
       logger.info({ signal }, 'shutting down: finishing in-flight requests');
       selfManaged?.stop();
       stopEvents();
-      server.close().then(resolve, (error: unknown) => {
-        logger.error({ err: error }, 'error during shutdown');
-        resolve();
-      });
+      // Give the reports Lease up first, so another replica takes over at once.
+      Promise.resolve(reports?.stop())
+        .then(() => server.close())
+        .then(resolve, (error: unknown) => {
+          logger.error({ err: error }, 'error during shutdown');
+          resolve();
+        });
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

@@ -22,6 +22,8 @@ export interface LiveClusterSourceOptions {
   backendRefs?: BackendRefExtractor;
   onList?: (resource: string, reason: 'initial' | 'relist') => void;
   onWatchError?: (resource: string) => void;
+  /** An object of a watched resource was added, changed or removed (policy reports rescan on it). */
+  onChange?: (resource: string) => void;
   /** Limits of the ReferenceGrant reads made before a denial. */
   rereads?: GrantRereadsOptions;
   /** How long the API server keeps each watch open before it is resumed (default 5-10 min). */
@@ -154,7 +156,15 @@ export class LiveClusterSource implements ClusterSource {
         resource,
         version,
         {
-          ...apply,
+          upsert: (object) => {
+            apply.upsert(object);
+            this.options.onChange?.(watch.name);
+          },
+          remove: (object) => {
+            apply.remove(object);
+            this.options.onChange?.(watch.name);
+          },
+          held: apply.held,
           onList: (reason) => this.options.onList?.(watch.name, reason),
           onError: () => this.options.onWatchError?.(watch.name),
         },

@@ -54,6 +54,23 @@ export class AdmissionMetrics {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
+  readonly findings = new Gauge({
+    name: 'kgateway_admission_findings',
+    help: 'Policy report results of the last scan (serve --reports), by rule, result (pass, fail, warn) and namespace.',
+    labelNames: ['rule', 'result', 'namespace'] as const,
+    registers: [this.registry],
+  });
+  readonly reportsLeader = new Gauge({
+    name: 'kgateway_admission_reports_leader',
+    help: '1 on the replica that holds the reports Lease and writes the policy reports (serve --reports), else 0.',
+    registers: [this.registry],
+  });
+  readonly reportWrites = new Counter({
+    name: 'kgateway_admission_report_writes_total',
+    help: 'Policy report writes by this replica: applied (server-side apply), deleted, unchanged (skipped), failed.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
 
   /** Kinds that keep their name as a label; every other kind is counted as "other". */
   private readonly kinds: ReadonlySet<string>;

@@ -6,6 +6,7 @@ module kgateway-admission/test/controlplane/crds
 go 1.26.0
 
 require (
+	github.com/openreports/reports-api v0.2.1
 	github.com/kgateway-dev/kgateway/v2 v2.2.0
 	sigs.k8s.io/gateway-api v1.5.1
 )

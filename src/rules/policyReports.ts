@@ -1,0 +1,106 @@
+import type { Finding, Problem } from './audit.js';
+import type { ClusterView } from './clusterView.js';
+import { GATEWAY_API_GROUP, isAgentgatewayClass } from './gatewayParametersRef.js';
+import { groupOf } from './objectRequest.js';
+import { isRecord } from './objectPaths.js';
+import type { RuleSettings } from './settings.js';
+import type { KubeObject } from './types.js';
+
+/** The policy every result names, and the report's source (what Policy Reporter groups by). */
+export const REPORT_SOURCE = 'kgateway-admission';
+export const REPORT_NAME = 'kgateway-admission';
+
+export type ReportRule = 'cross-namespace-backendrefs' | 'gateway-parametersref';
+export type ResultValue = 'pass' | 'fail' | 'warn';
+
+export interface ReportResult {
+  source: string;
+  policy: string;
+  rule: ReportRule;
+  result: ResultValue;
+  message: string;
+  resources: { apiVersion: string; kind: string; namespace: string; name: string; uid?: string }[];
+  /** missingRefs: the refs no ReferenceGrant allows, `path: Kind namespace/name`, joined by "; "; problem: the audit's word. */
+  properties?: Record<string, string>;
+}
+
+const OUTCOME: Record<Problem, { rule: ReportRule; result: ResultValue }> = {
+  'ungranted-reference': { rule: 'cross-namespace-backendrefs', result: 'fail' },
+  'missing-parametersRef': { rule: 'gateway-parametersref', result: 'fail' },
+  'missing-parameters': { rule: 'gateway-parametersref', result: 'fail' },
+  // Left alone on purpose (mutation.classParameters: skip): a person decides.
+  'class-parametersRef': { rule: 'gateway-parametersref', result: 'warn' },
+};
+
+// The denial message lists each ungranted ref as "- <path>: <Kind> <namespace>/<name>".
+const MISSING_REF_LINE = /^- (\S+): (\S+ \S+\/\S+)$/gm;
+
+function missingRefs(message: string): string {
+  return [...message.matchAll(MISSING_REF_LINE)].map(([, path, target]) => `${path}: ${target}`).join('; ');
+}
+
+function keyOf(o: { kind: string; namespace: string; name: string }): string {
+  return `${o.kind}/${o.namespace}/${o.name}`;
+}
+
+/**
+ * The report results of a scan, by namespace: one per object and rule, from
+ * the audit's findings over the same objects (so reports and `audit` can never
+ * disagree): `fail`/`warn` for an object with a finding, `pass` for one the
+ * rule covers that has none. Policies of the backendRef kinds are covered by
+ * cross-namespace-backendrefs; agentgateway Gateways by gateway-parametersref.
+ */
+export function reportResults(objects: Iterable<KubeObject>, findings: readonly Finding[], settings: RuleSettings, view: ClusterView): Map<string, ReportResult[]> {
+  const found = new Map(findings.map((f) => [keyOf(f), f]));
+  const referrerKinds = new Set([...settings.backendRefKinds, ...settings.scanKinds].map((k) => `${k.group}/${k.kind}`));
+  const byNamespace = new Map<string, ReportResult[]>();
+  for (const object of objects) {
+    const namespace = object.metadata?.namespace;
+    const name = object.metadata?.name;
+    if (!namespace || !name || !object.kind || !object.apiVersion) continue;
+    const group = groupOf(object.apiVersion);
+    let rule: ReportRule;
+    if (group === GATEWAY_API_GROUP && object.kind === 'Gateway') {
+      const spec = isRecord(object.spec) ? object.spec : {};
+      if (!isAgentgatewayClass(spec.gatewayClassName, settings, view)) continue;
+      rule = 'gateway-parametersref';
+    } else if (referrerKinds.has(`${group}/${object.kind}`)) {
+      rule = 'cross-namespace-backendrefs';
+    } else {
+      continue;
+    }
+    const finding = found.get(keyOf({ kind: object.kind, namespace, name }));
+    const uid = typeof object.metadata?.uid === 'string' ? object.metadata.uid : undefined;
+    const resource = { apiVersion: object.apiVersion, kind: object.kind, namespace, name, ...(uid ? { uid } : {}) };
+    const outcome = finding ? OUTCOME[finding.problem] : { rule, result: 'pass' as const };
+    const missing = finding ? missingRefs(finding.message) : '';
+    const result: ReportResult = {
+      source: REPORT_SOURCE,
+      policy: REPORT_SOURCE,
+      rule: outcome.rule,
+      result: outcome.result,
+      message: finding ? finding.message : rule === 'gateway-parametersref' ? 'the Gateway has its parametersRef and the object it names exists' : 'every cross-namespace backendRef is allowed by a ReferenceGrant',
+      resources: [resource],
+      ...(finding ? { properties: { problem: finding.problem, ...(missing ? { missingRefs: missing } : {}) } } : {}),
+    };
+    let list = byNamespace.get(namespace);
+    if (!list) byNamespace.set(namespace, (list = []));
+    list.push(result);
+  }
+  for (const list of byNamespace.values()) list.sort((a, b) => keyOf(a.resources[0]!).localeCompare(keyOf(b.resources[0]!)) || a.rule.localeCompare(b.rule));
+  return byNamespace;
+}
+
+export interface ReportSummary {
+  pass: number;
+  fail: number;
+  warn: number;
+  error: number;
+  skip: number;
+}
+
+export function summarize(results: readonly ReportResult[]): ReportSummary {
+  const summary = { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 };
+  for (const r of results) summary[r.result] += 1;
+  return summary;
+}
