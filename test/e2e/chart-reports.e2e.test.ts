@@ -1,0 +1,77 @@
+// The chart's RBAC for reports.enabled and events.enabled, for real: the
+// server runs under the chart's ServiceAccount token with --reports and
+// --events; it takes the Lease, writes the openreports.io Report, and records
+// a Warning event, with nothing failing for want of a permission.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureNamespace, find, helmBinary, renderChart, serverSideApply, serviceAccountKubeconfig } from '../chart/support.js';
+import { gateway, httpListenerPolicy } from '../support/builders.js';
+import { kubeRequest, registerWebhooks, requireControlPlane, startControlPlane, startWebhookServer, type ControlPlane, type WebhookServer } from '../support/controlPlane.js';
+import { create, ensureNamespaces, metricValue, PATHS, pollUntil } from './support.js';
+
+const skip = await requireControlPlane();
+
+const RELEASE = 'rep';
+const NAMESPACE = 'kga-rep';
+const FULLNAME = `${RELEASE}-kgateway-admission`;
+
+describe.skipIf(skip)('chart RBAC for reports and events, under the chart ServiceAccount', () => {
+  let cp: ControlPlane;
+  let server: WebhookServer | undefined;
+  let work: string;
+
+  beforeAll(async () => {
+    const helm = await helmBinary();
+    cp = await startControlPlane();
+    work = await mkdtemp(join(tmpdir(), 'kga-chart-reports-'));
+    await ensureNamespace(cp.kubeConfig, NAMESPACE);
+    await ensureNamespaces(cp.kubeConfig, 'kgateway', 'monitoring');
+    const rendered = await renderChart(helm, RELEASE, NAMESPACE, { reports: { enabled: true }, events: { enabled: true }, certificates: { mode: 'secret', secret: { name: 'x', caBundle: '-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n' } } });
+    const deployment = find(rendered, 'Deployment');
+    expect(deployment.spec.template.spec.containers[0].args).toEqual(expect.arrayContaining(['--events', '--reports']));
+    for (const object of rendered.filter((o) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind))) {
+      await serverSideApply(cp.kubeConfig, object, NAMESPACE);
+    }
+    expect((await create(cp.kubeConfig, PATHS.httpListenerPolicies('kgateway'), httpListenerPolicy({ name: 'ungranted' }))).status).toBe(201);
+    const kubeconfigPath = await serviceAccountKubeconfig(cp, NAMESPACE, FULLNAME, work);
+    server = await startWebhookServer({
+      kubeconfigPath,
+      extraArgs: ['--profile', 'kgateway-v2.1', '--reports', '--events', '--reports-lease-seconds', '3'],
+      env: { POD_NAMESPACE: NAMESPACE, POD_NAME: 'rep-0' },
+    });
+    await registerWebhooks(cp.kubeConfig, { url: server.url, caPem: server.caPem, failurePolicy: 'Fail' });
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    await cp?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('takes the Lease in the release namespace and writes the Report', async () => {
+    const { value: report } = await pollUntil(
+      'the Report',
+      async () => {
+        const res = await kubeRequest(cp.kubeConfig, 'GET', '/apis/openreports.io/v1alpha1/namespaces/kgateway/reports/kgateway-admission');
+        return res.status === 200 ? res.body : undefined;
+      },
+      30_000,
+      200,
+    );
+    expect(report.results).toEqual([expect.objectContaining({ result: 'fail', resources: [expect.objectContaining({ name: 'ungranted' })] })]);
+    const lease = await kubeRequest(cp.kubeConfig, 'GET', `/apis/coordination.k8s.io/v1/namespaces/${NAMESPACE}/leases/kgateway-admission-reports`);
+    expect(lease.body.spec.holderIdentity).toBe('rep-0');
+    expect(await metricValue(server!.metricsUrl, 'kgateway_admission_report_writes_total', { outcome: 'failed' })).toBe(0);
+    expect(server!.logs()).not.toContain('lease request failed');
+  });
+
+  it('records a Warning event with only the chart permissions', async () => {
+    const res = await create(cp.kubeConfig, PATHS.gateways('kgateway'), gateway({ name: 'rbac-warned' }));
+    expect(res.status, res.text).toBe(201);
+    expect(res.warnings).toHaveLength(1);
+    await pollUntil('the event to be recorded', async () => ((await metricValue(server!.metricsUrl, 'kgateway_admission_events_total', { result: 'recorded' })) >= 1 ? true : undefined), 15_000, 100);
+    expect(await metricValue(server!.metricsUrl, 'kgateway_admission_events_total', { result: 'failed' })).toBe(0);
+  });
+});
