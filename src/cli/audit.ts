@@ -13,7 +13,7 @@ import { OUTPUT_OPTIONS, OUTPUT_USAGE, outputFormat, writeReport } from './repor
 import { CommandError, parseCommandArgs, profileOption, UsageError } from './usage.js';
 import { packageVersion } from './version.js';
 
-export const AUDIT_USAGE = `Usage: kgateway-admission audit [--kubeconfig FILE] [--output FORMAT] [--output-file FILE] [--config FILE] [--profile NAME]
+export const AUDIT_USAGE = `Usage: kgateway-admission audit [--kubeconfig FILE] [--output FORMAT|html] [--output-file FILE] [--config FILE] [--profile NAME]
 
 Lists, for a live cluster, every object whose cross-namespace backendRefs no
 ReferenceGrant allows (in warn-mode namespaces too: marked so), and every
@@ -22,12 +22,15 @@ missing. Credentials: --kubeconfig,
 else $KUBECONFIG, else in-cluster. --profile: unset (and no profile: in --config),
 the cluster's CRDs decide (agentgateway-v2.2 when it serves AgentgatewayParameters).
 ${OUTPUT_USAGE}
+--output html (audit only): one self-contained page, the findings by namespace
+and rule, each with its fix; with --output-file FILE it goes there.
 Exit status: 0 clean, 1 findings, 2 errors.
 
 Examples:
   kgateway-admission audit
   kgateway-admission audit --kubeconfig ~/.kube/config --output json
-  kgateway-admission audit --output junit --output-file audit.xml`;
+  kgateway-admission audit --output junit --output-file audit.xml
+  kgateway-admission audit --output html --output-file audit.html`;
 
 /** One line on stderr, rewritten in place, only when a person is watching. */
 function progressReporter(): { update(text: string): void; done(): void } {
@@ -65,7 +68,8 @@ export async function runAudit(args: string[], out: (text: string) => void): Pro
     out(AUDIT_USAGE);
     return 0;
   }
-  const format = outputFormat('audit', values.output);
+  // html is audit's own (findings by namespace and rule); the rest are every command's.
+  const format = values.output === 'html' ? 'html' : outputFormat('audit', values.output);
   const config = await loadConfig(values.config);
   let kubeConfig;
   try {
@@ -119,10 +123,16 @@ export async function runAudit(args: string[], out: (text: string) => void): Pro
   const view = InMemoryClusterView.fromObjects(objects, viewOptionsFor(settings));
   for (const namespace of namespaces) view.upsertNamespace(namespace);
   const findings = auditObjects(objects, buildRuleSet(settings), settings, view);
-  await writeReport(format, values['output-file'], {
-    text: () => formatFindings(findings, objects.length),
-    data: () => ({ profile, scanned: objects.length, findings }),
-    report: async () => ({ command: 'audit', version: await packageVersion(), subjects: auditSubjects(objects, findings) }),
-  }, out);
+  if (format === 'html') {
+    const { writeHtmlReport } = await import('./auditHtmlOutput.js');
+    const input = { profile, scanned: objects.length, findings, generatedAt: new Date(), cluster: kubeConfig.getCurrentCluster()?.server };
+    await writeHtmlReport(input, values['output-file'], out, () => formatFindings(findings, objects.length));
+  } else {
+    await writeReport(format, values['output-file'], {
+      text: () => formatFindings(findings, objects.length),
+      data: () => ({ profile, scanned: objects.length, findings }),
+      report: async () => ({ command: 'audit', version: await packageVersion(), subjects: auditSubjects(objects, findings) }),
+    }, out);
+  }
   return findings.length === 0 ? 0 : 1;
 }

@@ -32,6 +32,11 @@ const OUTCOME: Record<Problem, { rule: ReportRule; result: ResultValue }> = {
   'class-parametersRef': { rule: 'gateway-parametersref', result: 'warn' },
 };
 
+/** The report rule and result of an audit problem. */
+export function outcomeOf(problem: Problem): { rule: ReportRule; result: ResultValue } {
+  return OUTCOME[problem];
+}
+
 // The denial message lists each ungranted ref as "- <path>: <Kind> <namespace>/<name>".
 const MISSING_REF_LINE = /^- (\S+): (\S+ \S+\/\S+)$/gm;
 
