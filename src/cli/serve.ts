@@ -175,12 +175,17 @@ export async function runServe(args: string[]): Promise<number> {
   let stopEvents = (): void => {};
   if (values.events) {
     if (!liveKubeConfig) throw new UsageError('serve: --events needs a live cluster (--kubeconfig or in-cluster), not --manifests');
-    const [{ EventRecorder }, { KubeApi }, { warningEvents }] = await Promise.all([
+    const [{ EventRecorder }, { KubeApi }, { grantChangeTookEffect, warningEvents }] = await Promise.all([
       import('../cluster/eventRecorder.js'),
       import('../cluster/kubeApi.js'),
       import('../rules/warningEvents.js'),
     ]);
-    const recorder = new EventRecorder({ api: new KubeApi(liveKubeConfig), logger, onResult: (result) => metrics.events.inc({ result }) });
+    const recorder = new EventRecorder({
+      api: new KubeApi(liveKubeConfig),
+      logger,
+      onResult: (result) => metrics.events.inc({ result }),
+      grantChangeTookEffect: (after) => grantChangeTookEffect(source.view, after),
+    });
     onDecided = (request, verdict) => recorder.record(warningEvents(request, verdict, source.view));
     stopEvents = () => recorder.stop();
   }

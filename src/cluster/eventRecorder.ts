@@ -19,6 +19,8 @@ export interface EventRecorderOptions {
   burst?: number;
   perSecond?: number;
   onResult?: (result: EventResult) => void;
+  /** Whether the grant change an event names has happened (from the watch-fed view). */
+  grantChangeTookEffect?: (after: NonNullable<WarningEvent['after']>) => boolean;
 }
 
 export const REPORTING_CONTROLLER = 'kgateway-admission.dev/webhook';
@@ -33,7 +35,7 @@ function microTime(date: Date): string {
  * Records Warning events (events.k8s.io/v1) from admission decisions, after
  * the write they come from has taken effect: the object is read back (it may
  * never have been stored: a later webhook or a conflict can refuse it) and a
- * grant change is checked to have happened. Rate-limited per object and in
+ * grant change is checked, on the watch-fed view, to have happened. Rate-limited per object and in
  * all; never on the admission path (fire and forget, failures only logged).
  */
 export class EventRecorder {
@@ -92,13 +94,7 @@ export class EventRecorder {
   }
 
   private async send(event: WarningEvent): Promise<EventResult> {
-    if (event.after) {
-      const grant = await this.read(event.after.grant);
-      const happened = event.after.deleted
-        ? grant === undefined || grant.metadata?.deletionTimestamp !== undefined
-        : grant !== undefined && grant.metadata?.resourceVersion !== event.after.resourceVersion;
-      if (!happened) return 'dropped';
-    }
+    if (event.after && this.options.grantChangeTookEffect && !this.options.grantChangeTookEffect(event.after)) return 'dropped';
     const regarding = await this.read(event.regarding);
     if (!regarding) return 'dropped';
     const related = event.related ? await this.reference(event.related) : undefined;
@@ -143,7 +139,7 @@ export class EventRecorder {
   }
 
   /** The object as stored now, or undefined when it is not (404). */
-  private async read(object: EventObject): Promise<{ apiVersion: string; metadata?: { uid?: string; resourceVersion?: string; deletionTimestamp?: string } } | undefined> {
+  private async read(object: EventObject): Promise<{ apiVersion: string; metadata?: { uid?: string; resourceVersion?: string } } | undefined> {
     const resource = await this.resource(object);
     if (!resource) return undefined;
     const version = resource.versions[0]!;

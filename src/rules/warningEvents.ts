@@ -1,7 +1,7 @@
 import type { ClusterView } from './clusterView.js';
 import { GATEWAY_API_GROUP } from './gatewayParametersRef.js';
 import { referrersLosingGrant } from './referenceGrantGuard.js';
-import { grantEntries } from './referenceGrants.js';
+import { grantEntries, type GrantEntries } from './referenceGrants.js';
 import type { AdmissionRequest, Verdict } from './types.js';
 
 /** An object an event is about, by group, kind, namespace and name. */
@@ -23,8 +23,8 @@ export interface WarningEvent {
   action: 'Admitted' | 'ReferenceGrantDeleted' | 'ReferenceGrantUpdated';
   note: string;
   related?: EventObject;
-  /** The write must have taken effect: the grant deleted, or its resourceVersion moved on. */
-  after?: { grant: EventObject; deleted: boolean; resourceVersion?: string };
+  /** The write must have taken effect: the grant deleted, or its entries changed from `previous`. */
+  after?: { grant: EventObject; deleted: boolean; previous: GrantEntries };
 }
 
 // events.k8s.io/v1 caps note at 1 KiB.
@@ -55,7 +55,7 @@ export function warningEvents(request: AdmissionRequest, verdict: Verdict, view:
     const deleted = request.operation === 'DELETE';
     const losing = referrersLosingGrant(view, namespace, name, grantEntries(old.spec), deleted ? undefined : grantEntries(request.object?.spec));
     const grant: EventObject = { group: GATEWAY_API_GROUP, kind: 'ReferenceGrant', namespace, name };
-    const resourceVersion = typeof old.metadata?.resourceVersion === 'string' ? old.metadata.resourceVersion : undefined;
+    const previous = grantEntries(old.spec);
     return losing.slice(0, MAX_DEPENDANT_EVENTS).map((referrer) => ({
       regarding: { group: referrer.from.group, kind: referrer.from.kind, namespace: referrer.from.namespace, name: referrer.name },
       reason: 'ReferenceGrantRemoved',
@@ -66,7 +66,7 @@ export function warningEvents(request: AdmissionRequest, verdict: Verdict, view:
           .map((t) => `${t.kind} ${t.namespace}/${t.name}`)
           .join(', ')}, so kgateway drops these refs. Restore the grant, or run kgateway-admission audit for the ReferenceGrant to create.`,
       ),
-      after: { grant, deleted, ...(resourceVersion ? { resourceVersion } : {}) },
+      after: { grant, deleted, previous },
     }));
   }
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return [];
@@ -81,4 +81,16 @@ export function warningEvents(request: AdmissionRequest, verdict: Verdict, view:
       note: note(verdict.warnings.join('; ')),
     },
   ];
+}
+
+/**
+ * Whether a grant change an event is about has happened, judged on the
+ * watch-fed view (no read of the grant itself): the grant is gone, or its
+ * entries are no longer the ones it had. A refused or dry-run write leaves it
+ * as it was.
+ */
+export function grantChangeTookEffect(view: ClusterView, after: NonNullable<WarningEvent['after']>): boolean {
+  const current = [...view.referenceGrantsIn(after.grant.namespace)].find(([name]) => name === after.grant.name)?.[1];
+  if (after.deleted) return current === undefined;
+  return current !== undefined && JSON.stringify(current) !== JSON.stringify(after.previous);
 }

@@ -71,7 +71,7 @@ describe.skipIf(skip ?? browser.skip)('audit --output html, rendered by headless
     expect(text).toContain('Gateway team-a/ai-gateway — agentgateway Gateway without its parametersRef');
     expect(text).toContain('Fix: Re-apply the Gateway');
     // The fix YAML is laid out as a block, readable as it will be pasted.
-    expect(await page.locator('pre').first().evaluate((el) => getComputedStyle(el).whiteSpace)).toBe('pre');
+    expect(await page.locator('pre').first().evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { whiteSpace: string } }).getComputedStyle(el).whiteSpace)).toBe('pre');
 
     const shot = join(work, 'audit.png');
     await page.screenshot({ path: shot, fullPage: true });

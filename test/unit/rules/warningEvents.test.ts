@@ -3,7 +3,7 @@ import { InMemoryClusterView } from '../../../src/cluster/inMemoryClusterView.js
 import { parseConfig, ruleSettings, viewOptionsFor } from '../../../src/config/config.js';
 import { buildRuleSet, decide } from '../../../src/rules/ruleSet.js';
 import type { KubeObject } from '../../../src/rules/types.js';
-import { MAX_DEPENDANT_EVENTS, warningEvents } from '../../../src/rules/warningEvents.js';
+import { grantChangeTookEffect, MAX_DEPENDANT_EVENTS, warningEvents } from '../../../src/rules/warningEvents.js';
 import { admissionRequest, gateway, httpListenerPolicy, referenceGrant } from '../../support/builders.js';
 
 const settings = ruleSettings(parseConfig({}));
@@ -14,7 +14,7 @@ function eventsFor(objects: KubeObject[], request: ReturnType<typeof admissionRe
   return warningEvents(request, decide(rules[endpoint], request, view), view);
 }
 
-const grant = { ...referenceGrant(), metadata: { ...referenceGrant().metadata, resourceVersion: '42' } };
+const grant = referenceGrant();
 const logging = httpListenerPolicy({ name: 'logging-policy' });
 
 describe('warningEvents', () => {
@@ -29,7 +29,7 @@ describe('warningEvents', () => {
       reason: 'ReferenceGrantRemoved',
       action: 'ReferenceGrantDeleted',
       related: { kind: 'ReferenceGrant', namespace: 'monitoring', name: 'allow-otel-collector-access' },
-      after: { deleted: true, resourceVersion: '42' },
+      after: { deleted: true, previous: expect.objectContaining({}) },
     });
     expect(events[0]!.note).toContain('ReferenceGrant monitoring/allow-otel-collector-access was deleted; no grant now allows Service monitoring/otel-collector-collector');
   });
@@ -38,7 +38,7 @@ describe('warningEvents', () => {
     const narrowed = referenceGrant({ to: [{ name: 'something-else' }] });
     const events = eventsFor([logging, grant], admissionRequest(narrowed, 'UPDATE', grant));
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ action: 'ReferenceGrantUpdated', after: { deleted: false, resourceVersion: '42' } });
+    expect(events[0]).toMatchObject({ action: 'ReferenceGrantUpdated', after: { deleted: false } });
     expect(eventsFor([logging, grant], admissionRequest(grant, 'UPDATE', grant))).toEqual([]);
   });
 
@@ -64,5 +64,22 @@ describe('warningEvents', () => {
   it(`a grant that very many objects lean on records at most ${MAX_DEPENDANT_EVENTS} events`, () => {
     const many = Array.from({ length: MAX_DEPENDANT_EVENTS + 20 }, (_, i) => httpListenerPolicy({ name: `p-${String(i).padStart(3, '0')}` }));
     expect(eventsFor([...many, grant], admissionRequest(null, 'DELETE', grant))).toHaveLength(MAX_DEPENDANT_EVENTS);
+  });
+});
+
+describe('grantChangeTookEffect', () => {
+  const view = (objects: KubeObject[]) => InMemoryClusterView.fromObjects(objects, viewOptionsFor(settings));
+  it('a deletion has happened once the view no longer has the grant; a refused one has not', () => {
+    const [event] = eventsFor([logging, grant], admissionRequest(null, 'DELETE', grant));
+    expect(grantChangeTookEffect(view([logging]), event!.after!)).toBe(true);
+    expect(grantChangeTookEffect(view([logging, grant]), event!.after!)).toBe(false);
+  });
+
+  it('an update has happened once the view holds the new entries', () => {
+    const narrowed = referenceGrant({ to: [{ name: 'something-else' }] });
+    const [event] = eventsFor([logging, grant], admissionRequest(narrowed, 'UPDATE', grant));
+    expect(grantChangeTookEffect(view([logging, narrowed]), event!.after!)).toBe(true);
+    expect(grantChangeTookEffect(view([logging, grant]), event!.after!)).toBe(false);
+    expect(grantChangeTookEffect(view([logging]), event!.after!)).toBe(false);
   });
 });
