@@ -42,6 +42,7 @@ export function metricNamesIn(expr: string): string[] {
     .replace(/"(?:[^"\\]|\\.)*"/g, '""')
     .replace(/\{[^}]*\}/g, ' ')
     .replace(/\[[^\]]*\]/g, ' ')
+    .replace(/\boffset\s+-?[\dsmhdwy]+/g, ' ')
     .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ')
     .replace(/label_values\(\s*([A-Za-z_:][\w:]*)[^)]*\)/g, ' $1 ')
     .replace(/\$\w+/g, ' ');
