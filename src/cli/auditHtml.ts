@@ -92,7 +92,7 @@ export function formatFindingsHtml(input: HtmlReportInput): string {
           const result = outcomeOf(f.problem).result;
           const { what, fix, fixIsYaml } = whatAndFix(f);
           return `<article><div><span class="badge ${result}">${result}</span><span class="obj">${esc(f.kind)} ${esc(f.namespace ? `${f.namespace}/` : '')}${esc(f.name)}</span> — ${esc(PROBLEM_TITLE[f.problem])}</div>
-<div class="what">${esc(what)}</div>
+<div class="what">${f.enforcement === 'warn' ? 'Its namespace is in warn mode: admitted in warn mode; kgateway still refuses the ref.\n' : ''}${esc(what)}</div>
 <div class="fix"><span>Fix:</span> ${fixIsYaml ? `<pre>${esc(fix)}</pre>` : esc(fix)}</div></article>`;
         });
       return `<h3>${esc(rule)} (${rules.get(rule)!.length})</h3>\n${items.join('\n')}`;

@@ -20,7 +20,7 @@ export interface ReportResult {
   result: ResultValue;
   message: string;
   resources: { apiVersion: string; kind: string; namespace: string; name: string; uid?: string }[];
-  /** missingRefs: the refs no ReferenceGrant allows, `path: Kind namespace/name`, joined by "; "; problem: the audit's word. */
+  /** missingRefs: the refs no ReferenceGrant allows, `path: Kind namespace/name`, joined by "; "; problem: the audit's word; enforcement: deny or warn (the namespace admitted it). */
   properties?: Record<string, string>;
 }
 
@@ -86,7 +86,7 @@ export function reportResults(objects: Iterable<KubeObject>, findings: readonly 
       result: outcome.result,
       message: finding ? finding.message : rule === 'gateway-parametersref' ? 'the Gateway has its parametersRef and the object it names exists' : 'every cross-namespace backendRef is allowed by a ReferenceGrant',
       resources: [resource],
-      ...(finding ? { properties: { problem: finding.problem, ...(missing ? { missingRefs: missing } : {}) } } : {}),
+      ...(finding ? { properties: { problem: finding.problem, ...(finding.enforcement ? { enforcement: finding.enforcement } : {}), ...(missing ? { missingRefs: missing } : {}) } } : {}),
     };
     let list = byNamespace.get(namespace);
     if (!list) byNamespace.set(namespace, (list = []));

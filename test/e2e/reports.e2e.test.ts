@@ -1,13 +1,14 @@
 // Policy reports (serve --reports) on a real kube-apiserver with the
-// openreports.io CRDs from their Go module: a policy admitted unchecked (here:
-// created before any webhook was registered, as one admitted in warn mode or
-// before the webhook was installed would be) and a grant deleted under live
-// policies show up as `fail` results and go back to `pass` when fixed; two
+// openreports.io CRDs from their Go module: a policy created before the
+// webhook was registered, one admitted through it in warn mode (the
+// Namespace's kgateway-admission.dev/enforcement label), and a grant deleted
+// under live policies show up as `fail` results and go back to `pass` when
+// fixed; two
 // replicas share one Lease, only the holder writes, and the other takes over
 // within the lease time when the holder dies.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpListenerPolicy, referenceGrant } from '../support/builders.js';
-import { kubeRequest, requireControlPlane, startControlPlane, startWebhookServer, type ControlPlane, type WebhookServer } from '../support/controlPlane.js';
+import { kubeRequest, registerWebhooks, requireControlPlane, startControlPlane, startWebhookServer, type ControlPlane, type WebhookServer } from '../support/controlPlane.js';
 import { create, ensureNamespaces, metricValue, PATHS, pollUntil } from './support.js';
 
 const skip = await requireControlPlane();
@@ -43,6 +44,19 @@ describe.skipIf(skip)('policy reports through a real kube-apiserver (serve --rep
     );
     replicas['replica-a'] = a!;
     replicas['replica-b'] = b!;
+    await registerWebhooks(cp.kubeConfig, { url: a!.url, caPem: a!.caPem, failurePolicy: 'Fail' });
+    // Warn mode for team-warn: the policy is admitted, with a warning, though no grant allows its ref.
+    await ensureNamespaces(cp.kubeConfig, 'team-warn');
+    const labelled = await kubeRequest(cp.kubeConfig, 'PATCH', '/api/v1/namespaces/team-warn', {
+      body: { metadata: { labels: { 'kgateway-admission.dev/enforcement': 'warn' } } },
+      contentType: 'application/merge-patch+json',
+    });
+    expect(labelled.status, labelled.text).toBe(200);
+    const { value: warned } = await pollUntil('the warn label to reach the view', async () => {
+      const res = await create(cp.kubeConfig, PATHS.httpListenerPolicies('team-warn'), httpListenerPolicy({ name: 'warned', namespace: 'team-warn' }));
+      return res.status === 201 ? res : undefined;
+    });
+    expect(warned.warnings.join('\n')).toContain('warn mode');
   });
 
   afterAll(async () => {
@@ -87,6 +101,19 @@ describe.skipIf(skip)('policy reports through a real kube-apiserver (serve --rep
         (await metricValue(replica.metricsUrl, 'kgateway_admission_findings', { rule: 'cross-namespace-backendrefs', result: 'fail', namespace: 'kgateway' })) === 2 ? true : undefined,
       );
     }
+  });
+
+  it('a policy admitted in warn mode shows up as a fail result too', async () => {
+    const { value } = await pollUntil(
+      'the warned policy\'s fail result',
+      async () => {
+        const res = await kubeRequest(cp.kubeConfig, 'GET', '/apis/openreports.io/v1alpha1/namespaces/team-warn/reports/kgateway-admission');
+        return res.status === 200 && (res.body as Report).results.some((x) => x.resources[0]!.name === 'warned' && x.result === 'fail') ? (res.body as Report) : undefined;
+      },
+      30_000,
+      200,
+    );
+    expect(value.results[0]).toMatchObject({ rule: 'cross-namespace-backendrefs', properties: { problem: 'ungranted-reference', enforcement: 'warn' } });
   });
 
   it('the fail results turn to pass once the grant exists, and back to fail when it is deleted under the live policies', async () => {
