@@ -45,11 +45,17 @@ export const COMMANDS: Record<string, CommandSpec> = {
       'secret-name': 'text',
       'service-name': 'text',
       'webhook-config': 'text',
+      events: undefined,
+      reports: undefined,
+      'reports-lease-seconds': 'text',
       help: undefined,
     },
   },
   check: { description: 'evaluate manifest files offline, as the webhook would', options: { ...OUTPUT, config: 'file', profile: PROFILE_NAMES, help: undefined }, operands: 'files' },
-  audit: { description: 'list what in a live cluster breaks the rules', options: { kubeconfig: 'file', ...OUTPUT, config: 'file', profile: PROFILE_NAMES, help: undefined } },
+  audit: {
+    description: 'list what in a live cluster breaks the rules',
+    options: { kubeconfig: 'file', ...OUTPUT, output: [...OUTPUT_FORMATS, 'html'], config: 'file', profile: PROFILE_NAMES, help: undefined },
+  },
   certs: { description: 'write a CA and a serving certificate', options: { out: 'dir', host: 'text', days: 'text', help: undefined } },
   completion: { description: 'print a bash or zsh completion script', options: { help: undefined }, operands: ['bash', 'zsh'] },
 };
