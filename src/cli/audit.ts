@@ -1,7 +1,8 @@
 import { KubeApi, NAMESPACES, collectionPath } from '../cluster/kubeApi.js';
 import { detectProfile, loadKubeConnection } from '../cluster/kubeConnection.js';
 import { InMemoryClusterView } from '../cluster/inMemoryClusterView.js';
-import { loadConfig, ruleSettings, viewOptionsFor } from '../config/config.js';
+import { loadConfig, ruleSettings } from '../config/config.js';
+import { viewOptionsFor } from '../cluster/inMemoryClusterView.js';
 import { auditObjects, type Finding } from '../rules/audit.js';
 import { ENFORCEMENT_LABEL } from '../rules/enforcement.js';
 import { GATEWAY_API_GROUP } from '../rules/gatewayParametersRef.js';

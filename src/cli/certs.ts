@@ -1,4 +1,4 @@
-import { generateCertificates, writeCertificates } from '../server/certificates.js';
+import { generateCertificates, writeCertificates } from '../certificates/certificates.js';
 import { integerOption, parseCommandArgs, UsageError } from './usage.js';
 
 export const CERTS_USAGE = `Usage: kgateway-admission certs --out DIR --host NAME [--host NAME...] [--days N]

@@ -1,7 +1,8 @@
 import { InMemoryClusterView } from '../cluster/inMemoryClusterView.js';
 import { loadManifests, type ManifestObject } from '../cluster/manifests.js';
-import { loadConfig, ruleSettings, viewOptionsFor } from '../config/config.js';
-import type { ProfileName } from '../config/profiles.js';
+import { loadConfig, ruleSettings } from '../config/config.js';
+import { viewOptionsFor } from '../cluster/inMemoryClusterView.js';
+import type { ProfileName } from '../rules/profiles.js';
 import { buildRuleSet, decide } from '../rules/ruleSet.js';
 import { createRequestFor, customResourceDefinitionScopes, isClusterScoped } from '../rules/objectRequest.js';
 import type { JsonPatchOperation, KubeObject } from '../rules/types.js';

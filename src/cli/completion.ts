@@ -1,4 +1,4 @@
-import { PROFILE_NAMES } from '../config/profiles.js';
+import { PROFILE_NAMES } from '../rules/profiles.js';
 import { OUTPUT_FORMATS } from './report/output.js';
 import { UsageError } from './usage.js';
 

@@ -4,15 +4,16 @@ import { manifestClusterSource, type ClusterSource } from '../cluster/clusterSou
 import type { KubeConnectionConfig } from '../cluster/kubeCredentials.js';
 import type { SelfManagedCertificates } from '../cluster/selfManagedCertificates.js';
 import { AdmissionMetrics } from '../server/metrics.js';
-import { loadConfig, profileOf, ruleSettings, viewOptionsFor, watchedReferrerKinds } from '../config/config.js';
-import type { ProfileName } from '../config/profiles.js';
+import { loadConfig, profileOf, ruleSettings, watchedReferrerKinds } from '../config/config.js';
+import { viewOptionsFor } from '../cluster/inMemoryClusterView.js';
+import type { ProfileName } from '../rules/profiles.js';
 import { handledKinds } from '../rules/ruleSet.js';
 import type { AdmissionRequest, Verdict } from '../rules/types.js';
 import type { RunningReports } from '../reports/startReports.js';
 import { DECISION_MESSAGE } from '../server/admissionRoutes.js';
 import { LOG_FORMAT } from '../server/logFormat.js';
-import { ensureCertificates } from '../server/certificates.js';
-import { startWebhookServer } from '../server/webhookServer.js';
+import { ensureCertificates } from '../certificates/certificates.js';
+import { startWebhookServer } from './webhookServer.js';
 import { integerOption, parseCommandArgs, profileOption, UsageError } from './usage.js';
 
 export const SERVE_USAGE = `Usage: kgateway-admission serve [--host H] [--port N] [--metrics-host H] [--metrics-port N] [--config FILE] [--profile NAME]

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { isProfileName, PROFILE_NAMES, type ProfileName } from '../config/profiles.js';
+import { isProfileName, PROFILE_NAMES, type ProfileName } from '../rules/profiles.js';
 
 /** Bad command-line use: the message says what to change; exit status 2. */
 export class UsageError extends Error {

@@ -1,5 +1,5 @@
 import type { ClusterView, GatewayClassParametersRef, ReferenceFrom, Referrer, ReferenceTo } from '../rules/clusterView.js';
-import type { GrantEntries } from '../rules/referenceGrants.js';
+import type { GrantEntries } from '../rules/clusterView.js';
 import { ReferenceGrantIndex } from './referenceGrantIndex.js';
 
 export interface ListedGrant {

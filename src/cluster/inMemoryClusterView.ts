@@ -1,8 +1,9 @@
 import type { ClusterView, GatewayClassParametersRef, ReferenceFrom, Referrer, ReferenceTo } from '../rules/clusterView.js';
-import type { BackendRefExtractor } from '../rules/crossNamespaceBackendRefs.js';
-import type { GrantEntries } from '../rules/referenceGrants.js';
+import { backendRefExtractor, type BackendRefExtractor } from '../rules/crossNamespaceBackendRefs.js';
+import type { GrantEntries } from '../rules/clusterView.js';
 import { ENFORCEMENT_LABEL } from '../rules/enforcement.js';
 import { GATEWAY_API_GROUP } from '../rules/gatewayParametersRef.js';
+import type { RuleSettings } from '../rules/settings.js';
 import type { KubeObject } from '../rules/types.js';
 import { isRecord } from '../rules/objectPaths.js';
 import { ReferenceGrantIndex } from './referenceGrantIndex.js';
@@ -224,6 +225,14 @@ export interface InMemoryClusterViewOptions {
   trackedKinds?: readonly { group: string; kind: string }[];
   /** Finds the backendRefs of the kinds that need ReferenceGrants, so grants' dependents are known. */
   backendRefs?: BackendRefExtractor;
+}
+
+/** What a cluster view must track for these settings: the parameters kind, and the kinds with backendRefs. */
+export function viewOptionsFor(settings: RuleSettings): InMemoryClusterViewOptions {
+  return {
+    trackedKinds: [{ group: settings.parametersRef.group, kind: settings.parametersRef.kind }],
+    backendRefs: backendRefExtractor(settings.backendRefKinds, settings.scanKinds),
+  };
 }
 
 function referrerKey(object: KubeObject): string {

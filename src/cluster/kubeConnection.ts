@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { profileForServedKinds, type ProfileName } from '../config/profiles.js';
+import { profileForServedKinds, type ProfileName } from '../rules/profiles.js';
 import type { KubeApi } from './kubeApi.js';
 import { inClusterConfig, staticKubeConfigFromFile, type KubeConnectionConfig } from './kubeCredentials.js';
 

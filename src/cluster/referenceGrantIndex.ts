@@ -1,5 +1,5 @@
-import type { ReferenceFrom, ReferenceTo } from '../rules/clusterView.js';
-import { GrantLookup, grantEntries, type GrantEntries } from '../rules/referenceGrants.js';
+import type { GrantEntries, ReferenceFrom, ReferenceTo } from '../rules/clusterView.js';
+import { GrantLookup, grantEntries } from '../rules/referenceGrants.js';
 
 type FromEntry = GrantEntries['from'][number];
 type ToEntry = GrantEntries['to'][number];

@@ -3,7 +3,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KubeConnectionConfig } from './kubeCredentials.js';
 import type { Logger } from 'pino';
-import { CERT_FILES, generateCertificates } from '../server/certificates.js';
+import { CERT_FILES, generateCertificates } from '../certificates/certificates.js';
 import { KubeApi } from './kubeApi.js';
 
 /**

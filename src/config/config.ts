@@ -1,13 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse } from 'yaml';
-import type { InMemoryClusterViewOptions } from '../cluster/inMemoryClusterView.js';
 import { builtInBackendRefKinds } from '../rules/backendRefKinds.js';
-import { backendRefExtractor } from '../rules/crossNamespaceBackendRefs.js';
 import type { Enforcement } from '../rules/enforcement.js';
 import type { RuleSettings } from '../rules/settings.js';
 import schema from './config.schema.json' with { type: 'json' };
-import { DEFAULT_PROFILE, PROFILES, type ProfileName } from './profiles.js';
+import { DEFAULT_PROFILE, PROFILES, type ProfileName } from '../rules/profiles.js';
 
 export interface Config {
   profile?: ProfileName;
@@ -93,14 +91,6 @@ export async function loadConfig(file?: string): Promise<Config> {
     throw new ConfigError(`config file ${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
   }
   return parseConfig(document, file);
-}
-
-/** What a cluster view must track for these settings: the parameters kind, and the kinds with backendRefs. */
-export function viewOptionsFor(settings: RuleSettings): InMemoryClusterViewOptions {
-  return {
-    trackedKinds: [{ group: settings.parametersRef.group, kind: settings.parametersRef.kind }],
-    backendRefs: backendRefExtractor(settings.backendRefKinds, settings.scanKinds),
-  };
 }
 
 /**

@@ -5,7 +5,7 @@ import type { KubeConnectionConfig } from '../cluster/kubeCredentials.js';
 import type { ClusterView } from '../rules/clusterView.js';
 import { buildRuleSet } from '../rules/ruleSet.js';
 import type { RuleSettings } from '../rules/settings.js';
-import type { AdmissionMetrics } from '../server/metrics.js';
+import type { Counter, Gauge } from 'prom-client';
 import { LeaseElector } from './leaseElector.js';
 import { PolicyReportWriter } from './policyReportWriter.js';
 
@@ -19,6 +19,17 @@ export interface RunningReports {
 }
 
 /**
+ * The metrics the reports export. server/metrics.ts's AdmissionMetrics
+ * registers them; declared here so reports/ (an adapter) need not import the
+ * server layer.
+ */
+export interface ReportMetrics {
+  findings: Gauge<'rule' | 'result' | 'namespace'>;
+  reportsLeader: Gauge;
+  reportWrites: Counter<'outcome'>;
+}
+
+/**
  * `serve --reports`: one replica at a time (a Lease in the pod's namespace)
  * keeps the openreports.io Reports and every replica exports
  * kgateway_admission_findings from its own scans.
@@ -26,7 +37,7 @@ export interface RunningReports {
 export function startReports(options: {
   kubeConfig: KubeConnectionConfig;
   logger: Logger;
-  metrics: AdmissionMetrics;
+  metrics: ReportMetrics;
   settings: RuleSettings;
   view: ClusterView;
   leaseDurationSeconds?: number;

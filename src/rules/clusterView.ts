@@ -1,10 +1,16 @@
-import type { GrantEntries } from './referenceGrants.js';
 
 /**
  * What the rules may ask of the cluster. Implementations live in src/cluster
  * (manifest files, or list+watch of a live API server); every method answers
  * from memory so a decision never waits on the network.
  */
+/** The parts of a ReferenceGrant spec that decide what it allows. */
+export interface GrantEntries {
+  from: { group: string; kind: string; namespace: string }[];
+  /** `name` is '' when the entry allows every object of its group and kind. */
+  to: { group: string; kind: string; name: string }[];
+}
+
 export interface ReferenceFrom {
   group: string;
   kind: string;

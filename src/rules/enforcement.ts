@@ -1,5 +1,4 @@
 import type { ClusterView } from './clusterView.js';
-import type { RuleSettings } from './settings.js';
 
 /**
  * What an ungranted cross-namespace backendRef gets: a denial, or admission
@@ -22,7 +21,7 @@ export interface EnforcementInForce {
  * set, else the configured default. A label value that is neither deny nor
  * warn is a typo, not an opt-out: it enforces deny (validation fails closed).
  */
-export function enforcementIn(namespace: string, settings: Pick<RuleSettings, 'enforcement'>, view: ClusterView): EnforcementInForce {
+export function enforcementIn(namespace: string, settings: { enforcement: Enforcement }, view: ClusterView): EnforcementInForce {
   const label = view.namespaceEnforcement(namespace);
   if (label === undefined) return { mode: settings.enforcement };
   if (label === 'deny' || label === 'warn') return { mode: label };

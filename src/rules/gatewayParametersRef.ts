@@ -90,7 +90,7 @@ export function gatewayParametersRefRule(settings: RuleSettings): Rule {
       if (patch.length === 0) return allowed();
       // A Gateway-level ref may replace what the class's parametersRef sets
       // (replicas, image, resources): never change such a Gateway silently.
-      // Which releases merge the two: src/config/profiles.ts.
+      // Which releases merge the two: src/rules/profiles.ts.
       const className = (gateway.spec as { gatewayClassName: string }).gatewayClassName;
       const classRef = view.gatewayClassParametersRef(className);
       if (classRef && settings.classParameters === 'skip') return withWarnings(allowed(), classParametersWarning('skip', className, classRef));

@@ -1,6 +1,6 @@
-import type { ClusterView, Referrer } from './clusterView.js';
+import type { ClusterView, GrantEntries, Referrer } from './clusterView.js';
 import { GATEWAY_API_GROUP } from './gatewayParametersRef.js';
-import { GrantLookup, grantEntries, type GrantEntries } from './referenceGrants.js';
+import { GrantLookup, grantEntries } from './referenceGrants.js';
 import type { Rule } from './rule.js';
 import type { RuleSettings } from './settings.js';
 import type { AdmissionRequest, Verdict } from './types.js';

@@ -1,12 +1,5 @@
-import type { ReferenceFrom, ReferenceTo } from './clusterView.js';
+import type { GrantEntries, ReferenceFrom, ReferenceTo } from './clusterView.js';
 import { isRecord } from './objectPaths.js';
-
-/** The parts of a ReferenceGrant spec that decide what it allows. */
-export interface GrantEntries {
-  from: { group: string; kind: string; namespace: string }[];
-  /** `name` is '' when the entry allows every object of its group and kind. */
-  to: { group: string; kind: string; name: string }[];
-}
 
 function str(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;

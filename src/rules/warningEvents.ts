@@ -1,7 +1,7 @@
-import type { ClusterView } from './clusterView.js';
+import type { ClusterView, GrantEntries } from './clusterView.js';
 import { GATEWAY_API_GROUP } from './gatewayParametersRef.js';
 import { referrersLosingGrant } from './referenceGrantGuard.js';
-import { grantEntries, type GrantEntries } from './referenceGrants.js';
+import { grantEntries } from './referenceGrants.js';
 import type { AdmissionRequest, Verdict } from './types.js';
 
 /** An object an event is about, by group, kind, namespace and name. */

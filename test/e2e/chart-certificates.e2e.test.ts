@@ -14,8 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manifestClusterSource } from '../../src/cluster/clusterSource.js';
 import { issueServingCertificate, SelfManagedCertificates, serviceHostNames, splitPem } from '../../src/cluster/selfManagedCertificates.js';
 import { parseConfig } from '../../src/config/config.js';
-import { generateCertificates } from '../../src/server/certificates.js';
-import { startWebhookServer, type RunningWebhookServer } from '../../src/server/webhookServer.js';
+import { generateCertificates } from '../../src/certificates/certificates.js';
+import { startWebhookServer, type RunningWebhookServer } from '../../src/cli/webhookServer.js';
 import { applyClusterObject, kubeRequest, requireControlPlane, startControlPlane, type ControlPlane } from '../support/controlPlane.js';
 import { pollUntil } from './support.js';
 

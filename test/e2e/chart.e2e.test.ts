@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { KubeApi } from '../../src/cluster/kubeApi.js';
 import { parseConfig } from '../../src/config/config.js';
-import { PROFILES } from '../../src/config/profiles.js';
+import { PROFILES } from '../../src/rules/profiles.js';
 import { builtInBackendRefKinds } from '../../src/rules/backendRefKinds.js';
 import { GATEWAY_API_GROUP } from '../../src/rules/gatewayParametersRef.js';
 import {

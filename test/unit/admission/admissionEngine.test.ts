@@ -4,7 +4,8 @@ import { FreshGrantsView, ungrantedNamespaces } from '../../../src/cluster/fresh
 import { InMemoryClusterView } from '../../../src/cluster/inMemoryClusterView.js';
 import type { ClusterView, Reconsider, Reconsidered } from '../../../src/rules/clusterView.js';
 import type { KubeObject } from '../../../src/rules/types.js';
-import { parseConfig, ruleSettings, viewOptionsFor } from '../../../src/config/config.js';
+import { parseConfig, ruleSettings } from '../../../src/config/config.js';
+import { viewOptionsFor } from '../../../src/cluster/inMemoryClusterView.js';
 import { buildRuleSet, type RuleSet } from '../../../src/rules/ruleSet.js';
 import { admissionRequest, admissionReview, gateway, httpListenerPolicy, referenceGrant } from '../../support/builders.js';
 

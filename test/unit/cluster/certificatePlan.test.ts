@@ -4,7 +4,7 @@
 // kube-apiserver in test/e2e/chart-certificates.e2e.test.ts.
 import { describe, expect, it } from 'vitest';
 import { issueServingCertificate, planCertificates, serviceHostNames, type RotationPolicy, type StoredCertificates } from '../../../src/cluster/selfManagedCertificates.js';
-import { generateCertificates } from '../../../src/server/certificates.js';
+import { generateCertificates } from '../../../src/certificates/certificates.js';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;

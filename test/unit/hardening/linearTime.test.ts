@@ -9,7 +9,8 @@ import { InMemoryClusterView } from '../../../src/cluster/inMemoryClusterView.js
 import type { ClusterView, ReferenceFrom, Referrer, ReferenceTo } from '../../../src/rules/clusterView.js';
 import { backendRefExtractor } from '../../../src/rules/crossNamespaceBackendRefs.js';
 import { referrersLosingGrant } from '../../../src/rules/referenceGrantGuard.js';
-import { GrantLookup, type GrantEntries } from '../../../src/rules/referenceGrants.js';
+import { GrantLookup } from '../../../src/rules/referenceGrants.js';
+import type { GrantEntries } from '../../../src/rules/clusterView.js';
 
 // Few distinct values, so that grants and refs match often; '/' and ':' in
 // them, so that a key built by joining parts would confuse two tuples.

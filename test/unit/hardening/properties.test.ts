@@ -9,7 +9,8 @@ import fastJsonPatch from 'fast-json-patch';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AdmissionEngine } from '../../../src/admission/admissionEngine.js';
 import { InMemoryClusterView } from '../../../src/cluster/inMemoryClusterView.js';
-import { parseConfig, ruleSettings, viewOptionsFor } from '../../../src/config/config.js';
+import { parseConfig, ruleSettings } from '../../../src/config/config.js';
+import { viewOptionsFor } from '../../../src/cluster/inMemoryClusterView.js';
 import { buildRuleSet, decide } from '../../../src/rules/ruleSet.js';
 import type { KubeObject, Verdict } from '../../../src/rules/types.js';
 import {

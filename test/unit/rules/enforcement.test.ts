@@ -3,7 +3,8 @@
 // of the object being admitted.
 import { describe, expect, it } from 'vitest';
 import { InMemoryClusterView } from '../../../src/cluster/inMemoryClusterView.js';
-import { parseConfig, ruleSettings, viewOptionsFor } from '../../../src/config/config.js';
+import { parseConfig, ruleSettings } from '../../../src/config/config.js';
+import { viewOptionsFor } from '../../../src/cluster/inMemoryClusterView.js';
 import { ENFORCEMENT_LABEL } from '../../../src/rules/enforcement.js';
 import { buildRuleSet, decide } from '../../../src/rules/ruleSet.js';
 import type { KubeObject } from '../../../src/rules/types.js';

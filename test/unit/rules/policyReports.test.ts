@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InMemoryClusterView } from '../../../src/cluster/inMemoryClusterView.js';
-import { parseConfig, ruleSettings, viewOptionsFor } from '../../../src/config/config.js';
+import { parseConfig, ruleSettings } from '../../../src/config/config.js';
+import { viewOptionsFor } from '../../../src/cluster/inMemoryClusterView.js';
 import { auditObjects } from '../../../src/rules/audit.js';
 import { reportResults, summarize } from '../../../src/rules/policyReports.js';
 import { buildRuleSet } from '../../../src/rules/ruleSet.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InMemoryClusterView } from '../../../src/cluster/inMemoryClusterView.js';
-import { parseConfig, ruleSettings, viewOptionsFor } from '../../../src/config/config.js';
+import { parseConfig, ruleSettings } from '../../../src/config/config.js';
+import { viewOptionsFor } from '../../../src/cluster/inMemoryClusterView.js';
 import { buildRuleSet, decide } from '../../../src/rules/ruleSet.js';
 import type { KubeObject } from '../../../src/rules/types.js';
 import { admissionRequest, backendRef, httpListenerPolicy, listenerPolicy, referenceGrant } from '../../support/builders.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InMemoryClusterView } from '../../../src/cluster/inMemoryClusterView.js';
-import { parseConfig, ruleSettings, viewOptionsFor } from '../../../src/config/config.js';
+import { parseConfig, ruleSettings } from '../../../src/config/config.js';
+import { viewOptionsFor } from '../../../src/cluster/inMemoryClusterView.js';
 import { buildRuleSet, decide } from '../../../src/rules/ruleSet.js';
 import type { KubeObject } from '../../../src/rules/types.js';
 import { grantChangeTookEffect, MAX_DEPENDANT_EVENTS, warningEvents } from '../../../src/rules/warningEvents.js';

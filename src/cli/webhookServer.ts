@@ -9,9 +9,9 @@ import { ruleSettings, type Config } from '../config/config.js';
 import type { RuleSettings } from '../rules/settings.js';
 import { buildRuleSet, handledKinds } from '../rules/ruleSet.js';
 import type { AdmissionRequest, Verdict } from '../rules/types.js';
-import { buildApp } from './app.js';
-import { AdmissionMetrics, createMetricsServer } from './metrics.js';
-import { CertificateReloader, certificateExpirySeconds, loadTls, secureContextOptions, type TlsFiles } from './tls.js';
+import { buildApp } from '../server/app.js';
+import { AdmissionMetrics, createMetricsServer } from '../server/metrics.js';
+import { CertificateReloader, certificateExpirySeconds, loadTls, secureContextOptions, type TlsFiles } from '../server/tls.js';
 
 export interface WebhookServerOptions {
   config: Config;

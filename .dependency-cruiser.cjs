@@ -1,0 +1,103 @@
+/**
+ * The layers of src/ (README "Code layout"). Imports run down, never up:
+ *   cli/ -> server/ -> admission/ -> rules/
+ * Adapters beside them: cluster/ (the cluster view), certificates/, reports/,
+ * config/ (configuration loading). An adapter may import rules/ (the
+ * vocabulary and the ClusterView interface it implements) but never server/,
+ * admission/ or cli/. Among adapters: cluster/ may use certificates/ (the
+ * self-managed Secret holds a generated bundle), reports/ may use cluster/
+ * (its Kubernetes API client); config/ only loads, so it imports no other
+ * adapter. server/ takes an engine and sources as parameters: building them
+ * from the config is wiring, and lives in cli/.
+ * Run with `npm run lint:layers`; .ci/run fails on a violation.
+ */
+const ADAPTERS = '^src/(cluster|certificates|reports|config)/';
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'No import cycles anywhere in src/.',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+    {
+      name: 'rules-import-only-rules',
+      severity: 'error',
+      comment: 'rules/ is pure decisions: it imports nothing else of src/.',
+      from: { path: '^src/rules/' },
+      to: { path: '^src/', pathNot: '^src/rules/' },
+    },
+    {
+      name: 'rules-no-io',
+      severity: 'error',
+      comment:
+        'rules/ has no I/O, clock or logger: of node: only the pure modules (crypto for a name digest, util for isDeepStrictEqual, path, url, buffer, assert).',
+      from: { path: '^src/rules/' },
+      to: { dependencyTypes: ['core'], pathNot: '^(node:)?(crypto|util|path|url|buffer|assert)$' },
+    },
+    {
+      name: 'rules-no-io-libraries',
+      severity: 'error',
+      comment: 'rules/ neither logs, serves HTTP nor talks to the cluster.',
+      from: { path: '^src/rules/' },
+      to: { path: '(^|node_modules/)(pino|fastify|@fastify/[^/]+|@kubernetes/client-node|prom-client|selfsigned)(/|$)' },
+    },
+    {
+      name: 'admission-imports-only-rules',
+      severity: 'error',
+      comment: 'admission/ (the AdmissionReview envelope) sits on rules/ only.',
+      from: { path: '^src/admission/' },
+      to: { path: '^src/', pathNot: '^src/(admission|rules)/' },
+    },
+    {
+      name: 'server-takes-engine-and-sources',
+      severity: 'error',
+      comment: 'server/ imports admission/ and rules/ only; it takes the engine and sources as parameters (wiring is in cli/).',
+      from: { path: '^src/server/' },
+      to: { path: '^src/', pathNot: '^src/(server|admission|rules)/' },
+    },
+    {
+      name: 'adapters-not-up',
+      severity: 'error',
+      comment: 'Adapters implement rules/ vocabulary; they never import server/, admission/ or cli/.',
+      from: { path: ADAPTERS },
+      to: { path: '^src/(server|admission|cli)/' },
+    },
+    {
+      name: 'config-imports-no-adapter',
+      severity: 'error',
+      comment: 'config/ loads configuration; what a setting means for the cluster view is decided beside the view.',
+      from: { path: '^src/config/' },
+      to: { path: '^src/(cluster|certificates|reports)/' },
+    },
+    {
+      name: 'cluster-adapter-imports',
+      severity: 'error',
+      comment: 'cluster/ may use certificates/ and rules/, not reports/ or config/.',
+      from: { path: '^src/cluster/' },
+      to: { path: '^src/(reports|config)/' },
+    },
+    {
+      name: 'certificates-imports',
+      severity: 'error',
+      comment: 'certificates/ generates and loads TLS material; it needs no other part of src/.',
+      from: { path: '^src/certificates/' },
+      to: { path: '^src/', pathNot: '^src/certificates/' },
+    },
+    {
+      name: 'reports-adapter-imports',
+      severity: 'error',
+      comment: 'reports/ may use cluster/ (the API client) and rules/, not config/ or certificates/.',
+      from: { path: '^src/reports/' },
+      to: { path: '^src/(config|certificates)/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'] },
+  },
+};

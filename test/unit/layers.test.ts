@@ -1,0 +1,131 @@
+// The layer rules of .dependency-cruiser.cjs (README "Code layout"), run by
+// `npm run lint:layers` in CI: each rule is shown to fire on a small tree that
+// breaks it, and to stay quiet on imports the layers allow.
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const REPO = join(import.meta.dirname, '../..');
+const DEPCRUISE = join(REPO, 'node_modules/.bin/depcruise');
+
+interface Violation {
+  from: string;
+  to: string;
+  rule: { name: string };
+}
+
+function cruise(cwd: string, args: string[]): { violations: Violation[] } {
+  const run = spawnSync(DEPCRUISE, [...args, '--output-type', 'json'], { cwd, encoding: 'utf8' });
+  if (run.error) throw run.error;
+  const output = JSON.parse(run.stdout) as { summary: { violations: Violation[] } };
+  return { violations: output.summary.violations };
+}
+
+const trees: string[] = [];
+afterEach(() => {
+  for (const dir of trees.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A throwaway project with the repository's layer config and the given src/ files. */
+function tree(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kga-layers-'));
+  trees.push(dir);
+  copyFileSync(join(REPO, '.dependency-cruiser.cjs'), join(dir, '.dependency-cruiser.cjs'));
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', strict: true } }));
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+  return dir;
+}
+
+function rulesBroken(dir: string): string[] {
+  const { violations } = cruise(dir, ['src', '--config', '.dependency-cruiser.cjs']);
+  return violations.map((v) => `${v.rule.name}: ${v.from} -> ${v.to}`).sort();
+}
+
+describe('layer rules', () => {
+  it('src/ as it is breaks none', () => {
+    expect(cruise(REPO, ['src', '--config', '.dependency-cruiser.cjs']).violations).toEqual([]);
+  });
+
+  it('rules/ may not do I/O or log: node:fs, fs/promises and pino are violations, node:crypto and node:util are not', () => {
+    const dir = tree({
+      'src/rules/impure.ts': [
+        "import { readFileSync } from 'node:fs';",
+        "import { readFile } from 'fs/promises';",
+        "import pino from 'pino';",
+        "import { hash } from 'node:crypto';",
+        "import { isDeepStrictEqual } from 'node:util';",
+        'export const used = [readFileSync, readFile, pino, hash, isDeepStrictEqual];',
+      ].join('\n'),
+    });
+    expect(rulesBroken(dir)).toEqual([
+      'rules-no-io-libraries: src/rules/impure.ts -> pino',
+      'rules-no-io: src/rules/impure.ts -> fs',
+      'rules-no-io: src/rules/impure.ts -> fs/promises',
+    ]);
+  });
+
+  it('imports that run up the layers are violations; down and sideways as allowed are not', () => {
+    const dir = tree({
+      'src/rules/vocabulary.ts': 'export const GROUP = "gateway.networking.k8s.io";\n',
+      'src/rules/up.ts': "import { serve } from '../server/app.js';\nexport const up = serve;\n",
+      'src/admission/engine.ts': "import { GROUP } from '../rules/vocabulary.js';\nexport const engine = GROUP;\n",
+      'src/server/app.ts': [
+        "import { engine } from '../admission/engine.js';",
+        "import { source } from '../cluster/source.js';",
+        "import { loaded } from '../config/config.js';",
+        'export const serve = [engine, source, loaded];',
+      ].join('\n'),
+      'src/cluster/source.ts': [
+        "import { GROUP } from '../rules/vocabulary.js';",
+        "import { bundle } from '../certificates/certificates.js';",
+        "import { engine } from '../admission/engine.js';",
+        'export const source = [GROUP, bundle, engine];',
+      ].join('\n'),
+      'src/certificates/certificates.ts': 'export const bundle = 1;\n',
+      'src/config/config.ts': "import { GROUP } from '../rules/vocabulary.js';\nimport { source } from '../cluster/source.js';\nexport const loaded = [GROUP, source];\n",
+      'src/reports/writer.ts': "import { source } from '../cluster/source.js';\nimport { serve } from '../server/app.js';\nexport const writer = [source, serve];\n",
+      'src/cli/main.ts': [
+        "import { serve } from '../server/app.js';",
+        "import { source } from '../cluster/source.js';",
+        "import { loaded } from '../config/config.js';",
+        "import { writer } from '../reports/writer.js';",
+        'export const main = [serve, source, loaded, writer];',
+      ].join('\n'),
+    });
+    const broken = rulesBroken(dir);
+    expect(broken).toEqual(
+      expect.arrayContaining([
+        'rules-import-only-rules: src/rules/up.ts -> src/server/app.ts',
+        'server-takes-engine-and-sources: src/server/app.ts -> src/cluster/source.ts',
+        'server-takes-engine-and-sources: src/server/app.ts -> src/config/config.ts',
+        'adapters-not-up: src/cluster/source.ts -> src/admission/engine.ts',
+        'adapters-not-up: src/reports/writer.ts -> src/server/app.ts',
+        'config-imports-no-adapter: src/config/config.ts -> src/cluster/source.ts',
+      ]),
+    );
+    // Allowed: down the layers, adapters on rules/, cluster/ on certificates/, reports/ on cluster/, cli/ on anything.
+    for (const allowed of [
+      'src/admission/engine.ts -> src/rules/vocabulary.ts',
+      'src/cluster/source.ts -> src/rules/vocabulary.ts',
+      'src/cluster/source.ts -> src/certificates/certificates.ts',
+      'src/reports/writer.ts -> src/cluster/source.ts',
+      'src/cli/main.ts -> src/server/app.ts',
+      'src/cli/main.ts -> src/config/config.ts',
+    ]) {
+      expect(broken.filter((v) => v.endsWith(allowed))).toEqual([]);
+    }
+  });
+
+  it('a cycle is a violation even inside one layer', () => {
+    const dir = tree({
+      'src/rules/a.ts': "import { b } from './b.js';\nexport const a = () => b;\n",
+      'src/rules/b.ts': "import { a } from './a.js';\nexport const b = () => a;\n",
+    });
+    expect(rulesBroken(dir)).toEqual(['no-circular: src/rules/a.ts -> src/rules/b.ts']);
+  });
+});
