@@ -2,17 +2,11 @@ import type { ClusterView, GatewayClassParametersRef, ReferenceFrom, Referrer, R
 import { backendRefExtractor, type BackendRefExtractor } from '../rules/crossNamespaceBackendRefs.js';
 import type { GrantEntries } from '../rules/clusterView.js';
 import { ENFORCEMENT_LABEL } from '../rules/enforcement.js';
-import { GATEWAY_API_GROUP } from '../rules/gatewayParametersRef.js';
 import type { RuleSettings } from '../rules/settings.js';
-import type { KubeObject } from '../rules/types.js';
+import { GATEWAY_API_GROUP, type KubeObject } from '../rules/types.js';
 import { isRecord } from '../rules/objectPaths.js';
+import { groupOf, namespaceOf } from '../rules/objectRequest.js';
 import { ReferenceGrantIndex } from './referenceGrantIndex.js';
-
-export function groupOf(apiVersion: unknown): string {
-  if (typeof apiVersion !== 'string') return '';
-  const slash = apiVersion.indexOf('/');
-  return slash < 0 ? '' : apiVersion.slice(0, slash);
-}
 
 export function isReferenceGrant(object: KubeObject): boolean {
   return object.kind === 'ReferenceGrant' && groupOf(object.apiVersion) === GATEWAY_API_GROUP;
@@ -80,13 +74,13 @@ export class InMemoryClusterView implements ClusterView {
     if (isNamespace(object)) {
       this.upsertNamespace(object);
     } else if (isReferenceGrant(object)) {
-      this.referenceGrants.upsert(object.metadata?.namespace || 'default', name, object.spec);
+      this.referenceGrants.upsert(namespaceOf(object), name, object.spec);
     } else if (isGatewayClass(object)) {
       const summary = gatewayClassSummary(object.spec);
       if (summary) this.gatewayClasses.set(name, summary);
       else this.gatewayClasses.delete(name);
     } else {
-      this.tracked.get(kindKey(groupOf(object.apiVersion), object.kind ?? ''))?.add(`${object.metadata?.namespace || 'default'}/${name}`);
+      this.tracked.get(kindKey(groupOf(object.apiVersion), object.kind ?? ''))?.add(`${namespaceOf(object)}/${name}`);
       this.indexReferrer(object);
     }
   }
@@ -95,10 +89,10 @@ export class InMemoryClusterView implements ClusterView {
     const name = object.metadata?.name;
     if (!name) return;
     if (isNamespace(object)) this.removeNamespace(object);
-    else if (isReferenceGrant(object)) this.referenceGrants.remove(object.metadata?.namespace || 'default', name);
+    else if (isReferenceGrant(object)) this.referenceGrants.remove(namespaceOf(object), name);
     else if (isGatewayClass(object)) this.gatewayClasses.delete(name);
     else {
-      this.tracked.get(kindKey(groupOf(object.apiVersion), object.kind ?? ''))?.delete(`${object.metadata?.namespace || 'default'}/${name}`);
+      this.tracked.get(kindKey(groupOf(object.apiVersion), object.kind ?? ''))?.delete(`${namespaceOf(object)}/${name}`);
       this.forgetReferrer(referrerKey(object));
     }
   }
@@ -179,7 +173,7 @@ export class InMemoryClusterView implements ClusterView {
     const extract = this.options.backendRefs;
     if (!extract) return;
     const key = referrerKey(object);
-    const from: ReferenceFrom = { group: groupOf(object.apiVersion), kind: object.kind ?? '', namespace: object.metadata?.namespace || 'default' };
+    const from: ReferenceFrom = { group: groupOf(object.apiVersion), kind: object.kind ?? '', namespace: namespaceOf(object) };
     let refs;
     try {
       refs = extract(from.group, from.kind, object, from.namespace);
@@ -236,5 +230,5 @@ export function viewOptionsFor(settings: RuleSettings): InMemoryClusterViewOptio
 }
 
 function referrerKey(object: KubeObject): string {
-  return `${groupOf(object.apiVersion)}/${object.kind ?? ''}/${object.metadata?.namespace || 'default'}/${object.metadata?.name ?? ''}`;
+  return `${groupOf(object.apiVersion)}/${object.kind ?? ''}/${namespaceOf(object)}/${object.metadata?.name ?? ''}`;
 }

@@ -1,9 +1,8 @@
 import type { Logger } from 'pino';
 import { ENFORCEMENT_LABEL } from '../rules/enforcement.js';
-import { GATEWAY_API_GROUP } from '../rules/gatewayParametersRef.js';
 import type { ClusterView, Reconsidered } from '../rules/clusterView.js';
 import type { BackendRefExtractor } from '../rules/crossNamespaceBackendRefs.js';
-import type { KubeObject } from '../rules/types.js';
+import { GATEWAY_API_GROUP, type KubeObject } from '../rules/types.js';
 import type { ClusterSource } from './clusterSource.js';
 import { FreshGrantsView, ungrantedNamespaces } from './freshGrantsView.js';
 import { GrantRereads, type GrantRereadsOptions } from './grantRereads.js';

@@ -91,26 +91,6 @@ export class ReferenceGrantIndex {
     this.rebuild(namespace);
   }
 
-  /** Replaces everything, as after a fresh list. */
-  reset(grants: Iterable<{ namespace: string; name: string; spec: unknown }>): void {
-    this.grants.clear();
-    this.lookups.clear();
-    this.stale.clear();
-    this.count = 0;
-    const touched = new Set<string>();
-    for (const g of grants) {
-      let inNamespace = this.grants.get(g.namespace);
-      if (!inNamespace) {
-        inNamespace = new Map();
-        this.grants.set(g.namespace, inNamespace);
-      }
-      if (!inNamespace.has(g.name)) this.count++;
-      inNamespace.set(g.name, this.pool.compact(grantEntries(g.spec)));
-      touched.add(g.namespace);
-    }
-    for (const ns of touched) this.rebuild(ns);
-  }
-
   /** Replaces the grants of one namespace, as after a live list of it. */
   replaceNamespace(namespace: string, grants: Iterable<{ name: string; spec: unknown }>): void {
     this.count -= this.grants.get(namespace)?.size ?? 0;

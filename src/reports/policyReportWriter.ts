@@ -3,11 +3,10 @@ import type { Logger } from 'pino';
 import { apiPath, collectionPath, type KubeApi } from '../cluster/kubeApi.js';
 import { auditObjects } from '../rules/audit.js';
 import type { ClusterView } from '../rules/clusterView.js';
-import { GATEWAY_API_GROUP } from '../rules/gatewayParametersRef.js';
 import { REPORT_NAME, REPORT_SOURCE, reportResults, summarize, type ReportResult } from '../rules/policyReports.js';
 import type { RuleSet } from '../rules/ruleSet.js';
 import type { RuleSettings } from '../rules/settings.js';
-import type { KubeObject } from '../rules/types.js';
+import { GATEWAY_API_GROUP, type KubeObject } from '../rules/types.js';
 
 export const REPORT_API = { group: 'openreports.io', version: 'v1alpha1', plural: 'reports' } as const;
 export const FIELD_MANAGER = 'kgateway-admission';

@@ -1,10 +1,10 @@
 import type { ClusterView } from './clusterView.js';
 import type { Enforcement } from './enforcement.js';
-import { describeClassParametersRef, GATEWAY_API_GROUP, isAgentgatewayClass, skippedForClassParameters } from './gatewayParametersRef.js';
+import { describeClassParametersRef, isAgentgatewayClass, skippedForClassParameters } from './gatewayParametersRef.js';
 import { decide, type RuleSet } from './ruleSet.js';
 import type { RuleSettings } from './settings.js';
 import { createRequestFor } from './objectRequest.js';
-import type { KubeObject } from './types.js';
+import { GATEWAY_API_GROUP, type KubeObject } from './types.js';
 import { isRecord } from './objectPaths.js';
 
 export type Problem = 'ungranted-reference' | 'missing-parametersRef' | 'class-parametersRef' | 'missing-parameters';

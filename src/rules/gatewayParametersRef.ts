@@ -1,11 +1,11 @@
 import type { ClusterView, GatewayClassParametersRef } from './clusterView.js';
 import type { Rule } from './rule.js';
 import type { RuleSettings } from './settings.js';
-import type { AdmissionRequest, JsonPatchOperation, KubeObject, Verdict } from './types.js';
+import { GATEWAY_API_GROUP, type AdmissionRequest, type JsonPatchOperation, type KubeObject, type Verdict } from './types.js';
 import { allowed, patched, withWarnings } from './verdicts.js';
 import { isRecord } from './objectPaths.js';
+import { namespaceOf } from './objectRequest.js';
 
-export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
 export const SKIP_ANNOTATION = 'kgateway-admission.dev/skip';
 
 /**
@@ -97,7 +97,7 @@ export function gatewayParametersRefRule(settings: RuleSettings): Rule {
       const classWarnings = classRef ? [classParametersWarning('add', className, classRef)] : [];
       // parametersRef is namespace-local: the object must sit beside the Gateway.
       const { group, kind, name } = settings.parametersRef;
-      const namespace = gateway.metadata?.namespace || request.namespace || 'default';
+      const namespace = namespaceOf(gateway, request.namespace);
       if (settings.missingParametersWarning && view.objectExists(group, kind, namespace, name) === false) {
         return withWarnings(patched(patch), ...classWarnings, `${kind} ${namespace}/${name} not found: create it, or the proxy starts without OTEL settings`);
       }

@@ -30,8 +30,17 @@ const BUILT_IN_CLUSTER_SCOPED = [
   'gateway.networking.k8s.io/GatewayClass',
 ];
 
-/** The group of an apiVersion: '' for the core group's `v1`. */
-export function groupOf(apiVersion: string): string {
+/**
+ * An object's namespace: its own, else `fallback` (the request's), else
+ * `default`, where the API server puts a namespaced object that names none.
+ */
+export function namespaceOf(object: KubeObject | null | undefined, fallback?: string): string {
+  return object?.metadata?.namespace || fallback || 'default';
+}
+
+/** The group of an apiVersion: '' for the core group's `v1`, and for a missing or non-string apiVersion. */
+export function groupOf(apiVersion: unknown): string {
+  if (typeof apiVersion !== 'string') return '';
   const slash = apiVersion.indexOf('/');
   return slash < 0 ? '' : apiVersion.slice(0, slash);
 }
@@ -64,7 +73,7 @@ export function isClusterScoped(apiVersion: string, kind: string, extra: Readonl
  */
 export function createRequestFor(object: KubeObject, uid: string, clusterScoped: boolean): AdmissionRequest {
   const apiVersion = object.apiVersion ?? '';
-  const namespace = clusterScoped ? undefined : object.metadata?.namespace || 'default';
+  const namespace = clusterScoped ? undefined : namespaceOf(object);
   return {
     uid,
     kind: { group: groupOf(apiVersion), version: versionOf(apiVersion), kind: object.kind ?? '' },

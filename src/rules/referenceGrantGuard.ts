@@ -1,10 +1,10 @@
 import type { ClusterView, GrantEntries, Referrer } from './clusterView.js';
-import { GATEWAY_API_GROUP } from './gatewayParametersRef.js';
 import { GrantLookup, grantEntries } from './referenceGrants.js';
 import type { Rule } from './rule.js';
 import type { RuleSettings } from './settings.js';
-import type { AdmissionRequest, Verdict } from './types.js';
+import { GATEWAY_API_GROUP, type AdmissionRequest, type Verdict } from './types.js';
 import { allowed, denied, withWarnings } from './verdicts.js';
+import { namespaceOf } from './objectRequest.js';
 
 // Enough names for a person to act on; the rest are counted (the API server
 // drops warnings past 4 KiB in all).
@@ -68,7 +68,7 @@ export function referenceGrantGuardRule(settings: Pick<RuleSettings, 'grantGuard
     decide(request: AdmissionRequest, view: ClusterView): Verdict {
       const old = request.oldObject;
       if (!old) return allowed();
-      const namespace = old.metadata?.namespace || request.namespace || 'default';
+      const namespace = namespaceOf(old, request.namespace);
       const name = old.metadata?.name || request.name || '';
       const next = request.operation === 'DELETE' ? undefined : grantEntries(request.object?.spec);
       const losing = referrersLosingGrant(view, namespace, name, grantEntries(old.spec), next);

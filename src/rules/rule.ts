@@ -1,4 +1,5 @@
 import type { ClusterView } from './clusterView.js';
+import { namespaceOf } from './objectRequest.js';
 import type { AdmissionRequest, Operation, Verdict } from './types.js';
 
 /**
@@ -15,7 +16,7 @@ export interface Rule {
 
 /** The object's own namespace, falling back to the request's, then `default`. */
 export function objectNamespace(request: AdmissionRequest): string {
-  return request.object?.metadata?.namespace || request.namespace || 'default';
+  return namespaceOf(request.object, request.namespace);
 }
 
 /** The object's name for messages; `generateName` objects show their prefix. */

@@ -1,10 +1,10 @@
 import type { ClusterView } from './clusterView.js';
 import { crossNamespaceBackendRefRule } from './crossNamespaceBackendRefs.js';
-import { GATEWAY_API_GROUP, gatewayParametersRefRule } from './gatewayParametersRef.js';
+import { gatewayParametersRefRule } from './gatewayParametersRef.js';
 import { referenceGrantGuardRule } from './referenceGrantGuard.js';
 import type { Rule } from './rule.js';
 import type { RuleSettings } from './settings.js';
-import type { AdmissionRequest, Verdict } from './types.js';
+import { GATEWAY_API_GROUP, type AdmissionRequest, type Verdict } from './types.js';
 import { allowed, combine, denied } from './verdicts.js';
 
 export interface RuleSet {

@@ -2,6 +2,9 @@
  * The admission request as the rules see it: the decoded `request` of an
  * admission.k8s.io/v1 AdmissionReview, without any transport detail.
  */
+/** The Kubernetes Gateway API's group: Gateway, GatewayClass, ReferenceGrant. */
+export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
+
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 
 export interface GroupVersionKind {

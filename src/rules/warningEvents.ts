@@ -1,8 +1,8 @@
 import type { ClusterView, GrantEntries } from './clusterView.js';
-import { GATEWAY_API_GROUP } from './gatewayParametersRef.js';
 import { referrersLosingGrant } from './referenceGrantGuard.js';
 import { grantEntries } from './referenceGrants.js';
-import type { AdmissionRequest, Verdict } from './types.js';
+import { GATEWAY_API_GROUP, type AdmissionRequest, type Verdict } from './types.js';
+import { namespaceOf } from './objectRequest.js';
 
 /** An object an event is about, by group, kind, namespace and name. */
 export interface EventObject {
@@ -50,7 +50,7 @@ export function warningEvents(request: AdmissionRequest, verdict: Verdict, view:
   const isGrant = request.kind.group === GATEWAY_API_GROUP && request.kind.kind === 'ReferenceGrant';
   if (isGrant && (request.operation === 'UPDATE' || request.operation === 'DELETE') && request.oldObject) {
     const old = request.oldObject;
-    const namespace = old.metadata?.namespace || request.namespace || 'default';
+    const namespace = namespaceOf(old, request.namespace);
     const name = old.metadata?.name || request.name || '';
     const deleted = request.operation === 'DELETE';
     const losing = referrersLosingGrant(view, namespace, name, grantEntries(old.spec), deleted ? undefined : grantEntries(request.object?.spec));

@@ -16,7 +16,7 @@ import { KubeApi } from '../../src/cluster/kubeApi.js';
 import { parseConfig } from '../../src/config/config.js';
 import { PROFILES } from '../../src/rules/profiles.js';
 import { builtInBackendRefKinds } from '../../src/rules/backendRefKinds.js';
-import { GATEWAY_API_GROUP } from '../../src/rules/gatewayParametersRef.js';
+import { GATEWAY_API_GROUP } from '../../src/rules/types.js';
 import {
   chartCrdFiles,
   CHART_DIR,

@@ -23,15 +23,6 @@ describe('ReferenceGrantIndex', () => {
     expect(index.size).toBe(1);
   });
 
-  it('reset replaces everything', () => {
-    const index = new ReferenceGrantIndex();
-    index.upsert('monitoring', 'old', referenceGrant().spec);
-    index.reset([{ namespace: 'tracing', name: 'new', spec: referenceGrant().spec }]);
-    expect(index.size).toBe(1);
-    expect(index.isGranted(from, to)).toBe(false);
-    expect(index.isGranted(from, { ...to, namespace: 'tracing' })).toBe(true);
-  });
-
   it('ignores malformed entries instead of throwing', () => {
     const index = new ReferenceGrantIndex();
     index.upsert('monitoring', 'bad', { from: 'x', to: [null, 1, { kind: 5 }] });
