@@ -67,8 +67,17 @@ export function knownVersions(settings: Pick<RuleSettings, 'backendRefKinds'>): 
  * versions.
  */
 export function withVersionGate(rules: readonly Rule[], known: ReadonlyMap<string, readonly string[]>): Rule[] {
+  // Asked once per rule per request: two map lookups, no key string built.
+  const byGroup = new Map<string, Map<string, readonly string[]>>();
+  for (const [key, versions] of known) {
+    const slash = key.lastIndexOf('/');
+    const group = key.slice(0, slash);
+    let kinds = byGroup.get(group);
+    if (!kinds) byGroup.set(group, (kinds = new Map()));
+    kinds.set(key.slice(slash + 1), versions);
+  }
   const isKnown = (request: AdmissionRequest): boolean => {
-    const versions = known.get(`${request.kind.group}/${request.kind.kind}`);
+    const versions = byGroup.get(request.kind.group)?.get(request.kind.kind);
     return versions === undefined || versions.includes(request.kind.version);
   };
   const gate: Rule = {

@@ -90,10 +90,16 @@ export function buildApp(options: AppOptions): FastifyInstance {
  * is closed once it has been silent for the headers timeout.
  */
 function closeSilentConnections(server: HttpsServer, timeoutMs: number): void {
+  // Asks the socket how many bytes it has read rather than watching it with a
+  // 'data' listener: a 'data' listener makes Node's HTTP server unconsume the
+  // socket and parse every later request through the slower JS path
+  // (socketOnData), ~30% more CPU per kept-alive request in the bench. A
+  // client that sent part of its headers is left to the headers timeout (408).
   server.on('secureConnection', (socket) => {
-    const timer = setTimeout(() => socket.destroy(), timeoutMs);
+    const timer = setTimeout(() => {
+      if (socket.bytesRead === 0) socket.destroy();
+    }, timeoutMs);
     timer.unref();
-    socket.once('data', () => clearTimeout(timer));
     socket.once('close', () => clearTimeout(timer));
   });
 }

@@ -1,4 +1,4 @@
-import { stdTimeFunctions, type LoggerOptions } from 'pino';
+import type { LoggerOptions } from 'pino';
 
 /**
  * The log line shape that stock log tooling reads without a pipeline of its
@@ -8,5 +8,23 @@ import { stdTimeFunctions, type LoggerOptions } from 'pino';
  */
 export const LOG_FORMAT = {
   formatters: { level: (label: string) => ({ level: label }) },
-  timestamp: stdTimeFunctions.isoTime,
+  timestamp: isoTimeOncePerMillisecond(),
 } satisfies LoggerOptions;
+
+/**
+ * pino's isoTime formats a Date for every line (~3 µs, a few per cent of a
+ * request's CPU at thousands of decisions a second); lines within the same
+ * millisecond share one string.
+ */
+function isoTimeOncePerMillisecond(): () => string {
+  let lastMs = -1;
+  let last = '';
+  return () => {
+    const now = Date.now();
+    if (now !== lastMs) {
+      lastMs = now;
+      last = `,"time":"${new Date(now).toISOString()}"`;
+    }
+    return last;
+  };
+}
