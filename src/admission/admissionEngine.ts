@@ -78,7 +78,8 @@ export class AdmissionEngine {
         // when no pod answers (Fail: the write is refused and retried;
         // Ignore: admitted unmutated). Validation denies outright.
         if (endpoint === 'mutate') return { statusCode: 503, body: completeResponse(request.uid, verdict, apiVersion), decision: 'not-ready', request };
-        decision = 'not-ready';      } else {
+        decision = 'not-ready';
+      } else {
         verdict = decide(rules, request, this.options.view);
         if (!verdict.allowed && this.options.reconsider) {
           verdict = await this.confirmDenial(verdict, (view) => decide(rules, request, view));

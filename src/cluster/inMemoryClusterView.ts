@@ -1,6 +1,5 @@
-import type { ClusterView, GatewayClassParametersRef, ReferenceFrom, Referrer, ReferenceTo } from '../rules/clusterView.js';
+import type { ClusterView, GatewayClassParametersRef, GrantEntries, ReferenceFrom, Referrer, ReferenceTo } from '../rules/clusterView.js';
 import { backendRefExtractor, type BackendRefExtractor } from '../rules/crossNamespaceBackendRefs.js';
-import type { GrantEntries } from '../rules/clusterView.js';
 import { ENFORCEMENT_LABEL } from '../rules/enforcement.js';
 import type { RuleSettings } from '../rules/settings.js';
 import { GATEWAY_API_GROUP, type KubeObject } from '../rules/types.js';
