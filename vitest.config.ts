@@ -4,6 +4,14 @@ export default defineConfig({
   test: {
     reporters: ['default', './test/support/countReporter.ts'],
     globalSetup: ['./test/support/buildOnce.ts'],
+    // `npm run test:coverage`: what the suite runs of src/ in its own process
+    // (servers started as child processes are not counted).
+    coverage: {
+      provider: 'v8',
+      include: ['src/**/*.ts'],
+      reporter: ['text-summary', 'json-summary'],
+      reportsDirectory: 'coverage',
+    },
     projects: [
       {
         test: {
