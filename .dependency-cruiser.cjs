@@ -1,14 +1,18 @@
 /**
- * The layers of src/ (README "Code layout"). Imports run down, never up:
+ * The layers of src/ (docs/architecture.md). Imports run down, never up:
  *   cli/ -> server/ -> admission/ -> rules/
+ * audit/ sits on rules/ beside admission/: admission/ applies the rules to one
+ * request, audit/ to the objects a cluster already holds (for `audit` in cli/
+ * and the policy reports in reports/).
  * Adapters beside them: cluster/ (the cluster view), certificates/, reports/,
  * config/ (configuration loading). An adapter may import rules/ (the
  * vocabulary and the ClusterView interface it implements) but never server/,
  * admission/ or cli/. Among adapters: cluster/ may use certificates/ (the
  * self-managed Secret holds a generated bundle), reports/ may use cluster/
  * (its Kubernetes API client); config/ only loads, so it imports no other
- * adapter. server/ takes an engine and sources as parameters: building them
- * from the config is wiring, and lives in cli/.
+ * adapter; reports/ may use audit/, cluster/ and config/ may not. server/
+ * takes an engine and sources as parameters: building them from the config
+ * is wiring, and lives in cli/.
  * Run with `npm run lint:layers`; .ci/run fails on a violation.
  */
 const ADAPTERS = '^src/(cluster|certificates|reports|config)/';
@@ -52,6 +56,13 @@ module.exports = {
       to: { path: '^src/', pathNot: '^src/(admission|rules)/' },
     },
     {
+      name: 'audit-imports-only-rules',
+      severity: 'error',
+      comment: 'audit/ (the rules run over stored objects) sits on rules/ only, as admission/ does.',
+      from: { path: '^src/audit/' },
+      to: { path: '^src/', pathNot: '^src/(audit|rules)/' },
+    },
+    {
       name: 'server-takes-engine-and-sources',
       severity: 'error',
       comment: 'server/ imports admission/ and rules/ only; it takes the engine and sources as parameters (wiring is in cli/).',
@@ -70,14 +81,14 @@ module.exports = {
       severity: 'error',
       comment: 'config/ loads configuration; what a setting means for the cluster view is decided beside the view.',
       from: { path: '^src/config/' },
-      to: { path: '^src/(cluster|certificates|reports)/' },
+      to: { path: '^src/(cluster|certificates|reports|audit)/' },
     },
     {
       name: 'cluster-adapter-imports',
       severity: 'error',
-      comment: 'cluster/ may use certificates/ and rules/, not reports/ or config/.',
+      comment: 'cluster/ may use certificates/ and rules/, not reports/, config/ or audit/.',
       from: { path: '^src/cluster/' },
-      to: { path: '^src/(reports|config)/' },
+      to: { path: '^src/(reports|config|audit)/' },
     },
     {
       name: 'certificates-imports',
@@ -89,7 +100,7 @@ module.exports = {
     {
       name: 'reports-adapter-imports',
       severity: 'error',
-      comment: 'reports/ may use cluster/ (the API client) and rules/, not config/ or certificates/.',
+      comment: 'reports/ may use cluster/ (the API client), audit/ (the findings it reports) and rules/, not config/ or certificates/.',
       from: { path: '^src/reports/' },
       to: { path: '^src/(config|certificates)/' },
     },

@@ -3,13 +3,13 @@ import { detectProfile, loadKubeConnection } from '../cluster/kubeConnection.js'
 import { InMemoryClusterView } from '../cluster/inMemoryClusterView.js';
 import { loadConfig, ruleSettings } from '../config/config.js';
 import { viewOptionsFor } from '../cluster/inMemoryClusterView.js';
-import { auditObjects, type Finding } from '../rules/audit.js';
+import { auditObjects, type Finding } from '../audit/clusterAudit.js';
 import { ENFORCEMENT_LABEL } from '../rules/enforcement.js';
 import { buildRuleSet } from '../rules/ruleSet.js';
 import { GATEWAY_API_GROUP, type KubeObject } from '../rules/types.js';
 import { qualifiedName } from './check.js';
-import { auditSubjects } from './report/auditSubjects.js';
-import { OUTPUT_OPTIONS, OUTPUT_USAGE, outputFormat, writeReport } from './report/output.js';
+import { auditSubjects } from './reportFormats/auditSubjects.js';
+import { OUTPUT_OPTIONS, OUTPUT_USAGE, outputFormat, writeReport } from './reportFormats/output.js';
 import { CommandError, parseCommandArgs, profileOption, UsageError } from './usage.js';
 import { packageVersion } from './version.js';
 
@@ -124,7 +124,7 @@ export async function runAudit(args: string[], out: (text: string) => void): Pro
   for (const namespace of namespaces) view.upsertNamespace(namespace);
   const findings = auditObjects(objects, buildRuleSet(settings), settings, view);
   if (format === 'html') {
-    const { writeHtmlReport } = await import('./auditHtmlOutput.js');
+    const { writeHtmlReport } = await import('./reportFormats/auditHtmlOutput.js');
     const input = { profile, scanned: objects.length, findings, generatedAt: new Date(), cluster: kubeConfig.getCurrentCluster()?.server };
     await writeHtmlReport(input, values['output-file'], out, () => formatFindings(findings, objects.length));
   } else {

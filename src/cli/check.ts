@@ -7,9 +7,9 @@ import { buildRuleSet, decide } from '../rules/ruleSet.js';
 import { createRequestFor, customResourceDefinitionScopes, isClusterScoped } from '../rules/objectRequest.js';
 import type { JsonPatchOperation, KubeObject } from '../rules/types.js';
 import { combine } from '../rules/verdicts.js';
-import { OUTPUT_OPTIONS, OUTPUT_USAGE, outputFormat, writeReport } from './report/output.js';
-import type { ReportFinding } from './report/report.js';
-import { ruleFindings } from './report/ruleFindings.js';
+import { OUTPUT_OPTIONS, OUTPUT_USAGE, outputFormat, writeReport } from './reportFormats/output.js';
+import type { ReportFinding } from './reportFormats/report.js';
+import { ruleFindings } from './reportFormats/ruleFindings.js';
 import { parseCommandArgs, profileOption, UsageError } from './usage.js';
 import { packageVersion } from './version.js';
 

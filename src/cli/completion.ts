@@ -1,5 +1,5 @@
 import { PROFILE_NAMES } from '../rules/profiles.js';
-import { OUTPUT_FORMATS } from './report/output.js';
+import { OUTPUT_FORMATS } from './reportFormats/output.js';
 import { UsageError } from './usage.js';
 
 export const COMPLETION_USAGE = `Usage: kgateway-admission completion bash|zsh

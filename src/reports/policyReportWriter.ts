@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { apiPath, collectionPath, type KubeApi } from '../cluster/kubeApi.js';
-import { auditObjects } from '../rules/audit.js';
+import { auditObjects } from '../audit/clusterAudit.js';
 import type { ClusterView } from '../rules/clusterView.js';
-import { REPORT_NAME, REPORT_SOURCE, reportResults, summarize, type ReportResult } from '../rules/policyReports.js';
+import { REPORT_NAME, REPORT_SOURCE, reportResults, summarize, type ReportResult } from '../audit/policyReportResults.js';
 import type { RuleSet } from '../rules/ruleSet.js';
 import type { RuleSettings } from '../rules/settings.js';
 import { GATEWAY_API_GROUP, type KubeObject } from '../rules/types.js';

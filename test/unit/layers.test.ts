@@ -1,4 +1,4 @@
-// The layer rules of .dependency-cruiser.cjs (README "Code layout"), run by
+// The layer rules of .dependency-cruiser.cjs (docs/architecture.md), run by
 // `npm run lint:layers` in CI: each rule is shown to fire on a small tree that
 // breaks it, and to stay quiet on imports the layers allow.
 import { spawnSync } from 'node:child_process';
@@ -74,6 +74,7 @@ describe('layer rules', () => {
       'src/rules/vocabulary.ts': 'export const GROUP = "gateway.networking.k8s.io";\n',
       'src/rules/up.ts': "import { serve } from '../server/app.js';\nexport const up = serve;\n",
       'src/admission/engine.ts': "import { GROUP } from '../rules/vocabulary.js';\nexport const engine = GROUP;\n",
+      'src/audit/findings.ts': "import { GROUP } from '../rules/vocabulary.js';\nimport { engine } from '../admission/engine.js';\nexport const findings = [GROUP, engine];\n",
       'src/server/app.ts': [
         "import { engine } from '../admission/engine.js';",
         "import { source } from '../cluster/source.js';",
@@ -88,7 +89,7 @@ describe('layer rules', () => {
       ].join('\n'),
       'src/certificates/certificates.ts': 'export const bundle = 1;\n',
       'src/config/config.ts': "import { GROUP } from '../rules/vocabulary.js';\nimport { source } from '../cluster/source.js';\nexport const loaded = [GROUP, source];\n",
-      'src/reports/writer.ts': "import { source } from '../cluster/source.js';\nimport { serve } from '../server/app.js';\nexport const writer = [source, serve];\n",
+      'src/reports/writer.ts': "import { source } from '../cluster/source.js';\nimport { findings } from '../audit/findings.js';\nimport { serve } from '../server/app.js';\nexport const writer = [source, findings, serve];\n",
       'src/cli/main.ts': [
         "import { serve } from '../server/app.js';",
         "import { source } from '../cluster/source.js';",
@@ -106,11 +107,14 @@ describe('layer rules', () => {
         'adapters-not-up: src/cluster/source.ts -> src/admission/engine.ts',
         'adapters-not-up: src/reports/writer.ts -> src/server/app.ts',
         'config-imports-no-adapter: src/config/config.ts -> src/cluster/source.ts',
+        'audit-imports-only-rules: src/audit/findings.ts -> src/admission/engine.ts',
       ]),
     );
-    // Allowed: down the layers, adapters on rules/, cluster/ on certificates/, reports/ on cluster/, cli/ on anything.
+    // Allowed: down the layers, adapters on rules/, cluster/ on certificates/, reports/ on cluster/ and audit/, cli/ on anything.
     for (const allowed of [
       'src/admission/engine.ts -> src/rules/vocabulary.ts',
+      'src/audit/findings.ts -> src/rules/vocabulary.ts',
+      'src/reports/writer.ts -> src/audit/findings.ts',
       'src/cluster/source.ts -> src/rules/vocabulary.ts',
       'src/cluster/source.ts -> src/certificates/certificates.ts',
       'src/reports/writer.ts -> src/cluster/source.ts',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatFindingsHtml } from '../../../src/cli/auditHtml.js';
-import type { Finding } from '../../../src/rules/audit.js';
+import { formatFindingsHtml } from '../../../src/cli/reportFormats/auditHtml.js';
+import type { Finding } from '../../../src/audit/clusterAudit.js';
 
 const base = { generatedAt: new Date('2026-01-02T03:04:05Z'), profile: 'kgateway-v2.1', scanned: 3 };
 

@@ -1,11 +1,11 @@
-import type { ClusterView } from './clusterView.js';
-import type { Enforcement } from './enforcement.js';
-import { describeClassParametersRef, isAgentgatewayClass, skippedForClassParameters } from './gatewayParametersRef.js';
-import { decide, type RuleSet } from './ruleSet.js';
-import type { RuleSettings } from './settings.js';
-import { createRequestFor } from './objectRequest.js';
-import { GATEWAY_API_GROUP, type KubeObject } from './types.js';
-import { isRecord } from './objectPaths.js';
+import type { ClusterView } from '../rules/clusterView.js';
+import type { Enforcement } from '../rules/enforcement.js';
+import { describeClassParametersRef, isAgentgatewayClass, skippedForClassParameters } from '../rules/gatewayParametersRef.js';
+import { decide, type RuleSet } from '../rules/ruleSet.js';
+import type { RuleSettings } from '../rules/settings.js';
+import { createRequestFor } from '../rules/objectRequest.js';
+import { GATEWAY_API_GROUP, type KubeObject } from '../rules/types.js';
+import { isRecord } from '../rules/objectPaths.js';
 
 export type Problem = 'ungranted-reference' | 'missing-parametersRef' | 'class-parametersRef' | 'missing-parameters';
 

@@ -1,10 +1,10 @@
-import type { Finding, Problem } from './audit.js';
-import type { ClusterView } from './clusterView.js';
-import { isAgentgatewayClass } from './gatewayParametersRef.js';
-import { groupOf } from './objectRequest.js';
-import { isRecord } from './objectPaths.js';
-import type { RuleSettings } from './settings.js';
-import { GATEWAY_API_GROUP, type KubeObject } from './types.js';
+import type { Finding, Problem } from './clusterAudit.js';
+import type { ClusterView } from '../rules/clusterView.js';
+import { isAgentgatewayClass } from '../rules/gatewayParametersRef.js';
+import { groupOf } from '../rules/objectRequest.js';
+import { isRecord } from '../rules/objectPaths.js';
+import type { RuleSettings } from '../rules/settings.js';
+import { GATEWAY_API_GROUP, type KubeObject } from '../rules/types.js';
 
 /** The policy every result names, and the report's source (what Policy Reporter groups by). */
 export const REPORT_SOURCE = 'kgateway-admission';

@@ -1,5 +1,5 @@
-import type { Finding, Problem } from '../rules/audit.js';
-import { outcomeOf } from '../rules/policyReports.js';
+import type { Finding, Problem } from '../../audit/clusterAudit.js';
+import { outcomeOf } from '../../audit/policyReportResults.js';
 
 export interface HtmlReportInput {
   profile: string;

@@ -1,4 +1,4 @@
-import type { Finding } from '../../rules/audit.js';
+import type { Finding } from '../../audit/clusterAudit.js';
 import type { KubeObject } from '../../rules/types.js';
 import type { ReportSubject } from './report.js';
 

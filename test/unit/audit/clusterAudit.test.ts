@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InMemoryClusterView } from '../../../src/cluster/inMemoryClusterView.js';
 import { parseConfig, ruleSettings } from '../../../src/config/config.js';
 import { viewOptionsFor } from '../../../src/cluster/inMemoryClusterView.js';
-import { auditObjects } from '../../../src/rules/audit.js';
+import { auditObjects } from '../../../src/audit/clusterAudit.js';
 import { buildRuleSet } from '../../../src/rules/ruleSet.js';
 import type { KubeObject } from '../../../src/rules/types.js';
 import { gateway, gatewayClass, httpListenerPolicy, referenceGrant } from '../../support/builders.js';
