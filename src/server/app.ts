@@ -93,7 +93,8 @@ function closeSilentConnections(server: HttpsServer, timeoutMs: number): void {
   // Asks the socket how many bytes it has read rather than watching it with a
   // 'data' listener: a 'data' listener makes Node's HTTP server unconsume the
   // socket and parse every later request through the slower JS path
-  // (socketOnData), ~30% more CPU per kept-alive request in the bench. A
+  // (socketOnData; its cost: bench/README.md, "What changed in src/ because
+  // of this bench"). A
   // client that sent part of its headers is left to the headers timeout (408).
   server.on('secureConnection', (socket) => {
     const timer = setTimeout(() => {

@@ -2,7 +2,7 @@
 // engine, in process: arbitrary and mutated input never makes them throw,
 // every answer is well formed, and a policy with an ungranted
 // cross-namespace backendRef is never allowed, whatever else it contains.
-// Case counts are summed into the README's figures; each run draws new seeds
+// Case counts are summed into docs/reliability.md's figures; each run draws new seeds
 // (a failure prints the seed and the shrunk counterexample).
 import fc from 'fast-check';
 import fastJsonPatch from 'fast-json-patch';
