@@ -8,7 +8,7 @@ import { createRequestFor, customResourceDefinitionScopes, isClusterScoped } fro
 import type { JsonPatchOperation, KubeObject } from '../rules/types.js';
 import { combine } from '../rules/verdicts.js';
 import { OUTPUT_OPTIONS, OUTPUT_USAGE, outputFormat, writeReport } from './reportFormats/output.js';
-import type { ReportFinding } from './reportFormats/report.js';
+import { qualifiedName, type ReportFinding } from './reportFormats/report.js';
 import { ruleFindings } from './reportFormats/ruleFindings.js';
 import { parseCommandArgs, profileOption, UsageError } from './usage.js';
 import { packageVersion } from './version.js';
@@ -29,11 +29,6 @@ export interface CheckResult {
   warnings: string[];
   /** Objects that, applied, would get a denied object admitted (the ReferenceGrants it lacks); [] when allowed. */
   suggestions: KubeObject[];
-}
-
-/** `namespace/name`, or just `name` for a cluster-scoped object. */
-export function qualifiedName(object: { namespace: string; name: string }): string {
-  return object.namespace ? `${object.namespace}/${object.name}` : object.name;
 }
 
 export const CHECK_USAGE = `Usage: kgateway-admission check [--output FORMAT] [--output-file FILE] [--config FILE] [--profile NAME] PATH...

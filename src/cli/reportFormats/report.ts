@@ -32,8 +32,13 @@ export interface Report {
 }
 
 /** `Kind namespace/name`, or `Kind name` for a cluster-scoped object. */
+/** `namespace/name`, or just `name` for a cluster-scoped object. */
+export function qualifiedName(object: { namespace: string; name: string }): string {
+  return object.namespace ? `${object.namespace}/${object.name}` : object.name;
+}
+
 export function subjectTitle(subject: Pick<ReportSubject, 'kind' | 'namespace' | 'name'>): string {
-  return `${subject.kind} ${subject.namespace ? `${subject.namespace}/${subject.name}` : subject.name}`;
+  return `${subject.kind} ${qualifiedName(subject)}`;
 }
 
 export function countLevels(report: Report): Record<Level, number> {
