@@ -14,10 +14,13 @@ export const CONTROL_PLANE_SCRIPT = path.join(REPO_ROOT, 'scripts', 'control-pla
 /** The command that builds the control-plane binaries. */
 export const BUILD_HINT = 'bash scripts/control-plane.sh build';
 
+/** Where each CRD source lies in the Go module cache; every YAML file in each is installed. */
 export interface CrdDirs {
   gatewayApi: string;
   kgateway: string;
   agentgateway: string;
+  /** openreports.io Report and ClusterReport (serve --reports). */
+  openreports: string;
 }
 
 /** Output of `bash scripts/control-plane.sh paths`. Binaries may not exist yet. */
