@@ -13,6 +13,8 @@
  * adapter; reports/ may use audit/, cluster/ and config/ may not. server/
  * takes an engine and sources as parameters: building them from the config
  * is wiring, and lives in cli/.
+ * Beside src/: harness/ (the test control plane) imports nothing of the
+ * repository and src/ never imports it.
  * Run with `npm run lint:layers`; .ci/run fails on a violation.
  */
 const ADAPTERS = '^src/(cluster|certificates|reports|config)/';
@@ -103,6 +105,21 @@ module.exports = {
       comment: 'reports/ may use cluster/ (the API client), audit/ (the findings it reports) and rules/, not config/ or certificates/.',
       from: { path: '^src/reports/' },
       to: { path: '^src/(config|certificates)/' },
+    },
+    {
+      name: 'src-not-harness',
+      severity: 'error',
+      comment: 'harness/ (the test control plane) is development tooling; the product never imports it.',
+      from: { path: '^src/' },
+      to: { path: '^harness/' },
+    },
+    {
+      name: 'harness-stands-alone',
+      severity: 'error',
+      comment:
+        'harness/ is imported by tests, scripts and the bench, and imports none of them nor src/ (it runs our server as a process, dist/cli/main.js).',
+      from: { path: '^harness/' },
+      to: { path: '^(src|test|bench|scripts)/' },
     },
   ],
   options: {

@@ -459,7 +459,7 @@ install_chart() {
   # CRDs: Gateway API and kgateway's, as the test control plane installs them
   # (the chart's webhooks name their kinds).
   (cd "$ROOT" && node --input-type=module -e '
-    const { controlPlanePaths, installCrds } = await import("./test/support/controlPlane.mjs");
+    const { controlPlanePaths, installCrds } = await import("./harness/index.ts");
     const { KubeConfig } = await import("@kubernetes/client-node");
     const kc = new KubeConfig();
     kc.loadFromFile(process.argv[1]);

@@ -1,5 +1,5 @@
 // Part 3: the cost our webhooks add to a write through a real kube-apiserver.
-// Uses the project's test control plane (test/support/controlPlane.mjs: etcd +
+// Uses the project's control-plane harness (harness/index.ts: etcd +
 // kube-apiserver + the Gateway API / kgateway CRDs) and its webhook server
 // launcher (`serve --kubeconfig`, the live cluster view). Creates Gateways
 // (mutating webhook) and HTTPListenerPolicies (validating webhook) one at a
@@ -17,7 +17,8 @@ import { pathToFileURL } from 'node:url';
 import { exampleGateway, exampleObject, examplePolicy } from './bodies.mjs';
 import { log, percentile, REPO_ROOT, round } from './util.mjs';
 
-const HARNESS = path.join(REPO_ROOT, 'test', 'support', 'controlPlane.mjs');
+// TypeScript that Node 24 runs as it is (type stripping), imported from plain .mjs.
+const HARNESS = path.join(REPO_ROOT, 'harness', 'index.ts');
 const LABEL = 'kgateway-admission.bench/webhooks';
 // The brief's namespace (our webhooks called there) and a twin they skip.
 const ON = 'kgateway';
@@ -72,7 +73,7 @@ function stats(values) {
  * @returns {Promise<object>} figures, or { skipped: reason }
  */
 export async function apiserverPart({ perKind, build }) {
-  if (!existsSync(HARNESS)) return { skipped: 'test/support/controlPlane.mjs is not there' };
+  if (!existsSync(HARNESS)) return { skipped: 'harness/index.ts is not there' };
   const cp = await import(pathToFileURL(HARNESS).href);
   const ensured = await cp.ensureControlPlaneBinaries({ build });
   if (!ensured.ok) return { skipped: `${ensured.reason} (build with: ${cp.BUILD_HINT})` };

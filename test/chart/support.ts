@@ -19,7 +19,7 @@ import {
   waitForCrdsEstablished,
   waitForCrdsServing,
   type ControlPlane,
-} from '../support/controlPlane.js';
+} from '../../harness/index.ts';
 
 const execFileP = promisify(execFile);
 

@@ -16,7 +16,7 @@ import {
   waitForCrdsServing,
   type ControlPlane,
   type WebhookServer,
-} from '../support/controlPlane.js';
+} from '../../harness/index.ts';
 import { create, ensureNamespaces, pollUntil } from './support.js';
 
 const skip = await requireControlPlane();

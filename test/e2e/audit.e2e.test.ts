@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gateway, httpListenerPolicy } from '../support/builders.js';
 import { runCli } from '../support/cli.js';
-import { kubeRequest, requireControlPlane, startControlPlane, type ControlPlane } from '../support/controlPlane.js';
+import { kubeRequest, requireControlPlane, startControlPlane, type ControlPlane } from '../../harness/index.ts';
 import { create, ensureNamespaces, PATHS } from './support.js';
 
 const skip = await requireControlPlane();

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gateway, httpListenerPolicy, referenceGrant } from '../support/builders.js';
 import { requireChromium } from '../support/chromium.js';
 import { runCli } from '../support/cli.js';
-import { requireControlPlane, startControlPlane, type ControlPlane } from '../support/controlPlane.js';
+import { requireControlPlane, startControlPlane, type ControlPlane } from '../../harness/index.ts';
 import { create, ensureNamespaces, PATHS } from './support.js';
 
 const skip = await requireControlPlane();

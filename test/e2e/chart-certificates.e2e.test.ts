@@ -16,7 +16,7 @@ import { issueServingCertificate, SelfManagedCertificates, serviceHostNames, spl
 import { parseConfig } from '../../src/config/config.js';
 import { generateCertificates } from '../../src/certificates/certificates.js';
 import { startWebhookServer, type RunningWebhookServer } from '../../src/cli/webhookServer.js';
-import { applyClusterObject, kubeRequest, requireControlPlane, startControlPlane, type ControlPlane } from '../support/controlPlane.js';
+import { applyClusterObject, kubeRequest, requireControlPlane, startControlPlane, type ControlPlane } from '../../harness/index.ts';
 import { pollUntil } from './support.js';
 
 const skip = await requireControlPlane();

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { CHART_DIR, find, helmBinary, installCrdFiles, prometheusRuleCrdFile, renderChart, runHelm, serverSideApply, ensureNamespace, valuesArgs, type KubeObject } from '../chart/support.js';
-import { requireControlPlane, startControlPlane, type ControlPlane } from '../support/controlPlane.js';
+import { requireControlPlane, startControlPlane, type ControlPlane } from '../../harness/index.ts';
 import { requirePromtool, runPromtool } from '../support/promtool.js';
 import { startInProcessWebhook } from '../support/webhookInProcess.js';
 

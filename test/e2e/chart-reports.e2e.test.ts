@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureNamespace, find, helmBinary, renderChart, serverSideApply, serviceAccountKubeconfig } from '../chart/support.js';
 import { gateway, httpListenerPolicy } from '../support/builders.js';
-import { kubeRequest, registerWebhooks, requireControlPlane, startControlPlane, startWebhookServer, type ControlPlane, type WebhookServer } from '../support/controlPlane.js';
+import { kubeRequest, registerWebhooks, requireControlPlane, startControlPlane, startWebhookServer, type ControlPlane, type WebhookServer } from '../../harness/index.ts';
 import { create, ensureNamespaces, metricValue, PATHS, pollUntil } from './support.js';
 
 const skip = await requireControlPlane();

@@ -32,7 +32,7 @@ import {
   valuesArgs,
   type KubeObject,
 } from '../chart/support.js';
-import { freePorts, generateServingCert, kubeRequest, REPO_ROOT, requireControlPlane, startControlPlane, startWebhookServer, type ControlPlane } from '../support/controlPlane.js';
+import { freePorts, generateServingCert, kubeRequest, REPO_ROOT, requireControlPlane, startControlPlane, startWebhookServer, type ControlPlane } from '../../harness/index.ts';
 import { metricValue, pollUntil } from './support.js';
 
 const skip = await requireControlPlane();

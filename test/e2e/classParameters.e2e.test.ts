@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LiveClusterSource } from '../../src/cluster/liveClusterSource.js';
 import { gateway, gatewayClass } from '../support/builders.js';
-import { kubeRequest, registerWebhooks, requireControlPlane, startControlPlane, unregisterWebhooks, type ControlPlane } from '../support/controlPlane.js';
+import { kubeRequest, registerWebhooks, requireControlPlane, startControlPlane, unregisterWebhooks, type ControlPlane } from '../../harness/index.ts';
 import { startInProcessWebhook, type InProcessWebhook } from '../support/webhookInProcess.js';
 import { create, ensureNamespaces, PATHS, pollUntil } from './support.js';
 

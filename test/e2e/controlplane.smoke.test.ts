@@ -2,7 +2,7 @@
 // gateway-api / kgateway / agentgateway CRDs installed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { kubeRequest, requireControlPlane, startControlPlane, type ControlPlane } from '../support/controlPlane.js';
+import { kubeRequest, requireControlPlane, startControlPlane, type ControlPlane } from '../../harness/index.ts';
 
 const skip = await requireControlPlane();
 

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpListenerPolicy } from '../support/builders.js';
 import { REPO } from '../support/cli.js';
-import { requireControlPlane, startControlPlane, type ControlPlane } from '../support/controlPlane.js';
+import { requireControlPlane, startControlPlane, type ControlPlane } from '../../harness/index.ts';
 import { requireDebianTool } from '../support/debianTools.js';
 import { sarifValidator } from '../support/sarifSchema.js';
 import { create, ensureNamespaces, PATHS } from './support.js';

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENFORCEMENT_LABEL } from '../../src/rules/enforcement.js';
 import { backendRef, httpListenerPolicy } from '../support/builders.js';
 import { runCli } from '../support/cli.js';
-import { kubeRequest, registerWebhooks, requireControlPlane, startControlPlane, startWebhookServer, type ControlPlane, type WebhookServer } from '../support/controlPlane.js';
+import { kubeRequest, registerWebhooks, requireControlPlane, startControlPlane, startWebhookServer, type ControlPlane, type WebhookServer } from '../../harness/index.ts';
 import { create, ensureNamespaces, metricValue, PATHS, pollUntil } from './support.js';
 
 const skip = await requireControlPlane();

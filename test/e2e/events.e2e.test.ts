@@ -4,7 +4,7 @@
 // records none, and a repeat within the interval is rate-limited.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gateway, httpListenerPolicy, referenceGrant } from '../support/builders.js';
-import { kubeRequest, registerWebhooks, requireControlPlane, startControlPlane, startWebhookServer, type ControlPlane, type WebhookServer } from '../support/controlPlane.js';
+import { kubeRequest, registerWebhooks, requireControlPlane, startControlPlane, startWebhookServer, type ControlPlane, type WebhookServer } from '../../harness/index.ts';
 import { create, ensureNamespaces, metricValue, PATHS, pollUntil } from './support.js';
 
 const skip = await requireControlPlane();

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureGoPeer, goPeerArgs } from '../../bench/peers/goPeer.mjs';
 import { REPO } from '../support/cli.js';
-import { freePorts, generateServingCert } from '../support/controlPlane.js';
+import { freePorts, generateServingCert } from '../../harness/index.ts';
 import { httpsRequest, type HttpsResponse } from '../support/https.js';
 
 const FIXTURES = join(REPO, 'test/fixtures/admission');

@@ -8,7 +8,7 @@ import { LiveClusterSource } from '../../src/cluster/liveClusterSource.js';
 import type { RereadResult } from '../../src/cluster/grantRereads.js';
 import { startApiRelay, type ApiRelay } from '../support/apiRelay.js';
 import { admissionRequest, admissionReview, httpListenerPolicy, referenceGrant } from '../support/builders.js';
-import { kubeRequest, registerWebhooks, requireControlPlane, startControlPlane, unregisterWebhooks, type ControlPlane } from '../support/controlPlane.js';
+import { kubeRequest, registerWebhooks, requireControlPlane, startControlPlane, unregisterWebhooks, type ControlPlane } from '../../harness/index.ts';
 import { httpsRequest } from '../support/https.js';
 import { startInProcessWebhook, type InProcessWebhook } from '../support/webhookInProcess.js';
 import { create, ensureNamespaces, PATHS, pollUntil } from './support.js';

@@ -19,7 +19,7 @@ import {
   unregisterWebhooks,
   type ControlPlane,
   type WebhookServer,
-} from '../support/controlPlane.js';
+} from '../../harness/index.ts';
 import { requestFor } from '../unit/hardening/arbitraries.js';
 import { makeCa, makeLeaf, post, type Pem } from '../unit/hardening/support.js';
 import { create, ensureNamespaces, metricValue, PATHS, pollUntil } from './support.js';

@@ -6,7 +6,7 @@ import { LiveClusterSource } from '../../src/cluster/liveClusterSource.js';
 import { parseConfig, ruleSettings } from '../../src/config/config.js';
 import { buildRuleSet } from '../../src/rules/ruleSet.js';
 import { admissionRequest, admissionReview, httpListenerPolicy, referenceGrant } from '../support/builders.js';
-import { kubeRequest, requireControlPlane, startControlPlane, type ControlPlane } from '../support/controlPlane.js';
+import { kubeRequest, requireControlPlane, startControlPlane, type ControlPlane } from '../../harness/index.ts';
 import { create, ensureNamespaces, PATHS, pollUntil } from './support.js';
 
 const skip = await requireControlPlane();

@@ -1,7 +1,7 @@
 // The table's other rows, with objects the real v2.2.0 CRDs accept.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { referenceGrant } from '../support/builders.js';
-import { registerWebhooks, requireControlPlane, startControlPlane, startWebhookServer, type ControlPlane, type WebhookServer } from '../support/controlPlane.js';
+import { registerWebhooks, requireControlPlane, startControlPlane, startWebhookServer, type ControlPlane, type WebhookServer } from '../../harness/index.ts';
 import { create, ensureNamespaces, PATHS } from './support.js';
 
 const skip = await requireControlPlane();

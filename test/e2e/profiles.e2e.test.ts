@@ -1,7 +1,7 @@
 // serve picks its profile from the CRDs the cluster serves; --profile overrides.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gateway, gatewayClass } from '../support/builders.js';
-import { registerWebhooks, requireControlPlane, startControlPlane, startWebhookServer, unregisterWebhooks, type ControlPlane } from '../support/controlPlane.js';
+import { registerWebhooks, requireControlPlane, startControlPlane, startWebhookServer, unregisterWebhooks, type ControlPlane } from '../../harness/index.ts';
 import { create, ensureNamespaces, PATHS, pollUntil } from './support.js';
 
 const skip = await requireControlPlane();

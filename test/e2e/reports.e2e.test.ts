@@ -8,7 +8,7 @@
 // within the lease time when the holder dies.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpListenerPolicy, referenceGrant } from '../support/builders.js';
-import { kubeRequest, registerWebhooks, requireControlPlane, startControlPlane, startWebhookServer, type ControlPlane, type WebhookServer } from '../support/controlPlane.js';
+import { kubeRequest, registerWebhooks, requireControlPlane, startControlPlane, startWebhookServer, type ControlPlane, type WebhookServer } from '../../harness/index.ts';
 import { create, ensureNamespaces, metricValue, PATHS, pollUntil } from './support.js';
 
 const skip = await requireControlPlane();

@@ -9,7 +9,7 @@ import { LiveClusterSource } from '../../src/cluster/liveClusterSource.js';
 import { parseConfig, ruleSettings } from '../../src/config/config.js';
 import { buildRuleSet } from '../../src/rules/ruleSet.js';
 import { admissionRequest, admissionReview, gateway, httpListenerPolicy } from '../support/builders.js';
-import { killKubeApiserver, requireControlPlane, startControlPlane, startKubeApiserver, type ControlPlane } from '../support/controlPlane.js';
+import { killKubeApiserver, requireControlPlane, startControlPlane, startKubeApiserver, type ControlPlane } from '../../harness/index.ts';
 import { pollUntil } from './support.js';
 
 const skip = await requireControlPlane();

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubectlYaml } from '../../src/rules/kubectlYaml.js';
 import type { KubeObject } from '../../src/rules/types.js';
 import { backendRef, httpListenerPolicy, referenceGrant } from '../support/builders.js';
-import { kubeRequest, registerWebhooks, requireControlPlane, startControlPlane, startWebhookServer, type ControlPlane, type WebhookServer } from '../support/controlPlane.js';
+import { kubeRequest, registerWebhooks, requireControlPlane, startControlPlane, startWebhookServer, type ControlPlane, type WebhookServer } from '../../harness/index.ts';
 import { GO_ONLY_NON_STRINGS, YAML_11_NON_STRINGS } from '../support/yaml11Words.js';
 import { create, ensureNamespaces, PATHS, pollUntil } from './support.js';
 

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePorts, generateServingCert, kubeRequest, type ControlPlane, type KubeResponse } from '../support/controlPlane.js';
+import { freePorts, generateServingCert, kubeRequest, type ControlPlane, type KubeResponse } from '../../harness/index.ts';
 import { REPO } from '../support/cli.js';
 
 export const PATHS = {

@@ -21,7 +21,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LiveClusterSource } from '../../src/cluster/liveClusterSource.js';
 import { referenceGrant } from '../support/builders.js';
-import { kubeRequest, requireControlPlane, startControlPlane, startKubeApiserver, type ControlPlane } from '../support/controlPlane.js';
+import { kubeRequest, requireControlPlane, startControlPlane, startKubeApiserver, type ControlPlane } from '../../harness/index.ts';
 import { create, ensureNamespaces, PATHS, pollUntil } from './support.js';
 
 const skip = await requireControlPlane();

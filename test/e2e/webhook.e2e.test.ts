@@ -11,7 +11,7 @@ import {
   unregisterWebhooks,
   type ControlPlane,
   type WebhookServer,
-} from '../support/controlPlane.js';
+} from '../../harness/index.ts';
 import { httpsRequest } from '../support/https.js';
 import { create, ensureNamespaces, metricValue, PATHS, pollUntil, startUnsyncedServer } from './support.js';
 

@@ -5,7 +5,7 @@ import { execFile, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from './controlPlane.js';
+import { REPO_ROOT } from '../../harness/index.ts';
 
 const execFileP = promisify(execFile);
 const SCRIPT = join(REPO_ROOT, 'scripts', 'promtool.sh');

@@ -47,8 +47,8 @@ function rulesBroken(dir: string): string[] {
 }
 
 describe('layer rules', () => {
-  it('src/ as it is breaks none', () => {
-    expect(cruise(REPO, ['src', '--config', '.dependency-cruiser.cjs']).violations).toEqual([]);
+  it('src/ and harness/ as they are break none', () => {
+    expect(cruise(REPO, ['src', 'harness', '--config', '.dependency-cruiser.cjs']).violations).toEqual([]);
   });
 
   it('rules/ may not do I/O or log: node:fs, fs/promises and pino are violations, node:crypto and node:util are not', () => {
@@ -123,6 +123,27 @@ describe('layer rules', () => {
     ]) {
       expect(broken.filter((v) => v.endsWith(allowed))).toEqual([]);
     }
+  });
+
+  it('harness/ and src/ stay apart: neither imports the other, and harness/ imports no test, script or bench', () => {
+    const dir = tree({
+      'src/cli/main.ts': "import { startControlPlane } from '../../harness/controlPlane.ts';\nexport const main = startControlPlane;\n",
+      'src/rules/vocabulary.ts': 'export const GROUP = "gateway.networking.k8s.io";\n',
+      'harness/controlPlane.ts': [
+        "import { GROUP } from '../src/rules/vocabulary.ts';",
+        "import { helper } from '../test/support/helper.ts';",
+        "import { ports } from './ports.ts';",
+        'export const startControlPlane = [GROUP, helper, ports];',
+      ].join('\n'),
+      'harness/ports.ts': 'export const ports = [1];\n',
+      'test/support/helper.ts': 'export const helper = 1;\n',
+    });
+    const { violations } = cruise(dir, ['src', 'harness', '--config', '.dependency-cruiser.cjs']);
+    expect(violations.map((v) => `${v.rule.name}: ${v.from} -> ${v.to}`).sort()).toEqual([
+      'harness-stands-alone: harness/controlPlane.ts -> src/rules/vocabulary.ts',
+      'harness-stands-alone: harness/controlPlane.ts -> test/support/helper.ts',
+      'src-not-harness: src/cli/main.ts -> harness/controlPlane.ts',
+    ]);
   });
 
   it('a cycle is a violation even inside one layer', () => {

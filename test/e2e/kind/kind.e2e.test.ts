@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendRef, gateway, httpListenerPolicy, listenerPolicy, referenceGrant } from '../../support/builders.js';
-import { controlPlanePaths, installCrds, kubeRequest, REPO_ROOT } from '../../support/controlPlane.js';
+import { controlPlanePaths, installCrds, kubeRequest, REPO_ROOT } from '../../../harness/index.ts';
 import { CHART_DIR, helmBinary, runHelm } from '../../chart/support.js';
 import { create, ensureNamespaces, PATHS, pollUntil } from '../support.js';
 

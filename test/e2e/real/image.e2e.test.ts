@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gateway } from '../../support/builders.js';
-import { freePorts, generateServingCert, REPO_ROOT } from '../../support/controlPlane.js';
+import { freePorts, generateServingCert, REPO_ROOT } from '../../../harness/index.ts';
 import { httpsRequest } from '../../support/https.js';
 import { pollUntil } from '../support.js';
 import { skipRealE2e } from './gate.js';

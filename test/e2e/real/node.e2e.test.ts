@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gateway, httpListenerPolicy } from '../../support/builders.js';
-import { kubeRequest, REPO_ROOT } from '../../support/controlPlane.js';
+import { kubeRequest, REPO_ROOT } from '../../../harness/index.ts';
 import { create, ensureNamespaces, PATHS, pollUntil } from '../support.js';
 import { skipRealE2e } from './gate.js';
 

@@ -5,44 +5,57 @@
 //   npm run cluster:up     # etcd + kube-apiserver + CRDs + webhook server, registered
 //   npm run cluster:down   # kill everything recorded in .cluster/state.json, remove .cluster/
 //
-// `up --no-webhook` starts only the control plane. Needs Node 24 and, for the
-// webhook, a build (`npm run build` -> dist/cli/main.js).
+// `up --no-webhook` starts only the control plane. Needs Node 24 (it runs this
+// TypeScript as it is) and, for the webhook, a build (`npm run build` -> dist/cli/main.js).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import type { WebhookServer } from '../harness/index.ts';
+
 if (Number(process.versions.node.split('.')[0]) < 24) {
   console.error(
-    `scripts/cluster.mjs needs Node 24 (this is ${process.version}): run it as \`npm run cluster:up\` / \`npm run cluster:down\`, ` +
+    `scripts/cluster.ts needs Node 24 (this is ${process.version}): run it as \`npm run cluster:up\` / \`npm run cluster:down\`, ` +
       'or with node_modules/.bin/node',
   );
   process.exit(2);
 }
 
 const { REPO_ROOT, generateServingCert, killPid, pidAlive, registerWebhooks, startControlPlane, startWebhookServer } =
-  await import('../test/support/controlPlane.mjs');
+  await import('../harness/index.ts');
+
+/** What `up` wrote to .cluster/state.json, for `down` to stop. */
+interface ClusterState {
+  startedAt: string;
+  server: string;
+  kubeconfig: string;
+  pids: { etcd?: number | undefined; kubeApiserver?: number | undefined; webhook?: number | undefined };
+  logs: Record<string, string>;
+  versions: unknown;
+  webhook?: { url: string; metricsUrl: string; log: string };
+}
 
 const CLUSTER_DIR = path.join(REPO_ROOT, '.cluster');
 const STATE_FILE = path.join(CLUSTER_DIR, 'state.json');
-const rel = (p) => path.relative(process.cwd(), p) || '.';
+const rel = (p: string): string => path.relative(process.cwd(), p) || '.';
 
-function readState() {
+function readState(): ClusterState | undefined {
   try {
-    return JSON.parse(fs.readFileSync(STATE_FILE, 'utf8'));
+    return JSON.parse(fs.readFileSync(STATE_FILE, 'utf8')) as ClusterState;
   } catch {
     return undefined;
   }
 }
 
-function writeState(state) {
+function writeState(state: ClusterState): void {
   fs.mkdirSync(CLUSTER_DIR, { recursive: true });
   fs.writeFileSync(STATE_FILE, JSON.stringify(state, null, 2) + '\n');
 }
 
-async function down({ quiet = false } = {}) {
+async function down({ quiet = false }: { quiet?: boolean } = {}): Promise<void> {
   const state = readState();
-  const pids = state?.pids ?? {};
+  const pids: ClusterState['pids'] = state?.pids ?? {};
   // webhook first, then kube-apiserver, then etcd
-  for (const name of ['webhook', 'kubeApiserver', 'etcd']) {
+  for (const name of ['webhook', 'kubeApiserver', 'etcd'] as const) {
     const pid = pids[name];
     if (pid && pidAlive(pid)) {
       await killPid(pid);
@@ -53,7 +66,7 @@ async function down({ quiet = false } = {}) {
   if (!quiet) console.log(`removed ${rel(CLUSTER_DIR)}`);
 }
 
-async function up(args) {
+async function up(args: string[]): Promise<number> {
   const withWebhook = !args.includes('--no-webhook');
   const existing = readState();
   if (existing && Object.values(existing.pids ?? {}).some((pid) => pid && pidAlive(pid))) {
@@ -71,7 +84,7 @@ async function up(args) {
   const t0 = Date.now();
   console.log('starting etcd + kube-apiserver and installing CRDs ...');
   const cp = await startControlPlane({ dir: path.join(CLUSTER_DIR, 'controlplane'), detached: true });
-  const state = {
+  const state: ClusterState = {
     startedAt: new Date().toISOString(),
     server: cp.server,
     kubeconfig: path.join(CLUSTER_DIR, 'kubeconfig'),
@@ -92,7 +105,7 @@ async function up(args) {
     const certs = await generateServingCert();
     fs.writeFileSync(path.join(CLUSTER_DIR, 'ca.crt'), certs.caPem);
     console.log('starting the webhook server (node dist/cli/main.js serve) ...');
-    let webhook;
+    let webhook: WebhookServer;
     try {
       webhook = await startWebhookServer({
         kubeconfigPath: state.kubeconfig,
@@ -105,7 +118,7 @@ async function up(args) {
         extraArgs: ['--profile', process.env.KGA_PROFILE ?? 'kgateway-v2.1'],
       });
     } catch (e) {
-      console.error(`\nthe webhook server did not become ready: ${e.message}`);
+      console.error(`\nthe webhook server did not become ready: ${(e as Error).message}`);
       console.error(`\nthe control plane is still up (kubeconfig: ${rel(state.kubeconfig)}); \`npm run cluster:down\` stops it`);
       return 1;
     }
@@ -127,11 +140,11 @@ async function up(args) {
 }
 
 const [cmd, ...rest] = process.argv.slice(2);
-let code;
+let code: number;
 if (cmd === 'up') code = await up(rest);
 else if (cmd === 'down') code = (await down(), 0);
 else {
-  console.error('usage: node scripts/cluster.mjs up [--no-webhook] | down');
+  console.error('usage: node scripts/cluster.ts up [--no-webhook] | down');
   code = 2;
 }
 process.exit(code);
