@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ensureCertificates } from '../dist/certificates/certificates.js';
+import { ensureCertificates } from '../dist/certificates/files.js';
 import { apiserverPart } from './lib/apiserver.mjs';
 import { admissionBodies } from './lib/bodies.mjs';
 import { summarizeProfile } from './lib/cpuprofile.mjs';

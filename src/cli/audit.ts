@@ -10,6 +10,7 @@ import { GATEWAY_API_GROUP, type KubeObject } from '../rules/types.js';
 import { auditSubjects } from './reportFormats/auditSubjects.js';
 import { qualifiedName } from './reportFormats/report.js';
 import { OUTPUT_OPTIONS, OUTPUT_USAGE, outputFormat, writeReport } from './reportFormats/output.js';
+import { resolveProfile } from './profile.js';
 import { CommandError, parseCommandArgs, profileOption, UsageError } from './usage.js';
 import { packageVersion } from './version.js';
 
@@ -79,13 +80,7 @@ export async function runAudit(args: string[], out: (text: string) => void): Pro
   }
   if (!kubeConfig) throw new UsageError('audit: no cluster: give --kubeconfig FILE, set KUBECONFIG, or run in a cluster');
   const api = new KubeApi(kubeConfig);
-  const chosen = profileOption(values.profile) ?? config.profile;
-  let profile;
-  try {
-    profile = chosen ?? (await detectProfile(api, 10_000));
-  } catch (error) {
-    throw new CommandError(`audit: ${(error as Error).message}`);
-  }
+  const { profile } = await resolveProfile('audit', profileOption(values.profile), config, () => detectProfile(api, 10_000));
   const settings = ruleSettings(config, profile);
 
   const kinds = [

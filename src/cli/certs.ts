@@ -1,4 +1,5 @@
-import { generateCertificates, writeCertificates } from '../certificates/certificates.js';
+import { generateCertificates } from '../certificates/generate.js';
+import { writeCertificates } from '../certificates/files.js';
 import { integerOption, parseCommandArgs, UsageError } from './usage.js';
 
 export const CERTS_USAGE = `Usage: kgateway-admission certs --out DIR --host NAME [--host NAME...] [--days N]

@@ -2,7 +2,7 @@ import { InMemoryClusterView } from '../cluster/inMemoryClusterView.js';
 import { loadManifests, type ManifestObject } from '../cluster/manifests.js';
 import { loadConfig, ruleSettings } from '../config/config.js';
 import { viewOptionsFor } from '../cluster/inMemoryClusterView.js';
-import type { ProfileName } from '../rules/profiles.js';
+import type { RuleSettings } from '../rules/settings.js';
 import { buildRuleSet, decide } from '../rules/ruleSet.js';
 import { createRequestFor, customResourceDefinitionScopes, isClusterScoped } from '../rules/objectRequest.js';
 import type { JsonPatchOperation, KubeObject } from '../rules/types.js';
@@ -10,6 +10,7 @@ import { combine } from '../rules/verdicts.js';
 import { OUTPUT_OPTIONS, OUTPUT_USAGE, outputFormat, writeReport } from './reportFormats/output.js';
 import { qualifiedName, type ReportFinding } from './reportFormats/report.js';
 import { ruleFindings } from './reportFormats/ruleFindings.js';
+import { resolveProfile } from './profile.js';
 import { parseCommandArgs, profileOption, UsageError } from './usage.js';
 import { packageVersion } from './version.js';
 
@@ -50,14 +51,7 @@ Examples:
   kgateway-admission check --output sarif --output-file check.sarif manifests/`;
 
 /** `findings`, when given, gets each object's findings by rule, in the order of the results. */
-export async function evaluateManifests(
-  manifests: readonly ManifestObject[],
-  configFile?: string,
-  profile?: ProfileName,
-  findings?: ReportFinding[][],
-): Promise<CheckResult[]> {
-  const config = await loadConfig(configFile);
-  const settings = ruleSettings(config, profile);
+export function evaluateManifests(manifests: readonly ManifestObject[], settings: RuleSettings, findings?: ReportFinding[][]): CheckResult[] {
   const ruleSet = buildRuleSet(settings);
   const view = InMemoryClusterView.fromObjects(
     manifests.map((m) => m.object),
@@ -136,9 +130,11 @@ export async function runCheck(args: string[], out: (text: string) => void): Pro
   if (positionals.length === 0) throw new UsageError(`check: name at least one file or folder\n\n${CHECK_USAGE}`);
   const manifests = await loadManifests(positionals);
   if (manifests.length === 0) throw new UsageError(`check: no Kubernetes objects found in ${positionals.join(', ')}`);
-  const profile = profileOption(values.profile);
+  const flag = profileOption(values.profile);
+  const config = await loadConfig(values.config);
+  const { profile } = await resolveProfile('check', flag, config);
   const findings: ReportFinding[][] = [];
-  const results = await evaluateManifests(manifests, values.config, profile, findings);
+  const results = evaluateManifests(manifests, ruleSettings(config, profile), findings);
   await writeReport(format, values['output-file'], {
     text: () => formatText(results, manifests),
     data: () => ({ results }),

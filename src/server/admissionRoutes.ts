@@ -28,6 +28,8 @@ export function boundedReason(text: string): string {
 export interface AdmissionRoutesOptions {
   engine: AdmissionEngine;
   logger: Logger;
+  /** Where the one line per decision goes; `logger` when unset. */
+  decisionLogger?: Logger;
   metrics: AdmissionMetrics;
   bodyLimitBytes: number;
   /** Refuse (401) clients without a certificate that the client CA verified. */
@@ -41,6 +43,7 @@ export interface AdmissionRoutesOptions {
  */
 export const admissionRoutes: FastifyPluginAsync<AdmissionRoutesOptions> = async (app: FastifyInstance, options) => {
   const { engine, logger, metrics } = options;
+  const decisionLogger = options.decisionLogger ?? logger;
 
   if (options.requireClientCertificate) {
     app.addHook('onRequest', async (request, reply) => {
@@ -111,7 +114,7 @@ export const admissionRoutes: FastifyPluginAsync<AdmissionRoutesOptions> = async
       const operation = admission?.operation ?? 'unknown';
       metrics.observe({ endpoint, kind, operation, decision: outcome.decision }, seconds);
       // One line per decision; names only, never object bodies.
-      logger.info(
+      decisionLogger.info(
         {
           endpoint,
           uid: loggedName(outcome.body.response.uid),

@@ -5,11 +5,14 @@ import type { AdmissionEngine } from '../admission/admissionEngine.js';
 import { admissionRoutes } from './admissionRoutes.js';
 import { healthRoutes } from './healthRoutes.js';
 import type { AdmissionMetrics } from './metrics.js';
-import { secureContextOptions, type LoadedTls } from './tls.js';
+import type { LoadedTls } from '../certificates/files.js';
+import { secureContextOptions } from './tls.js';
 
 export interface AppOptions {
   engine: AdmissionEngine;
   logger: Logger;
+  /** Where the one line per decision goes, when not to `logger` (serve batches them: see cli/logging.ts). */
+  decisionLogger?: Logger;
   metrics: AdmissionMetrics;
   tls: LoadedTls;
   bodyLimitBytes: number;
@@ -75,6 +78,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   void app.register(admissionRoutes, {
     engine: options.engine,
     logger: options.logger,
+    ...(options.decisionLogger ? { decisionLogger: options.decisionLogger } : {}),
     metrics: options.metrics,
     bodyLimitBytes: options.bodyLimitBytes,
     requireClientCertificate: options.tls.ca !== undefined,

@@ -12,10 +12,11 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manifestClusterSource } from '../../src/cluster/clusterSource.js';
-import { issueServingCertificate, SelfManagedCertificates, serviceHostNames, splitPem } from '../../src/cluster/selfManagedCertificates.js';
+import { SelfManagedCertificates } from '../../src/certificates/selfManaged.js';
+import { serviceHostNames } from '../../src/certificates/selfManagedPlan.js';
 import { parseConfig } from '../../src/config/config.js';
-import { generateCertificates } from '../../src/certificates/certificates.js';
-import { startWebhookServer, type RunningWebhookServer } from '../../src/cli/webhookServer.js';
+import { generateCertificates, issueServingCertificate, splitPem } from '../../src/certificates/generate.js';
+import { startWebhookServer, type RunningWebhookServer } from '../../src/cli/composition.js';
 import { applyClusterObject, kubeRequest, requireControlPlane, startControlPlane, type ControlPlane } from '../../harness/index.ts';
 import { pollUntil } from './support.js';
 

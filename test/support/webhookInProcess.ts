@@ -5,8 +5,8 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { manifestClusterSource, type ClusterSource } from '../../src/cluster/clusterSource.js';
 import { parseConfig } from '../../src/config/config.js';
-import { ensureCertificates } from '../../src/certificates/certificates.js';
-import { startWebhookServer, type RunningWebhookServer } from '../../src/cli/webhookServer.js';
+import { ensureCertificates } from '../../src/certificates/files.js';
+import { startWebhookServer, type RunningWebhookServer } from '../../src/cli/composition.js';
 
 export interface InProcessWebhook {
   server: RunningWebhookServer;

@@ -79,15 +79,16 @@ describe('layer rules', () => {
         "import { engine } from '../admission/engine.js';",
         "import { source } from '../cluster/source.js';",
         "import { loaded } from '../config/config.js';",
-        'export const serve = [engine, source, loaded];',
+        "import { bundle } from '../certificates/certificates.js';",
+        'export const serve = [engine, source, loaded, bundle];',
       ].join('\n'),
       'src/cluster/source.ts': [
         "import { GROUP } from '../rules/vocabulary.js';",
-        "import { bundle } from '../certificates/certificates.js';",
         "import { engine } from '../admission/engine.js';",
-        'export const source = [GROUP, bundle, engine];',
+        'export const source = [GROUP, engine];',
       ].join('\n'),
-      'src/certificates/certificates.ts': 'export const bundle = 1;\n',
+      'src/cluster/leak.ts': "import { bundle } from '../certificates/certificates.js';\nexport const leak = bundle;\n",
+      'src/certificates/certificates.ts': "import { source } from '../cluster/source.js';\nexport const bundle = source;\n",
       'src/config/config.ts': "import { GROUP } from '../rules/vocabulary.js';\nimport { source } from '../cluster/source.js';\nexport const loaded = [GROUP, source];\n",
       'src/reports/writer.ts': "import { source } from '../cluster/source.js';\nimport { findings } from '../audit/findings.js';\nimport { serve } from '../server/app.js';\nexport const writer = [source, findings, serve];\n",
       'src/cli/main.ts': [
@@ -108,15 +109,17 @@ describe('layer rules', () => {
         'adapters-not-up: src/reports/writer.ts -> src/server/app.ts',
         'config-imports-no-adapter: src/config/config.ts -> src/cluster/source.ts',
         'audit-imports-only-rules: src/audit/findings.ts -> src/admission/engine.ts',
+        'cluster-adapter-imports: src/cluster/leak.ts -> src/certificates/certificates.ts',
       ]),
     );
-    // Allowed: down the layers, adapters on rules/, cluster/ on certificates/, reports/ on cluster/ and audit/, cli/ on anything.
+    // Allowed: down the layers, adapters on rules/, server/ on certificates/ (the source it is given), certificates/ on cluster/, reports/ on cluster/ and audit/, cli/ on anything.
     for (const allowed of [
       'src/admission/engine.ts -> src/rules/vocabulary.ts',
       'src/audit/findings.ts -> src/rules/vocabulary.ts',
       'src/reports/writer.ts -> src/audit/findings.ts',
       'src/cluster/source.ts -> src/rules/vocabulary.ts',
-      'src/cluster/source.ts -> src/certificates/certificates.ts',
+      'src/server/app.ts -> src/certificates/certificates.ts',
+      'src/certificates/certificates.ts -> src/cluster/source.ts',
       'src/reports/writer.ts -> src/cluster/source.ts',
       'src/cli/main.ts -> src/server/app.ts',
       'src/cli/main.ts -> src/config/config.ts',

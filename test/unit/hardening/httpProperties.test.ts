@@ -14,10 +14,10 @@ import { InMemoryClusterView } from '../../../src/cluster/inMemoryClusterView.js
 import { parseConfig, ruleSettings } from '../../../src/config/config.js';
 import { viewOptionsFor } from '../../../src/cluster/inMemoryClusterView.js';
 import { buildApp } from '../../../src/server/app.js';
-import { generateCertificates } from '../../../src/certificates/certificates.js';
+import { generateCertificates } from '../../../src/certificates/generate.js';
 import { AdmissionMetrics } from '../../../src/server/metrics.js';
 import { buildRuleSet } from '../../../src/rules/ruleSet.js';
-import { startWebhookServer, type RunningWebhookServer } from '../../../src/cli/webhookServer.js';
+import { startWebhookServer, type RunningWebhookServer } from '../../../src/cli/composition.js';
 import type { FastifyInstance } from 'fastify';
 import { arbitraryBodyArb, granted, grantObject, mutatedReviewArb, policyCaseArb, SCAN_KIND, type Grant } from './arbitraries.js';
 import { makeCa, makeLeaf, post, tlsDir } from './support.js';

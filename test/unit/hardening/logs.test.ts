@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manifestClusterSource } from '../../../src/cluster/clusterSource.js';
 import { parseConfig, ruleSettings } from '../../../src/config/config.js';
 import { viewOptionsFor } from '../../../src/cluster/inMemoryClusterView.js';
-import { startWebhookServer, type RunningWebhookServer } from '../../../src/cli/webhookServer.js';
+import { startWebhookServer, type RunningWebhookServer } from '../../../src/cli/composition.js';
 import { gateway, httpListenerPolicy } from '../../support/builders.js';
 import { requestFor } from './arbitraries.js';
 import { makeCa, makeLeaf, post, spawnServe, tlsDir, type Pem, type SpawnedServer } from './support.js';

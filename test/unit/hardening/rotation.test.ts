@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { manifestClusterSource } from '../../../src/cluster/clusterSource.js';
 import { parseConfig } from '../../../src/config/config.js';
-import { startWebhookServer, type RunningWebhookServer } from '../../../src/cli/webhookServer.js';
+import { startWebhookServer, type RunningWebhookServer } from '../../../src/cli/composition.js';
 import { fingerprintOf, handshake, makeCa, makeLeaf, startLoad, summarize, tlsDir, type Pem } from './support.js';
 
 const running: RunningWebhookServer[] = [];

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manifestClusterSource } from '../../../src/cluster/clusterSource.js';
 import { ConfigError, parseConfig, ruleSettings } from '../../../src/config/config.js';
 import { viewOptionsFor } from '../../../src/cluster/inMemoryClusterView.js';
-import { startWebhookServer, type RunningWebhookServer } from '../../../src/cli/webhookServer.js';
+import { startWebhookServer, type RunningWebhookServer } from '../../../src/cli/composition.js';
 import { handshake, makeCa, makeLeaf, policyReview, post, tlsDir, type Pem } from './support.js';
 
 const TIMEOUT_MS = 300;

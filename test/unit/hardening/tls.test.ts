@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manifestClusterSource } from '../../../src/cluster/clusterSource.js';
 import { parseConfig } from '../../../src/config/config.js';
-import { startWebhookServer, type RunningWebhookServer } from '../../../src/cli/webhookServer.js';
+import { startWebhookServer, type RunningWebhookServer } from '../../../src/cli/composition.js';
 import { handshake, makeCa, makeLeaf, policyReview, post, spawnServe, tlsDir, isAnswerTo, type Pem, type SpawnedServer } from './support.js';
 import { plainHttpRequest } from '../../support/https.js';
 

@@ -7,7 +7,8 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { generateCertificates, writeCertificates } from '../../../src/certificates/certificates.js';
+import { writeCertificates } from '../../../src/certificates/files.js';
+import { generateCertificates } from '../../../src/certificates/generate.js';
 import { startInProcessWebhook } from '../../support/webhookInProcess.js';
 import { spawnServe, type SpawnedServer } from '../hardening/support.js';
 

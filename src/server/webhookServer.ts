@@ -1,0 +1,122 @@
+import type { Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { AdmissionEngine } from '../admission/admissionEngine.js';
+import { certificateExpirySeconds } from '../certificates/files.js';
+import type { CertificateSource } from '../certificates/source.js';
+import { buildApp } from './app.js';
+import { createMetricsServer, type AdmissionMetrics } from './metrics.js';
+import { secureContextOptions } from './tls.js';
+
+/** Where the server listens and how it treats connections (the config's `server:` section has this shape). */
+export interface ServerSettings {
+  host: string;
+  port: number;
+  metricsPort: number;
+  /** Listen address of /metrics; `host` when unset. */
+  metricsHost?: string;
+  bodyLimitBytes: number;
+  keepAliveTimeoutMs: number;
+  handshakeTimeoutMs: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxConnections: number;
+}
+
+export interface WebhookServerOptions {
+  engine: AdmissionEngine;
+  certificates: CertificateSource;
+  settings: ServerSettings;
+  logger: Logger;
+  /** Where the one line per decision goes, when not to `logger`. */
+  decisionLogger?: Logger;
+  metrics: AdmissionMetrics;
+  /** Why decisions cannot be trusted yet (the cluster source's reason), undefined once they can. */
+  notReadyReason: () => string | undefined;
+  /** Run once the certificate is loaded, before the port opens (the cluster source's first sync). */
+  beforeListening?: () => Promise<void>;
+}
+
+export interface RunningWebhookServer {
+  app: FastifyInstance;
+  metrics: AdmissionMetrics;
+  metricsServer: Server;
+  url: string;
+  metricsUrl: string;
+  certificates: CertificateSource;
+  close(): Promise<void>;
+}
+
+function urlOf(scheme: string, address: AddressInfo): string {
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `${scheme}://${host}:${address.port}`;
+}
+
+/**
+ * The HTTPS webhook and the plain-HTTP metrics port, listening: serves with
+ * the certificate source's pair and swaps in each new one without a restart.
+ */
+export async function startServer(options: WebhookServerOptions): Promise<RunningWebhookServer> {
+  const { certificates, logger, metrics, settings } = options;
+  const initialTls = await certificates.start();
+  metrics.certificateExpiry.set(certificateExpirySeconds(initialTls.cert));
+  let listening = false;
+  const app = buildApp({
+    engine: options.engine,
+    logger,
+    ...(options.decisionLogger ? { decisionLogger: options.decisionLogger } : {}),
+    metrics,
+    tls: initialTls,
+    bodyLimitBytes: settings.bodyLimitBytes,
+    keepAliveTimeoutMs: settings.keepAliveTimeoutMs,
+    handshakeTimeoutMs: settings.handshakeTimeoutMs,
+    headersTimeoutMs: settings.headersTimeoutMs,
+    requestTimeoutMs: settings.requestTimeoutMs,
+    maxConnections: settings.maxConnections,
+    notReadyReason: () => (listening ? options.notReadyReason() : 'not listening yet'),
+  });
+  metrics.trackReadiness(() => listening && options.notReadyReason() === undefined);
+  app.addHook('onClose', async () => {
+    certificates.stop();
+  });
+
+  try {
+    await options.beforeListening?.();
+    await app.listen({ host: settings.host, port: settings.port });
+  } catch (error) {
+    certificates.stop();
+    throw error;
+  }
+  listening = true;
+  certificates.watch(
+    (tls) => {
+      (app.server as unknown as HttpsServer).setSecureContext(secureContextOptions(tls));
+      metrics.certificateExpiry.set(certificateExpirySeconds(tls.cert));
+      logger.info({ certFile: certificates.certFile }, 'serving certificate reloaded');
+    },
+    (error) => logger.warn({ err: error }, 'could not reload the serving certificate; keeping the current one'),
+  );
+
+  const metricsServer = createMetricsServer(metrics.registry);
+  await new Promise<void>((resolve, reject) => {
+    metricsServer.once('error', reject);
+    metricsServer.listen(settings.metricsPort, settings.metricsHost ?? settings.host, () => resolve());
+  });
+
+  const url = urlOf('https', app.server.address() as AddressInfo);
+  const metricsUrl = urlOf('http', metricsServer.address() as AddressInfo);
+  return {
+    app,
+    metrics,
+    metricsServer,
+    url,
+    metricsUrl,
+    certificates,
+    async close() {
+      await app.close();
+      await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+    },
+  };
+}
