@@ -19,8 +19,8 @@ export interface ServeLoggers {
  * measured cheaper still, but it blocks the event loop (in 100 ms sleeps, as
  * stdout is non-blocking) when stdout backs up.
  */
-export function serveLoggers(level: string): ServeLoggers {
-  const destination = pino.destination({ sync: false, minLength: 4096, periodicFlush: 100 });
+export function serveLoggers(level: string, output: { dest?: number | string; periodicFlushMs?: number } = {}): ServeLoggers {
+  const destination = pino.destination({ dest: output.dest ?? 1, sync: false, minLength: 4096, periodicFlush: output.periodicFlushMs ?? 100 });
   const options = { ...LOG_FORMAT, level, base: { service: 'kgateway-admission' } };
   const decisionLogger = pino(options, destination);
   const logger = pino(
