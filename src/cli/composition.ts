@@ -62,6 +62,7 @@ export async function composeWebhook(options: ServeOptions): Promise<ComposedWeb
   config.server = { ...config.server, ...definedOnly(options.server) };
   const { logger, decisionLogger } = serveLoggers(config.logLevel);
 
+  const manifests = 'manifests' in options.cluster ? options.cluster.manifests : undefined;
   let kubeConfig: KubeConnectionConfig | undefined;
   let detect: (() => Promise<ProfileName>) | undefined;
   if (!('manifests' in options.cluster)) {
@@ -88,9 +89,9 @@ export async function composeWebhook(options: ServeOptions): Promise<ComposedWeb
   const metrics = new AdmissionMetrics({ kinds: handledKinds(settings).map((k) => k.kind) });
 
   let reports: RunningReports | undefined;
-  const source = kubeConfig
-    ? await liveSource(kubeConfig, config, settings, logger, metrics, () => reports?.changed())
-    : await manifestClusterSource((options.cluster as { manifests: string[] }).manifests, viewOptionsFor(settings));
+  const source = manifests
+    ? await manifestClusterSource(manifests, viewOptionsFor(settings))
+    : await liveSource(kubeConfig!, config, settings, logger, metrics, () => reports?.changed());
 
   if (options.reports) {
     if (!kubeConfig) throw new UsageError('serve: --reports needs a live cluster (--kubeconfig or in-cluster), not --manifests');
