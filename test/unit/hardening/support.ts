@@ -114,7 +114,7 @@ export async function spawnServe(args: string[], options: { timeoutMs?: number; 
           return {};
         }
       });
-  const deadline = Date.now() + (options.timeoutMs ?? 20_000);
+  const deadline = Date.now() + (options.timeoutMs ?? 45_000);
   for (;;) {
     const serving = logLines().find((l) => l.msg === 'kgateway-admission serving');
     if (serving) {
