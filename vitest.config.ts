@@ -1,4 +1,22 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+// The e2e suites that run against every target (test/support/e2eTarget.ts):
+// today's server process (project e2e), the chart's pods on the single-node
+// cluster (e2e-node) and in kind (e2e-kind, npm run test:kind).
+const TARGET_SUITES = [
+  'test/e2e/webhook.e2e.test.ts',
+  'test/e2e/otherKinds.e2e.test.ts',
+  'test/e2e/profiles.e2e.test.ts',
+  'test/e2e/audit.e2e.test.ts',
+  'test/e2e/chart*.e2e.test.ts',
+];
+
+const e2eTimeouts = {
+  // The first run on a machine builds the control plane from Go modules.
+  testTimeout: 180_000,
+  hookTimeout: 1_800_000,
+  fileParallelism: false,
+};
 
 export default defineConfig({
   test: {
@@ -26,10 +44,34 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
-          // The first run on a machine builds the control plane from Go modules.
-          testTimeout: 180_000,
-          hookTimeout: 1_800_000,
-          fileParallelism: false,
+          exclude: [...configDefaults.exclude, 'test/e2e/real/**', 'test/e2e/kind/**'],
+          ...e2eTimeouts,
+          // Groups run one after the other, in this order: the node and kind
+          // projects share one machine-wide cluster each, brought up by their
+          // first test and down by their globalSetup's teardown.
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        // The image build and the node's own lifecycle (node:up, a killed run, node:down).
+        test: { name: 'e2e-real', include: ['test/e2e/real/**/*.test.ts'], ...e2eTimeouts, sequence: { groupOrder: 2 } },
+      },
+      {
+        test: {
+          name: 'e2e-node',
+          include: TARGET_SUITES,
+          globalSetup: ['./test/support/nodeTarget.ts'],
+          ...e2eTimeouts,
+          sequence: { groupOrder: 3 },
+        },
+      },
+      {
+        test: {
+          name: 'e2e-kind',
+          include: TARGET_SUITES,
+          globalSetup: ['./test/support/kindTarget.ts'],
+          ...e2eTimeouts,
+          sequence: { groupOrder: 4 },
         },
       },
     ],

@@ -1,20 +1,22 @@
-// `audit` against a real kube-apiserver holding objects created without the webhook.
+// `audit` against a real kube-apiserver holding objects created without the
+// webhook, on every target (test/support/e2eTarget.ts): on a chart target the
+// cluster has the chart installed, its webhooks leaving out the namespaces here.
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gateway, httpListenerPolicy } from '../support/builders.js';
 import { runCli } from '../support/cli.js';
-import { kubeRequest, requireControlPlane, startControlPlane, type ControlPlane } from '../../harness/index.ts';
-import { create, ensureNamespaces, PATHS } from './support.js';
+import { kubeRequest } from '../../harness/index.ts';
+import { e2eTarget, type E2eCluster } from '../support/e2eTarget.js';
+import { create, PATHS } from './support.js';
 
-const skip = await requireControlPlane();
+const target = await e2eTarget();
 
-describe.skipIf(skip)('kgateway-admission audit on a live cluster', () => {
-  let cp: ControlPlane;
+describe.skipIf(target.skip)(`kgateway-admission audit on a live cluster (${target.name})`, () => {
+  let cp: E2eCluster;
   beforeAll(async () => {
-    cp = await startControlPlane();
-    await ensureNamespaces(cp.kubeConfig, 'kgateway', 'monitoring');
+    cp = await target.startCluster({ namespaces: ['kgateway', 'monitoring'], withoutWebhookIn: ['kgateway', 'monitoring'] });
   });
   afterAll(async () => {
     await cp?.stop();

@@ -1,42 +1,40 @@
-// serve picks its profile from the CRDs the cluster serves; --profile overrides.
+// serve picks its profile from the CRDs the cluster serves; --profile (the
+// chart's config.profile) overrides. On every target (test/support/e2eTarget.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gateway, gatewayClass } from '../support/builders.js';
-import { registerWebhooks, requireControlPlane, startControlPlane, startWebhookServer, unregisterWebhooks, type ControlPlane } from '../../harness/index.ts';
-import { create, ensureNamespaces, PATHS, pollUntil } from './support.js';
+import { e2eTarget, type E2eCluster } from '../support/e2eTarget.js';
+import { create, PATHS, pollUntil } from './support.js';
 
-const skip = await requireControlPlane();
+const target = await e2eTarget();
 
-describe.skipIf(skip)('profiles through a real kube-apiserver (kgateway v2.2.0 CRDs)', () => {
-  let cp: ControlPlane;
+describe.skipIf(target.skip)(`profiles through a real kube-apiserver (kgateway v2.2.0 CRDs, ${target.name})`, () => {
+  let cluster: E2eCluster;
   beforeAll(async () => {
-    cp = await startControlPlane();
-    await ensureNamespaces(cp.kubeConfig, 'ai');
-    await create(cp.kubeConfig, PATHS.gatewayClasses, gatewayClass('old-controller', 'kgateway.dev/agentgateway'));
-    await create(cp.kubeConfig, PATHS.gatewayClasses, gatewayClass('new-controller', 'agentgateway.dev/agentgateway'));
+    cluster = await target.startCluster({ namespaces: ['ai'], gatewayClasses: ['old-controller', 'new-controller'] });
+    await create(cluster.kubeConfig, PATHS.gatewayClasses, gatewayClass('old-controller', 'kgateway.dev/agentgateway'));
+    await create(cluster.kubeConfig, PATHS.gatewayClasses, gatewayClass('new-controller', 'agentgateway.dev/agentgateway'));
   });
   afterAll(async () => {
-    await cp?.stop();
+    await cluster?.stop();
   });
 
-  async function withServer(extraArgs: string[], body: () => Promise<void>) {
-    const server = await startWebhookServer({ kubeconfigPath: cp.kubeconfigPath, extraArgs });
+  async function withServer(profile: string | undefined, body: () => Promise<void>) {
+    const server = await target.startWebhook(cluster, { profile });
     try {
-      await registerWebhooks(cp.kubeConfig, { url: server.url, caPem: server.caPem });
       await body();
     } finally {
-      await unregisterWebhooks(cp.kubeConfig);
-      await server.stop();
+      await server.release();
     }
   }
 
   const infrastructureOf = async (className: string) => {
-    const res = await create(cp.kubeConfig, PATHS.gateways('ai'), gateway({ name: `gw-${className}`, namespace: 'ai', className }), { dryRun: true });
+    const res = await create(cluster.kubeConfig, PATHS.gateways('ai'), gateway({ name: `gw-${className}`, namespace: 'ai', className }), { dryRun: true });
     expect(res.status, res.text).toBe(201);
     return res.body.spec.infrastructure;
   };
 
   it('without --profile, a cluster that serves AgentgatewayParameters gets agentgateway-v2.2', async () => {
-    await withServer([], async () => {
+    await withServer(undefined, async () => {
       expect(await infrastructureOf('agentgateway')).toEqual({ parametersRef: { group: 'agentgateway.dev', kind: 'AgentgatewayParameters', name: 'agentgateway-otel' } });
       // Both controller names count under v2.2, once the watch has the classes.
       for (const className of ['new-controller', 'old-controller']) {
@@ -46,7 +44,7 @@ describe.skipIf(skip)('profiles through a real kube-apiserver (kgateway v2.2.0 C
   });
 
   it('--profile kgateway-v2.1 points at GatewayParameters and knows only the old controller name', async () => {
-    await withServer(['--profile', 'kgateway-v2.1'], async () => {
+    await withServer('kgateway-v2.1', async () => {
       expect(await infrastructureOf('agentgateway')).toEqual({ parametersRef: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters', name: 'agentgateway-otel' } });
       await pollUntil('class old-controller', async () => ((await infrastructureOf('old-controller')) ? true : undefined));
       expect(await infrastructureOf('new-controller')).toBeUndefined();
@@ -58,7 +56,7 @@ describe.skipIf(skip)('profiles through a real kube-apiserver (kgateway v2.2.0 C
       ['kgateway-v2.1', 'gateway.kgateway.dev/v1alpha1', 'GatewayParameters', '/apis/gateway.kgateway.dev/v1alpha1/namespaces/ai/gatewayparameters', { kube: { agentgateway: { enabled: true } } }],
       ['agentgateway-v2.2', 'agentgateway.dev/v1alpha1', 'AgentgatewayParameters', '/apis/agentgateway.dev/v1alpha1/namespaces/ai/agentgatewayparameters', {}],
     ] as const) {
-      const res = await create(cp.kubeConfig, path, { apiVersion, kind, metadata: { name: 'agentgateway-otel', namespace: 'ai' }, spec }, { dryRun: true });
+      const res = await create(cluster.kubeConfig, path, { apiVersion, kind, metadata: { name: 'agentgateway-otel', namespace: 'ai' }, spec }, { dryRun: true });
       expect(res.status, `${profile}: ${res.text}`).toBe(201);
     }
   });

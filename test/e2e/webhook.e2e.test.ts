@@ -1,43 +1,35 @@
 // The real API server calling the real server: mutation applied, denials
-// surfaced, grants followed by the watch, dry-run and failurePolicy.
+// surfaced, grants followed by the watch, dry-run and failurePolicy. Runs on
+// every target (test/support/e2eTarget.ts): the server process, and the
+// chart's pods on the node and on kind.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendRef, gateway, gatewayClass, httpListenerPolicy, listenerPolicy, referenceGrant } from '../support/builders.js';
-import {
-  kubeRequest,
-  registerWebhooks,
-  requireControlPlane,
-  startControlPlane,
-  startWebhookServer,
-  unregisterWebhooks,
-  type ControlPlane,
-  type WebhookServer,
-} from '../../harness/index.ts';
+import { kubeRequest, registerWebhooks, unregisterWebhooks } from '../../harness/index.ts';
+import { e2eTarget, onlyOn, type E2eCluster, type WebhookUnderTest } from '../support/e2eTarget.js';
 import { httpsRequest } from '../support/https.js';
-import { create, ensureNamespaces, metricValue, PATHS, pollUntil, startUnsyncedServer } from './support.js';
+import { create, PATHS, pollUntil, startUnsyncedServer } from './support.js';
 
-const skip = await requireControlPlane();
+const target = await e2eTarget();
 
 const OTEL_REF = { group: 'gateway.kgateway.dev', kind: 'GatewayParameters', name: 'agentgateway-otel' };
 
-describe.skipIf(skip)('webhook through a real kube-apiserver', () => {
-  let cp: ControlPlane;
-  let server: WebhookServer;
+describe.skipIf(target.skip)(`webhook through a real kube-apiserver (${target.name})`, () => {
+  let cluster: E2eCluster;
+  let server: WebhookUnderTest;
 
   beforeAll(async () => {
-    cp = await startControlPlane();
-    await ensureNamespaces(cp.kubeConfig, 'kgateway', 'monitoring', 'tracing');
+    cluster = await target.startCluster({ namespaces: ['kgateway', 'monitoring', 'tracing'], gatewayClasses: ['team-ai'] });
     // The brief's setup is kgateway v2.1's: GatewayParameters. The CRDs here
     // are v2.2.0's, which alone would make serve pick agentgateway-v2.2.
-    server = await startWebhookServer({ kubeconfigPath: cp.kubeconfigPath, extraArgs: ['--profile', 'kgateway-v2.1'] });
-    await registerWebhooks(cp.kubeConfig, { url: server.url, caPem: server.caPem, failurePolicy: 'Fail' });
+    server = await target.startWebhook(cluster, { profile: 'kgateway-v2.1' });
   });
 
   afterAll(async () => {
-    await server?.stop();
-    await cp?.stop();
+    await server?.release();
+    await cluster?.stop();
   });
 
-  const kc = () => cp.kubeConfig;
+  const kc = () => cluster.kubeConfig;
 
   describe('Gateways', () => {
     it.each(['v1', 'v1beta1'])('an agentgateway Gateway created as %s comes back with the parametersRef', async (version) => {
@@ -108,19 +100,17 @@ describe.skipIf(skip)('webhook through a real kube-apiserver', () => {
       const grant = await create(kc(), PATHS.referenceGrants('monitoring'), referenceGrant({ name: 'brief-grant' }));
       expect(grant.status, grant.text).toBe(201);
       const grantedAt = performance.now();
-      // The view has the grant once a /validate answer is an allow that needed no live re-read.
-      const seen = await pollUntil('the ReferenceGrant to reach the watch-backed view', async () => {
-        const confirmations = await metricValue(server.metricsUrl, 'kgateway_admission_denial_confirmations_total');
-        const review = await httpsRequest(`${server.url}/validate`, {
-          ca: server.caPem,
-          body: JSON.stringify({
-            apiVersion: 'admission.k8s.io/v1',
-            kind: 'AdmissionReview',
-            request: { uid: 'probe', kind: { group: 'gateway.kgateway.dev', version: 'v1alpha1', kind: 'HTTPListenerPolicy' }, operation: 'CREATE', namespace: 'kgateway', object: policy },
-          }),
-        });
-        const after = await metricValue(server.metricsUrl, 'kgateway_admission_denial_confirmations_total');
-        return review.json().response.allowed && after === confirmations ? true : undefined;
+      // The view has the grant once a /validate answer is an allow that needed no
+      // live re-read, from every replica (the API server may call any of them).
+      const seen = await pollUntil('the ReferenceGrant to reach the watch-backed view of every replica', async () => {
+        const confirmations = await server.metricPerReplica('kgateway_admission_denial_confirmations_total');
+        const reviews = await server.reviewEachReplica('/validate', JSON.stringify({
+          apiVersion: 'admission.k8s.io/v1',
+          kind: 'AdmissionReview',
+          request: { uid: 'probe', kind: { group: 'gateway.kgateway.dev', version: 'v1alpha1', kind: 'HTTPListenerPolicy' }, operation: 'CREATE', namespace: 'kgateway', object: policy },
+        }));
+        const after = await server.metricPerReplica('kgateway_admission_denial_confirmations_total');
+        return reviews.length === confirmations.length && reviews.every((r) => r.json().response.allowed) && after.every((n, i) => n === confirmations[i]) ? true : undefined;
       });
       process.stderr.write(`[e2e] ReferenceGrant creation reached the view within ${(performance.now() - grantedAt).toFixed(0)} ms (poll ${seen.ms.toFixed(0)} ms)\n`);
       const accepted = await create(kc(), PATHS.httpListenerPolicies('kgateway'), policy);
@@ -139,7 +129,7 @@ describe.skipIf(skip)('webhook through a real kube-apiserver', () => {
     });
 
     it('accepts a grant and the policy that needs it sent together, every time', async () => {
-      const before = await metricValue(server.metricsUrl, 'kgateway_admission_denial_confirmations_total', { outcome: 'overturned' });
+      const before = await server.metric('kgateway_admission_denial_confirmations_total', { outcome: 'overturned' });
       for (let i = 0; i < 5; i++) {
         // As `kubectl apply -f` of one file: the grant's POST, then the policy's at once.
         const grant = create(kc(), PATHS.referenceGrants('tracing'), referenceGrant({ name: `bundle-${i}`, namespace: 'tracing', to: [{ name: `tempo-${i}` }] }));
@@ -148,7 +138,7 @@ describe.skipIf(skip)('webhook through a real kube-apiserver', () => {
         const policy = await create(kc(), PATHS.httpListenerPolicies('kgateway'), httpListenerPolicy({ name: `bundle-${i}`, otelAccessLogRefs: [backendRef({ name: `tempo-${i}`, namespace: 'tracing' })] }));
         expect(policy.status, policy.text).toBe(201);
       }
-      const after = await metricValue(server.metricsUrl, 'kgateway_admission_denial_confirmations_total', { outcome: 'overturned' });
+      const after = await server.metric('kgateway_admission_denial_confirmations_total', { outcome: 'overturned' });
       process.stderr.write(`[e2e] bundles: ${after - before} of 5 policies were allowed only after the live re-read of grants\n`);
       expect(after).toBeGreaterThanOrEqual(before);
     });
@@ -240,52 +230,60 @@ describe.skipIf(skip)('webhook through a real kube-apiserver', () => {
   });
 
   describe('readiness', () => {
-    it('is ready once synced; a server that cannot reach its API server stays not ready and fails closed', async () => {
-      expect((await httpsRequest(`${server.url}/readyz`, { ca: server.caPem })).json()).toEqual({ status: 'ready' });
+    it('every replica is ready once synced, after one initial list of each watched kind', async () => {
+      const answers = await server.getEachReplica('/readyz');
+      expect(answers.length).toBeGreaterThan(0);
+      for (const answer of answers) expect(answer.json()).toEqual({ status: 'ready' });
       for (const resource of ['referencegrants.gateway.networking.k8s.io/v1', 'gatewayclasses.gateway.networking.k8s.io/v1', 'gatewayparameters.gateway.kgateway.dev/v1alpha1']) {
-        expect(await metricValue(server.metricsUrl, 'kgateway_admission_watch_lists_total', { resource, reason: 'initial' }), resource).toBe(1);
-      }
-      const orphan = await startUnsyncedServer(cp);
-      try {
-        const readyz = await pollUntil('the server to answer /readyz', async () => {
-          const res = await httpsRequest(`${orphan.url}/readyz`, { ca: orphan.caPem }).catch(() => undefined);
-          return res;
-        });
-        expect(readyz.value.status).toBe(503);
-        expect(readyz.value.json().reason).toMatch(/discovering API resources/);
-        const review = (object: unknown, kind: string, group: string) =>
-          JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u', kind: { group, version: 'v1alpha1', kind }, operation: 'CREATE', namespace: 'kgateway', object } });
-        const validate = await httpsRequest(`${orphan.url}/validate`, { ca: orphan.caPem, body: review(httpListenerPolicy(), 'HTTPListenerPolicy', 'gateway.kgateway.dev') });
-        expect(validate.json().response).toMatchObject({ allowed: false, status: { code: 503 } });
-        expect(validate.json().response.status.message).toContain('not ready');
-        // /mutate answers HTTP 503 (an unsynced view may not know the GatewayClass):
-        // to the API server a failed call, so the webhook's failurePolicy decides.
-        const gatewayReview = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'g', kind: { group: 'gateway.networking.k8s.io', version: 'v1', kind: 'Gateway' }, operation: 'CREATE', namespace: 'kgateway', object: gateway({ name: 'unsynced' }) } });
-        const mutate = await httpsRequest(`${orphan.url}/mutate`, { ca: orphan.caPem, body: gatewayReview });
-        expect(mutate.status).toBe(503);
-        expect(mutate.json().response).toMatchObject({ allowed: false, status: { code: 503 } });
-        await registerWebhooks(kc(), { url: orphan.url, caPem: orphan.caPem, name: 'kga-unsynced', failurePolicy: 'Fail' });
-        try {
-          const refused = await create(kc(), PATHS.gateways('kgateway'), gateway({ name: 'unsynced' }), { dryRun: true });
-          expect(refused.status, refused.text).toBe(500);
-          expect(refused.body.message).toMatch(/failed calling webhook "gateways\.mutate\.kgateway-admission\.kgateway\.dev"/);
-        } finally {
-          await unregisterWebhooks(kc(), { name: 'kga-unsynced' });
-        }
-      } finally {
-        await orphan.stop();
+        expect(await server.metricPerReplica('kgateway_admission_watch_lists_total', { resource, reason: 'initial' }), resource).toEqual(answers.map(() => 1));
       }
     });
+
+    onlyOn(target, ['process'], 'it runs a second server process pointed at an API server that is not there; the pods cannot be given one (their readiness before sync is the item-4 EndpointSlice test)')(
+      'a server that cannot reach its API server stays not ready and fails closed',
+      async () => {
+        const orphan = await startUnsyncedServer(cluster.controlPlane!);
+        try {
+          const readyz = await pollUntil('the server to answer /readyz', async () => {
+            const res = await httpsRequest(`${orphan.url}/readyz`, { ca: orphan.caPem }).catch(() => undefined);
+            return res;
+          });
+          expect(readyz.value.status).toBe(503);
+          expect(readyz.value.json().reason).toMatch(/discovering API resources/);
+          const review = (object: unknown, kind: string, group: string) =>
+            JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u', kind: { group, version: 'v1alpha1', kind }, operation: 'CREATE', namespace: 'kgateway', object } });
+          const validate = await httpsRequest(`${orphan.url}/validate`, { ca: orphan.caPem, body: review(httpListenerPolicy(), 'HTTPListenerPolicy', 'gateway.kgateway.dev') });
+          expect(validate.json().response).toMatchObject({ allowed: false, status: { code: 503 } });
+          expect(validate.json().response.status.message).toContain('not ready');
+          // /mutate answers HTTP 503 (an unsynced view may not know the GatewayClass):
+          // to the API server a failed call, so the webhook's failurePolicy decides.
+          const gatewayReview = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'g', kind: { group: 'gateway.networking.k8s.io', version: 'v1', kind: 'Gateway' }, operation: 'CREATE', namespace: 'kgateway', object: gateway({ name: 'unsynced' }) } });
+          const mutate = await httpsRequest(`${orphan.url}/mutate`, { ca: orphan.caPem, body: gatewayReview });
+          expect(mutate.status).toBe(503);
+          expect(mutate.json().response).toMatchObject({ allowed: false, status: { code: 503 } });
+          await registerWebhooks(kc(), { url: orphan.url, caPem: orphan.caPem, name: 'kga-unsynced', failurePolicy: 'Fail' });
+          try {
+            const refused = await create(kc(), PATHS.gateways('kgateway'), gateway({ name: 'unsynced' }), { dryRun: true });
+            expect(refused.status, refused.text).toBe(500);
+            expect(refused.body.message).toMatch(/failed calling webhook "gateways\.mutate\.kgateway-admission\.kgateway\.dev"/);
+          } finally {
+            await unregisterWebhooks(kc(), { name: 'kga-unsynced' });
+          }
+        } finally {
+          await orphan.stop();
+        }
+      },
+    );
   });
 
   describe('failurePolicy when our server is down', () => {
+    // On the chart: the Deployment scaled to 0 (the Service has no endpoints).
     it('Fail blocks the write with the API server error; Ignore lets it through', async () => {
-      await server.stop();
+      await server.stopAll();
       const blocked = await create(kc(), PATHS.httpListenerPolicies('kgateway'), httpListenerPolicy({ name: 'while-down', otelAccessLogRefs: [backendRef({ namespace: 'kgateway' })] }), { dryRun: true });
       expect(blocked.status).toBe(500);
       expect(blocked.body.message).toMatch(/failed calling webhook "policies\.validate\.kgateway-admission\.kgateway\.dev"/);
-      await unregisterWebhooks(kc());
-      await registerWebhooks(kc(), { url: server.url, caPem: server.caPem, failurePolicy: 'Ignore' });
+      await server.setFailurePolicy('Ignore');
       const passed = await create(kc(), PATHS.httpListenerPolicies('kgateway'), httpListenerPolicy({ name: 'while-down' }), { dryRun: true });
       expect(passed.status, passed.text).toBe(201);
       const gw = await create(kc(), PATHS.gateways('kgateway'), gateway({ name: 'while-down' }), { dryRun: true });

@@ -1,11 +1,12 @@
 // Whether the tests that need the real machine (a container engine, root,
 // network namespaces) run here. They are slow (see README "Try it on a real
-// cluster"), so they run when KGA_REAL_E2E=1 (`npm run test:real`). Asked for
-// on a machine that cannot run them, they fail under CI=true and are skipped
-// with one loud line elsewhere.
+// cluster"), so they run in CI (CI=true, as .ci/run sets it) and, elsewhere,
+// when KGA_REAL_E2E=1 (`npm run test:real`). Asked for on a machine that
+// cannot run them, they fail under CI=true and are skipped with one loud line
+// elsewhere.
 import { execFileSync } from 'node:child_process';
 
-export const REAL_E2E_ENABLED = process.env.KGA_REAL_E2E === '1';
+export const REAL_E2E_ENABLED = process.env.KGA_REAL_E2E === '1' || process.env.CI === 'true';
 
 function canMakeNetns(): string | undefined {
   const probe = `kga-gate-${process.pid}`;
@@ -28,7 +29,7 @@ export function missingForRealE2e({ netns }: { netns: boolean }): string | undef
 /** True when the suite must be skipped; prints why, or throws under CI. */
 export function skipRealE2e(what: string, needs: { netns: boolean }): boolean {
   if (!REAL_E2E_ENABLED) {
-    process.stderr.write(`[e2e] SKIPPED ${what}: set KGA_REAL_E2E=1 (npm run test:real) to run it\n`);
+    process.stderr.write(`[e2e] SKIPPED ${what}: set KGA_REAL_E2E=1 (npm run test:real) or CI=true to run it\n`);
     return true;
   }
   const missing = missingForRealE2e(needs);
