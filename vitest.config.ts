@@ -44,7 +44,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, 'test/e2e/real/**', 'test/e2e/kind/**'],
+          exclude: [...configDefaults.exclude, 'test/e2e/real/**', 'test/e2e/kind/**', 'test/e2e/node/**'],
           ...e2eTimeouts,
           // Groups run one after the other, in this order: the node and kind
           // projects share one machine-wide cluster each, brought up by their
@@ -59,7 +59,8 @@ export default defineConfig({
       {
         test: {
           name: 'e2e-node',
-          include: TARGET_SUITES,
+          // Plus what only the node can show (/proc of the pods' processes).
+          include: [...TARGET_SUITES, 'test/e2e/node/**/*.test.ts'],
           globalSetup: ['./test/support/nodeTarget.ts'],
           ...e2eTimeouts,
           sequence: { groupOrder: 3 },

@@ -17,15 +17,20 @@ import { serviceHostNames } from '../../src/certificates/selfManagedPlan.js';
 import { parseConfig } from '../../src/config/config.js';
 import { generateCertificates, issueServingCertificate, splitPem } from '../../src/certificates/generate.js';
 import { startWebhookServer, type RunningWebhookServer } from '../../src/cli/composition.js';
-import { applyClusterObject, kubeRequest, requireControlPlane, startControlPlane, type ControlPlane } from '../../harness/index.ts';
+import { applyClusterObject, kubeRequest, startControlPlane, type ControlPlane } from '../../harness/index.ts';
+import { describeOnlyOn, e2eTarget } from '../support/e2eTarget.js';
 import { pollUntil } from './support.js';
 
-const skip = await requireControlPlane();
+const target = await e2eTarget();
 const NAMESPACE = 'kga-certs';
 const DAY = 86_400_000;
 const logger = pino({ level: process.env.KGA_TEST_LOGS ? 'debug' : 'silent' });
 
-describe.skipIf(skip)('self-managed certificates against a real kube-apiserver', () => {
+describeOnlyOn(
+  target,
+  ['process'],
+  "it drives SelfManagedCertificates in this process with forged Secrets and clocks; on pods, the chart's one Secret and caBundle are checked in chart.e2e, and the race and rotation under load are the node's own tests",
+)('self-managed certificates against a real kube-apiserver', () => {
   let cp: ControlPlane;
   let work: string;
   const running: SelfManagedCertificates[] = [];

@@ -3,19 +3,24 @@
 // the PrometheusRule's rules and runs unit tests that make each alert fire and
 // stay quiet; kube-apiserver with prometheus-operator's CRD stores the
 // PrometheusRule; and every metric an alert or a dashboard panel names is one
-// the server's /metrics exports.
+// the server's /metrics exports. On a chart target (node, kind) that last
+// check reads /metrics of the chart's pods; the rest is the same everywhere and
+// runs on the process target.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { CHART_DIR, find, helmBinary, installCrdFiles, prometheusRuleCrdFile, renderChart, runHelm, serverSideApply, ensureNamespace, valuesArgs, type KubeObject } from '../chart/support.js';
-import { requireControlPlane, startControlPlane, type ControlPlane } from '../../harness/index.ts';
+import { startControlPlane, type ControlPlane } from '../../harness/index.ts';
+import { describeOnlyOn, e2eTarget, onlyOn } from '../support/e2eTarget.js';
 import { requirePromtool, runPromtool } from '../support/promtool.js';
 import { startInProcessWebhook } from '../support/webhookInProcess.js';
 
-const skip = await requireControlPlane();
-const promtool = skip ? { skip } : await requirePromtool();
+const target = await e2eTarget();
+const skip = target.skip;
+const SAME_EVERYWHERE = 'it renders the chart and checks what it renders, nothing that depends on where the server runs';
+const promtool = skip || target.name !== 'process' ? { skip: skip ?? SAME_EVERYWHERE } : await requirePromtool();
 
 const RELEASE = 'mon';
 const NAMESPACE = 'kga-mon';
@@ -50,7 +55,7 @@ export function metricNamesIn(expr: string): string[] {
   return [...new Set(names)];
 }
 
-describe('metricNamesIn', () => {
+describeOnlyOn(target, ['process'], SAME_EVERYWHERE)('metricNamesIn', () => {
   it('finds metric names and nothing else', () => {
     expect(
       metricNamesIn(
@@ -85,7 +90,7 @@ describe.skipIf(skip)('chart monitoring: alerts and dashboard', () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('renders neither by default, and both when enabled (helm lint --strict passes)', async () => {
+  onlyOn(target, ['process'], SAME_EVERYWHERE)('renders neither by default, and both when enabled (helm lint --strict passes)', async () => {
     const plain = await renderChart(helm, RELEASE, NAMESPACE);
     expect(plain.filter((o) => o.kind === 'PrometheusRule' || o.metadata.labels?.grafana_dashboard)).toEqual([]);
     const lint = await runHelm(helm, ['lint', '--strict', CHART_DIR, '--namespace', NAMESPACE, ...(await valuesArgs(VALUES))]);
@@ -105,7 +110,7 @@ describe.skipIf(skip)('chart monitoring: alerts and dashboard', () => {
     for (const rule of rules) expect(rule.expr, rule.alert).toContain(SELECTOR);
   });
 
-  it.each([
+  onlyOn(target, ['process'], SAME_EVERYWHERE).each([
     [{ monitoring: { prometheusRule: { enabled: 'yes' } } }, "at '/monitoring/prometheusRule/enabled'"],
     [{ monitoring: { prometheusRule: { latencyThresholdRatio: 2 } } }, "at '/monitoring/prometheusRule/latencyThresholdRatio'"],
     [{ monitoring: { selector: '{job="x"}' } }, "at '/monitoring/selector'"],
@@ -118,17 +123,28 @@ describe.skipIf(skip)('chart monitoring: alerts and dashboard', () => {
   });
 
   it('every metric an alert or a panel names is one the server exports on /metrics', async () => {
-    const webhook = await startInProcessWebhook({ manifests: ['examples'] });
-    let exported: Set<string>;
-    try {
-      const text = await (await fetch(`${webhook.server.metricsUrl}/metrics`)).text();
-      exported = new Set(
-        [...text.matchAll(/^# TYPE (\S+) (\w+)$/gm)].flatMap(([, name, type]) =>
-          type === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : type === 'summary' ? [name!, `${name}_sum`, `${name}_count`] : [name!],
-        ),
+    const exportedBy = (text: string) =>
+      [...text.matchAll(/^# TYPE (\S+) (\w+)$/gm)].flatMap(([, name, type]) =>
+        type === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : type === 'summary' ? [name!, `${name}_sum`, `${name}_count`] : [name!],
       );
-    } finally {
-      await webhook.server.close();
+    let exported: Set<string>;
+    if (target.name === 'process') {
+      const webhook = await startInProcessWebhook({ manifests: ['examples'] });
+      try {
+        exported = new Set(exportedBy(await (await fetch(`${webhook.server.metricsUrl}/metrics`)).text()));
+      } finally {
+        await webhook.server.close();
+      }
+    } else {
+      // The chart's pods, as Prometheus would scrape them.
+      const cluster = await target.startCluster();
+      const webhook = await target.startWebhook(cluster);
+      const texts = await webhook.metricsText();
+      expect(texts.length).toBeGreaterThanOrEqual(2);
+      // Every replica exports every name.
+      const perReplica = texts.map((t) => new Set(exportedBy(t)));
+      exported = new Set([...perReplica[0]!].filter((name) => perReplica.every((names) => names.has(name))));
+      await webhook.release();
     }
     const named = new Map<string, string>();
     for (const rule of rules) for (const name of metricNamesIn(rule.expr)) named.set(name, `alert ${rule.alert}`);
@@ -146,7 +162,7 @@ describe.skipIf(skip)('chart monitoring: alerts and dashboard', () => {
     expect(missing).toEqual([]);
   });
 
-  it.skipIf(promtool.skip)('promtool check rules accepts the rules, and promtool test rules makes each alert fire and stay quiet', async () => {
+  (target.name === 'process' ? it.skipIf(promtool.skip) : onlyOn(target, ['process'], SAME_EVERYWHERE))('promtool check rules accepts the rules, and promtool test rules makes each alert fire and stay quiet', async () => {
     const rulesFile = join(work, 'rules.yaml');
     await writeFile(rulesFile, stringify(find(rendered, 'PrometheusRule').spec));
     const check = await runPromtool(promtool.path!, ['check', 'rules', rulesFile]);
@@ -224,7 +240,7 @@ describe.skipIf(skip)('chart monitoring: alerts and dashboard', () => {
     expect(run.output).toContain('SUCCESS');
   });
 
-  it('kube-apiserver with prometheus-operator\'s CRD stores the PrometheusRule, and the dashboard ConfigMap', async () => {
+  onlyOn(target, ['process'], SAME_EVERYWHERE)('kube-apiserver with prometheus-operator\'s CRD stores the PrometheusRule, and the dashboard ConfigMap', async () => {
     cp = await startControlPlane();
     await installCrdFiles(cp.kubeConfig, [await prometheusRuleCrdFile()]);
     await ensureNamespace(cp.kubeConfig, NAMESPACE);

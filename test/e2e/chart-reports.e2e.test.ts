@@ -1,23 +1,26 @@
 // The chart's RBAC for reports.enabled and events.enabled, for real: the
 // server runs under the chart's ServiceAccount token with --reports and
 // --events; it takes the Lease, writes the openreports.io Report, and records
-// a Warning event, with nothing failing for want of a permission.
+// a Warning event, with nothing failing for want of a permission. On a chart
+// target (node, kind) the pods do it with their own token, reports.enabled=true.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureNamespace, find, helmBinary, renderChart, serverSideApply, serviceAccountKubeconfig } from '../chart/support.js';
 import { gateway, httpListenerPolicy } from '../support/builders.js';
-import { kubeRequest, registerWebhooks, requireControlPlane, startControlPlane, startWebhookServer, type ControlPlane, type WebhookServer } from '../../harness/index.ts';
+import { kubeRequest, registerWebhooks, startControlPlane, startWebhookServer, type ControlPlane, type WebhookServer } from '../../harness/index.ts';
+import { describeOnlyOn, e2eTarget, type WebhookUnderTest } from '../support/e2eTarget.js';
+import { referenceGrant } from '../support/builders.js';
 import { create, ensureNamespaces, metricValue, PATHS, pollUntil } from './support.js';
 
-const skip = await requireControlPlane();
+const target = await e2eTarget();
 
 const RELEASE = 'rep';
 const NAMESPACE = 'kga-rep';
 const FULLNAME = `${RELEASE}-kgateway-admission`;
 
-describe.skipIf(skip)('chart RBAC for reports and events, under the chart ServiceAccount', () => {
+describeOnlyOn(target, ['process'], 'on a chart target its pods do it, in the next group')('chart RBAC for reports and events, under the chart ServiceAccount', () => {
   let cp: ControlPlane;
   let server: WebhookServer | undefined;
   let work: string;
@@ -73,5 +76,47 @@ describe.skipIf(skip)('chart RBAC for reports and events, under the chart Servic
     expect(res.warnings).toHaveLength(1);
     await pollUntil('the event to be recorded', async () => ((await metricValue(server!.metricsUrl, 'kgateway_admission_events_total', { result: 'recorded' })) >= 1 ? true : undefined), 15_000, 100);
     expect(await metricValue(server!.metricsUrl, 'kgateway_admission_events_total', { result: 'failed' })).toBe(0);
+  });
+});
+
+describeOnlyOn(target, ['node', 'kind'], 'the process target has no pods: the server under the chart token is the group above')(`the chart's pods write the Report and record events with the chart's permissions (${target.name})`, () => {
+  let kc: import('@kubernetes/client-node').KubeConfig;
+  let server: WebhookUnderTest;
+  let release: { namespace: string; fullname: string };
+
+  beforeAll(async () => {
+    const cluster = await target.startCluster({ namespaces: ['kgateway', 'monitoring'] });
+    kc = cluster.kubeConfig;
+    release = cluster.chart!;
+    // An ungranted policy in the cluster, made past the webhook as users do: granted, then the grant deleted.
+    expect((await create(kc, PATHS.referenceGrants('monitoring'), referenceGrant({ name: 'short-lived' }))).status).toBe(201);
+    expect((await create(kc, PATHS.httpListenerPolicies('kgateway'), httpListenerPolicy({ name: 'ungranted' }))).status).toBe(201);
+    expect((await kubeRequest(kc, 'DELETE', `${PATHS.referenceGrants('monitoring')}/short-lived`)).status).toBe(200);
+    server = await target.startWebhook(cluster, { profile: 'kgateway-v2.1', chartValues: { reports: { enabled: true }, events: { enabled: true } } });
+  });
+
+  afterAll(async () => {
+    await server?.release();
+  });
+
+  it('one pod takes the Lease in the release namespace and writes the Report', async () => {
+    const { value: report } = await pollUntil('the Report', async () => {
+      const res = await kubeRequest(kc, 'GET', '/apis/openreports.io/v1alpha1/namespaces/kgateway/reports/kgateway-admission');
+      return res.status === 200 ? res.body : undefined;
+    }, 90_000, 500);
+    expect(report.results).toEqual([expect.objectContaining({ result: 'fail', resources: [expect.objectContaining({ name: 'ungranted' })] })]);
+    const lease = await kubeRequest(kc, 'GET', `/apis/coordination.k8s.io/v1/namespaces/${release.namespace}/leases/kgateway-admission-reports`);
+    const pods = await kubeRequest(kc, 'GET', `/api/v1/namespaces/${release.namespace}/pods?labelSelector=${encodeURIComponent('app.kubernetes.io/name=kgateway-admission')}`);
+    expect((pods.body.items as { metadata: { name: string } }[]).map((p) => p.metadata.name)).toContain(lease.body.spec.holderIdentity);
+    expect(await server.metric('kgateway_admission_report_writes_total', { outcome: 'failed' })).toBe(0);
+    for (const log of await server.logs()) expect(log).not.toContain('lease request failed');
+  });
+
+  it('records a Warning event with only the chart permissions', async () => {
+    const res = await create(kc, PATHS.gateways('kgateway'), gateway({ name: 'rbac-warned' }));
+    expect(res.status, res.text).toBe(201);
+    expect(res.warnings).toHaveLength(1);
+    await pollUntil('the event to be recorded', async () => ((await server.metric('kgateway_admission_events_total', { result: 'recorded' })) >= 1 ? true : undefined), 30_000, 250);
+    expect(await server.metric('kgateway_admission_events_total', { result: 'failed' })).toBe(0);
   });
 });

@@ -3,6 +3,8 @@
 // server-side applied to a real kube-apiserver, and the server runs under the
 // chart's ServiceAccount token: its lists and watches are allowed, nothing
 // else is, and self-managed certificates work with exactly the chart's RBAC.
+// On a chart target (node, kind: test/support/e2eTarget.ts) the chart is
+// installed for real and the same promises are checked on its pods.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { openSync, closeSync, readFileSync } from 'node:fs';
@@ -32,10 +34,13 @@ import {
   valuesArgs,
   type KubeObject,
 } from '../chart/support.js';
-import { freePorts, generateServingCert, kubeRequest, REPO_ROOT, requireControlPlane, startControlPlane, startWebhookServer, type ControlPlane } from '../../harness/index.ts';
-import { metricValue, pollUntil } from './support.js';
+import { freePorts, generateServingCert, kubeRequest, REPO_ROOT, startControlPlane, startWebhookServer, type ControlPlane } from '../../harness/index.ts';
+import { describeOnlyOn, e2eTarget, type E2eCluster, type WebhookUnderTest } from '../support/e2eTarget.js';
+import { httpListenerPolicy } from '../support/builders.js';
+import { create, metricValue, PATHS, pollUntil } from './support.js';
 
-const skip = await requireControlPlane();
+const target = await e2eTarget();
+const ON_PROCESS_ONLY = 'it renders the chart in three modes, applies the objects to a bare API server and runs the server as a process under the chart token; on a chart target the chart is installed for real and its pods are checked below';
 
 const CA_PEM = (await generateServingCert()).caPem;
 
@@ -77,7 +82,7 @@ const MODE_NAMES = Object.keys(MODES) as Mode[];
 
 const WEBHOOK_PLURALS = { MutatingWebhookConfiguration: 'mutatingwebhookconfigurations', ValidatingWebhookConfiguration: 'validatingwebhookconfigurations' } as const;
 
-describe('Helm chart documentation', () => {
+describeOnlyOn(target, ['process'], 'it reads files, the same on every target')('Helm chart documentation', () => {
   it('the chart README describes every value of values.yaml', async () => {
     const readme = await readFile(join(CHART_DIR, 'README.md'), 'utf8');
     const values = parseYaml(await readFile(join(CHART_DIR, 'values.yaml'), 'utf8')) as Record<string, unknown>;
@@ -100,7 +105,7 @@ function isObjectWithDocumentedChildren(path: string, readme: string): boolean {
   return readme.includes(`\`${path}.`);
 }
 
-describe.skipIf(skip)('Helm chart against a real kube-apiserver', () => {
+describeOnlyOn(target, ['process'], ON_PROCESS_ONLY)('Helm chart against a real kube-apiserver', () => {
   let helm: string;
   let cp: ControlPlane;
   let kubeVersion: string;
@@ -444,22 +449,7 @@ describe.skipIf(skip)('Helm chart against a real kube-apiserver', () => {
       expect(await dispatched()).toBeGreaterThan(before);
     });
 
-    it.each([
-      ['GET', '/api/v1/secrets', 'list Secrets cluster-wide'],
-      ['GET', `/api/v1/namespaces/${namespace}/secrets`, 'list Secrets in its own namespace'],
-      ['GET', `/api/v1/namespaces/${namespace}/secrets/sh.helm.release.v1.hi.v1`, 'read another Secret'],
-      ['GET', '/api/v1/pods', 'list Pods'],
-      ['GET', '/api/v1/namespaces/default', 'get one Namespace (list/watch only)'],
-      ['PATCH', '/api/v1/namespaces/default', 'label a Namespace'],
-      ['GET', `/api/v1/namespaces/${namespace}/configmaps`, 'list ConfigMaps'],
-      ['GET', '/apis/gateway.networking.k8s.io/v1/gateways', 'list Gateways (it only receives them)'],
-      ['GET', '/apis/gateway.networking.k8s.io/v1beta1/namespaces/monitoring/referencegrants/x', 'get one ReferenceGrant (list/watch only)'],
-      ['POST', '/apis/gateway.networking.k8s.io/v1beta1/namespaces/default/referencegrants', 'create a ReferenceGrant'],
-      ['DELETE', `/apis/gateway.kgateway.dev/v1alpha1/namespaces/team-a/gatewayparameters/agentgateway-otel`, 'delete GatewayParameters'],
-      ['PATCH', `/apis/admissionregistration.k8s.io/v1/${WEBHOOK_PLURALS.MutatingWebhookConfiguration}/sm-kgateway-admission`, "patch another release's webhooks"],
-      ['GET', `/apis/admissionregistration.k8s.io/v1/${WEBHOOK_PLURALS.ValidatingWebhookConfiguration}`, 'list webhook configurations'],
-      ['DELETE', `/api/v1/namespaces/${namespace}/secrets/${secretName}`, 'delete its own certificate Secret'],
-    ])('is forbidden to %s %s (%s)', async (method, path) => {
+    it.each(forbiddenRequests(namespace, release, fullname))('is forbidden to %s %s (%s)', async (method, path) => {
       const res = await kubeRequest(saKc, method, path, method === 'POST' || method === 'PATCH' ? { body: method === 'PATCH' ? [] : { apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', metadata: { name: 'x' }, spec: { from: [], to: [] } }, contentType: method === 'PATCH' ? 'application/json-patch+json' : 'application/json' } : {});
       expect(res.status, res.text).toBe(403);
     });
@@ -569,6 +559,101 @@ describe.skipIf(skip)('Helm chart against a real kube-apiserver', () => {
         await kubeRequest(cp.kubeConfig, 'PATCH', mutatingPath, { body: [{ op: 'replace', path: '/webhooks/0/failurePolicy', value: 'Fail' }], contentType: 'application/json-patch+json' });
       }
     });
+  });
+});
+
+/** Requests the chart's ServiceAccount must be refused (RBAC and the webhook VAP), for a release. */
+function forbiddenRequests(namespace: string, release: string, fullname: string): [string, string, string][] {
+  const secretName = `${fullname}-tls`;
+  return [
+    ['GET', '/api/v1/secrets', 'list Secrets cluster-wide'],
+    ['GET', `/api/v1/namespaces/${namespace}/secrets`, 'list Secrets in its own namespace'],
+    ['GET', `/api/v1/namespaces/${namespace}/secrets/sh.helm.release.v1.${release}.v1`, 'read another Secret'],
+    ['GET', '/api/v1/pods', 'list Pods'],
+    ['GET', '/api/v1/namespaces/default', 'get one Namespace (list/watch only)'],
+    ['PATCH', '/api/v1/namespaces/default', 'label a Namespace'],
+    ['GET', `/api/v1/namespaces/${namespace}/configmaps`, 'list ConfigMaps'],
+    ['GET', '/apis/gateway.networking.k8s.io/v1/gateways', 'list Gateways (it only receives them)'],
+    ['GET', '/apis/gateway.networking.k8s.io/v1beta1/namespaces/monitoring/referencegrants/x', 'get one ReferenceGrant (list/watch only)'],
+    ['POST', '/apis/gateway.networking.k8s.io/v1beta1/namespaces/default/referencegrants', 'create a ReferenceGrant'],
+    ['DELETE', `/apis/gateway.kgateway.dev/v1alpha1/namespaces/team-a/gatewayparameters/agentgateway-otel`, 'delete GatewayParameters'],
+    ['PATCH', `/apis/admissionregistration.k8s.io/v1/${WEBHOOK_PLURALS.MutatingWebhookConfiguration}/sm-kgateway-admission`, "patch another release's webhooks"],
+    ['GET', `/apis/admissionregistration.k8s.io/v1/${WEBHOOK_PLURALS.ValidatingWebhookConfiguration}`, 'list webhook configurations'],
+    ['DELETE', `/api/v1/namespaces/${namespace}/secrets/${secretName}`, 'delete its own certificate Secret'],
+  ];
+}
+
+describeOnlyOn(target, ['node', 'kind'], 'the process target has no pods: the server under the chart token is the process case above')("the chart's pods under their ServiceAccount", () => {
+  let cluster: E2eCluster;
+  let server: WebhookUnderTest;
+  let saKc: import('@kubernetes/client-node').KubeConfig;
+  let work: string;
+  const chart = () => cluster.chart!;
+
+  beforeAll(async () => {
+    cluster = await target.startCluster({ namespaces: ['kgateway', 'monitoring'] });
+    server = await target.startWebhook(cluster, { profile: 'kgateway-v2.1' });
+    work = await mkdtemp(join(tmpdir(), 'kga-chart-pods-'));
+    const caPem = Buffer.from(cluster.kubeConfig.getCurrentCluster()!.caData!, 'base64').toString();
+    const kubeconfig = await serviceAccountKubeconfig({ kubeConfig: cluster.kubeConfig, server: cluster.server, caPem } as ControlPlane, chart().namespace, chart().fullname, work);
+    const { KubeConfig } = await import('@kubernetes/client-node');
+    saKc = new KubeConfig();
+    saKc.loadFromFile(kubeconfig);
+  });
+
+  afterAll(async () => {
+    await server?.release();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('every pod got its first lists with its token and keeps its watches: no watch error, nothing forbidden in its log', async () => {
+    expect(server.replicas).toBeGreaterThanOrEqual(2);
+    expect(await server.metricPerReplica('kgateway_admission_watch_errors_total')).toEqual(Array(server.replicas).fill(0));
+    // ReferenceGrants, GatewayClasses, the parameters kind, labelled Namespaces, the referrer kinds.
+    expect(await server.metricPerReplica('kgateway_admission_watch_lists_total', { reason: 'initial' })).toEqual(Array(server.replicas).fill(4 + builtInBackendRefKinds.length));
+    for (const log of await server.logs()) {
+      expect(log.length).toBeGreaterThan(0);
+      expect(log).not.toMatch(/forbidden/i);
+    }
+  });
+
+  it("the API server dispatches the pods' requests through the chart's FlowSchema and priority level", async () => {
+    const dispatched = async () => {
+      const res = await kubeRequest(cluster.kubeConfig, 'GET', '/metrics');
+      expect(res.status).toBe(200);
+      const lines = String(res.text).split('\n').filter((l) => l.startsWith('apiserver_flowcontrol_dispatched_requests_total{') && l.includes(`flow_schema="${chart().fullname}"`));
+      for (const line of lines) expect(line).toContain(`priority_level="${chart().fullname}"`);
+      return lines.reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    };
+    const before = await dispatched();
+    // A denial is confirmed by a live list of the grants, made by the pod with its token.
+    const denied = await create(cluster.kubeConfig, PATHS.httpListenerPolicies('kgateway'), httpListenerPolicy({ name: 'dispatch-probe' }), { dryRun: true });
+    expect(denied.status, denied.text).toBe(403);
+    expect(await dispatched()).toBeGreaterThan(before);
+  });
+
+  // The release node.sh and kindTarget.ts install: kgateway-admission in kgateway-system.
+  it.each(forbiddenRequests('kgateway-system', 'kgateway-admission', 'kgateway-admission'))('the token of the pods is forbidden to %s %s (%s)', async (method, path) => {
+    const res = await kubeRequest(saKc, method, path, method === 'POST' || method === 'PATCH' ? { body: method === 'PATCH' ? [] : { apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', metadata: { name: 'x' }, spec: { from: [], to: [] } }, contentType: method === 'PATCH' ? 'application/json-patch+json' : 'application/json' } : {});
+    expect(res.status, res.text).toBe(403);
+  });
+
+  it('self-managed certificates: one Secret, its CA is the caBundle of every webhook, and the API server trusts the pods with it', async () => {
+    const secret = await kubeRequest(cluster.kubeConfig, 'GET', `/api/v1/namespaces/${chart().namespace}/secrets/${chart().fullname}-tls`);
+    expect(secret.status, secret.text).toBe(200);
+    const ca = Buffer.from(secret.body.data['ca.crt'], 'base64').toString();
+    const cert = new X509Certificate(Buffer.from(secret.body.data['tls.crt'], 'base64'));
+    expect(cert.checkHost(`${chart().fullname}.${chart().namespace}.svc`)).toBeDefined();
+    expect(cert.checkIssued(new X509Certificate(ca))).toBe(true);
+    for (const plural of Object.values(WEBHOOK_PLURALS)) {
+      const config = await kubeRequest(cluster.kubeConfig, 'GET', `/apis/admissionregistration.k8s.io/v1/${plural}/${chart().fullname}`);
+      for (const webhook of config.body.webhooks) expect(webhook.clientConfig.caBundle, plural).toBe(Buffer.from(ca).toString('base64'));
+    }
+    // Both replicas answer calls made through the Service with that caBundle.
+    for (let i = 0; i < 4; i++) {
+      const res = await create(cluster.kubeConfig, PATHS.httpListenerPolicies('kgateway'), httpListenerPolicy({ name: `trust-${i}` }), { dryRun: true });
+      expect(res.status, res.text).toBe(403);
+    }
   });
 });
 

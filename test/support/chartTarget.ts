@@ -47,7 +47,13 @@ export async function chartTarget(name: Exclude<TargetName, 'process'>, skip: st
       kc.loadFromFile(c.kubeconfigPath);
       await resetCluster(kc, c, options.gatewayClasses);
       for (const ns of [PROBE_NAMESPACE, ...(options.namespaces ?? [])]) await ensureNamespace(kc, ns);
-      const cluster: E2eCluster = { kubeConfig: kc, kubeconfigPath: c.kubeconfigPath, server: kc.getCurrentCluster()!.server, stop: async () => undefined };
+      const cluster: E2eCluster = {
+        kubeConfig: kc,
+        kubeconfigPath: c.kubeconfigPath,
+        server: kc.getCurrentCluster()!.server,
+        chart: { release: c.release, namespace: c.namespace, fullname: fullname(c) },
+        stop: async () => undefined,
+      };
       if (options.withoutWebhookIn?.length) {
         excluded.set(cluster, options.withoutWebhookIn);
         await installChart(kc, c, { excludeNamespaces: options.withoutWebhookIn });
@@ -61,7 +67,7 @@ export async function chartTarget(name: Exclude<TargetName, 'process'>, skip: st
     },
     async startWebhook(cluster, options = {}) {
       const c = await bringUp();
-      const replicas = await installChart(cluster.kubeConfig, c, { profile: options.profile, excludeNamespaces: excluded.get(cluster) });
+      const replicas = await installChart(cluster.kubeConfig, c, { profile: options.profile, chartValues: options.chartValues, excludeNamespaces: excluded.get(cluster) });
       return chartWebhook(cluster.kubeConfig, c, replicas);
     },
   };
@@ -123,6 +129,17 @@ async function releaseFinalizers(kc: KubeConfig, namespaces: string[]): Promise<
 interface ChartValues {
   profile?: string;
   excludeNamespaces?: string[];
+  chartValues?: Record<string, unknown>;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) out[key] = isObject(value) && isObject(out[key]) ? deepMerge(out[key] as Record<string, unknown>, value) : value;
+  return out;
 }
 
 const fullname = (c: ChartCluster) => (c.release.includes('kgateway-admission') ? c.release : `${c.release}-kgateway-admission`);
@@ -147,11 +164,9 @@ async function chartPods(kc: KubeConfig, c: ChartCluster): Promise<PodInfo[]> {
 export async function installChart(kc: KubeConfig, c: ChartCluster, values: ChartValues): Promise<number> {
   const t0 = performance.now();
   const helm = await helmBinary();
-  const suiteValues: Record<string, unknown> = {
-    ...c.baseValues,
-    ...(values.profile ? { config: { profile: values.profile } } : {}),
-    ...(values.excludeNamespaces?.length ? { webhooks: { excludeNamespaces: values.excludeNamespaces } } : {}),
-  };
+  let suiteValues = deepMerge(c.baseValues, values.chartValues ?? {});
+  if (values.profile) suiteValues = deepMerge(suiteValues, { config: { profile: values.profile } });
+  if (values.excludeNamespaces?.length) suiteValues = deepMerge(suiteValues, { webhooks: { excludeNamespaces: values.excludeNamespaces } });
   const res = await runHelm(helm, ['upgrade', '--install', c.release, CHART_DIR, '--namespace', c.namespace, '--create-namespace', '--kubeconfig', c.kubeconfigPath, '--reset-values', ...(await valuesArgs(suiteValues)), '--wait', '--timeout', '5m'], {});
   if (res.code !== 0) throw new Error(`helm upgrade ${c.release}: ${res.stderr || res.stdout}`);
   const replicas = Number(ok(await kubeRequest(kc, 'GET', `/apis/apps/v1/namespaces/${c.namespace}/deployments/${fullname(c)}`), 'the Deployment').body.spec.replicas);
@@ -176,15 +191,18 @@ function chartWebhook(kc: KubeConfig, c: ChartCluster, replicas: number): Webhoo
     return { status: res.status, text: res.text, json: () => JSON.parse(res.text) };
   };
   const names = async () => (await chartPods(kc, c)).filter((p) => !p.terminating).map((p) => p.name);
-  const metricPerReplica = async (name: string, labels: Record<string, string> = {}) =>
+  const metricsText = async () =>
     Promise.all((await names()).map(async (pod) => {
       const res = await proxied(pod, 'http', METRICS_PORT, '/metrics');
       if (res.status !== 200) throw new Error(`/metrics of ${pod}: ${res.status} ${res.text.slice(0, 300)}`);
-      return sumMetric(res.text, name, labels);
+      return res.text;
     }));
+  const metricPerReplica = async (name: string, labels: Record<string, string> = {}) => (await metricsText()).map((text) => sumMetric(text, name, labels));
   let stopped = false;
   return {
     replicas,
+    metricsText,
+    logs: async () => Promise.all((await names()).map(async (pod) => ok(await kubeRequest(kc, 'GET', `/api/v1/namespaces/${c.namespace}/pods/${pod}/log`), `log of ${pod}`).text)),
     metricPerReplica,
     metric: async (name, labels) => (await metricPerReplica(name, labels)).reduce((a, b) => a + b, 0),
     reviewEachReplica: async (path, body) => Promise.all((await names()).map((pod) => proxied(pod, 'https', SERVER_PORT, path, body))),

@@ -7,7 +7,7 @@
 // learns which one it got, except through `target.name` for the cases that
 // only one kind of target can show (see `onlyOn`).
 import type { KubeConfig } from '@kubernetes/client-node';
-import { inject, it } from 'vitest';
+import { describe, inject, it } from 'vitest';
 import {
   registerWebhooks,
   requireControlPlane,
@@ -35,6 +35,8 @@ export interface E2eCluster {
   server: string;
   /** The test control plane when the target is the process (undefined on a chart target). */
   controlPlane?: ControlPlane;
+  /** The installed chart on a chart target (undefined for the process). */
+  chart?: { release: string; namespace: string; fullname: string };
   stop(): Promise<void>;
 }
 
@@ -50,6 +52,8 @@ export interface StartClusterOptions {
 export interface StartWebhookOptions {
   /** --profile / config.profile; undefined: the server picks it from the CRDs. */
   profile?: string;
+  /** Further chart values (chart targets only; the process target has no chart). */
+  chartValues?: Record<string, unknown>;
 }
 
 export interface ReplicaAnswer {
@@ -61,6 +65,10 @@ export interface ReplicaAnswer {
 export interface WebhookUnderTest {
   /** How many servers answer (1 for the process, replicaCount for the chart). */
   replicas: number;
+  /** The /metrics text of each replica. */
+  metricsText(): Promise<string[]>;
+  /** What each replica logged so far. */
+  logs(): Promise<string[]>;
   /** A metric summed over every replica. */
   metric(name: string, labels?: Record<string, string>): Promise<number>;
   /** A metric of each replica. */
@@ -98,9 +106,20 @@ export async function e2eTarget(): Promise<E2eTarget> {
  * reported as skipped with its reason in its name, never dropped silently.
  */
 export function onlyOn(target: E2eTarget, names: TargetName[], reason: string): typeof it {
+  if (target.skip) return it.skip as unknown as typeof it;
   if (names.includes(target.name)) return it;
-  const skipped = ((name: string, ...rest: unknown[]) => it.skip(`${name} [not on ${target.name}: ${reason}]`, ...(rest as []))) as unknown as typeof it;
-  return skipped;
+  const label = (name: string) => `${name} [not on ${target.name}: ${reason}]`;
+  const skipped = Object.assign((name: string, ...rest: unknown[]) => it.skip(label(name), ...(rest as [])), {
+    each: (table: readonly unknown[]) => (name: string, ...rest: unknown[]) => (it.skip.each(table as unknown[]) as unknown as (n: string, ...r: unknown[]) => void)(label(name), ...rest),
+  });
+  return skipped as unknown as typeof it;
+}
+
+/** `describe` for a group of cases that only some targets can show; elsewhere skipped with the reason in its name. */
+export function describeOnlyOn(target: E2eTarget, names: TargetName[], reason: string): typeof describe {
+  if (target.skip) return describe.skip as unknown as typeof describe;
+  if (names.includes(target.name)) return describe;
+  return ((name: string, ...rest: unknown[]) => describe.skip(`${name} [not on ${target.name}: ${reason}]`, ...(rest as []))) as unknown as typeof describe;
 }
 
 // ---------------------------------------------------------------------------
@@ -135,9 +154,12 @@ function processWebhook(cluster: E2eCluster, server: WebhookServer): WebhookUnde
     const res = await httpsRequest(`${server.url}${path}`, { ca: server.caPem, ...(body === undefined ? {} : { body }) });
     return { status: res.status, text: res.text, json: res.json };
   };
-  const metricPerReplica = async (name: string, labels: Record<string, string> = {}) => [sumMetric(await (await fetch(`${server.metricsUrl}/metrics`)).text(), name, labels)];
+  const metricsText = async () => [await (await fetch(`${server.metricsUrl}/metrics`)).text()];
+  const metricPerReplica = async (name: string, labels: Record<string, string> = {}) => (await metricsText()).map((text) => sumMetric(text, name, labels));
   return {
     replicas: 1,
+    metricsText,
+    logs: async () => [server.logs()],
     metricPerReplica,
     metric: async (name, labels) => (await metricPerReplica(name, labels))[0]!,
     reviewEachReplica: async (path, body) => [await answer(path, body)],

@@ -16,8 +16,9 @@ import { chartAppVersion } from './nodeTarget.js';
 
 const CLUSTER = process.env.KGA_KIND_CLUSTER ?? 'kga-e2e';
 const KUBECONFIG = join(REPO_ROOT, '.cluster', `kind-${CLUSTER}.kubeconfig`);
-const RELEASE = 'kga';
-const RELEASE_NAMESPACE = 'kgateway-admission';
+// As on the node (test/support/nodeTarget.ts), so the suites name one release.
+const RELEASE = 'kgateway-admission';
+const RELEASE_NAMESPACE = 'kgateway-system';
 
 function works(command: string, args: string[]): boolean {
   return spawnSync(command, args, { stdio: 'ignore', timeout: 20_000 }).status === 0;
