@@ -24,7 +24,7 @@ export type TargetName = 'process' | 'node' | 'kind';
 declare module 'vitest' {
   export interface ProvidedContext {
     /** Set by the globalSetup of a chart target's project (test/support/nodeTarget.ts, kindTarget.ts). */
-    e2eTarget: { name: TargetName; skip?: string };
+    e2eTarget: { name: TargetName; skip?: string; requiredButMissing?: boolean };
   }
 }
 
@@ -97,6 +97,8 @@ export interface E2eTarget {
 export async function e2eTarget(): Promise<E2eTarget> {
   const provided = inject('e2eTarget');
   if (!provided || provided.name === 'process') return processTarget(await requireControlPlane());
+  // Each file fails on its own (the other projects still run and are counted).
+  if (provided.requiredButMissing) throw new Error(`the ${provided.name} target cannot run here: ${provided.skip}, and CI=true requires it`);
   const { chartTarget } = await import('./chartTarget.js');
   return chartTarget(provided.name, provided.skip);
 }

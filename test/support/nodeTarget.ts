@@ -112,11 +112,11 @@ export function ensureNodeWithChart(): Promise<ChartCluster> {
 /** globalSetup of the e2e-node project. */
 export default function setup(project: TestProject): () => Promise<void> {
   const skip = nodeSkipReason();
-  if (skip && REAL_E2E_ENABLED && process.env.CI === 'true') {
-    throw new Error(`the suites against the chart on the node cannot run: ${skip}, and CI=true requires them`);
-  }
-  if (skip) process.stderr.write(`\n!!! SKIPPING the e2e suites against the chart on the single-node cluster: ${skip} !!!\n\n`);
-  project.provide('e2eTarget', { name: 'node', ...(skip ? { skip } : {}) });
+  // Under CI=true a machine that cannot run the node fails each of these files (not the whole run).
+  const requiredButMissing = Boolean(skip) && process.env.CI === 'true';
+  if (requiredButMissing) process.stderr.write(`\n!!! FAILING the e2e suites against the chart on the single-node cluster: ${skip}, and CI=true requires them !!!\n\n`);
+  else if (skip) process.stderr.write(`\n!!! SKIPPING the e2e suites against the chart on the single-node cluster: ${skip} !!!\n\n`);
+  project.provide('e2eTarget', { name: 'node', ...(skip ? { skip } : {}), requiredButMissing });
   return async () => {
     if (skip || !existsSync(NODE.broughtUpMarker) || process.env.KGA_NODE_KEEP === '1') return;
     const down = await runNodeScript(['down'], 300_000);

@@ -14,6 +14,7 @@ import { kubeRequest } from '../../../harness/index.ts';
 import { ensureNodeWithChart, NODE } from '../../support/nodeTarget.js';
 
 const provided = inject('e2eTarget');
+if (provided?.requiredButMissing) throw new Error(`the node cannot run here: ${provided.skip}, and CI=true requires it`);
 const skip = provided?.name === 'node' ? provided.skip : 'runs only in the e2e-node project (it reads /proc of the node it brings up)';
 
 const NONROOT = '65532';
