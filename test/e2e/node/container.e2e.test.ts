@@ -8,10 +8,10 @@
 // each one must report its violation: none of them can pass by construction.
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { chartTarget } from '../../support/chartTarget.js';
 import { kubeRequest } from '../../../harness/index.ts';
-import { ensureNodeWithChart, NODE } from '../../support/nodeTarget.js';
+import { NODE } from '../../support/nodeTarget.js';
 
 const provided = inject('e2eTarget');
 if (provided?.requiredButMissing) throw new Error(`the node cannot run here: ${provided.skip}, and CI=true requires it`);
@@ -133,9 +133,12 @@ describe.skipIf(skip)("the webhook container's process on the node, from /proc",
   let pids: { pod: string; pid: number }[] = [];
 
   beforeAll(async () => {
-    const chart = await ensureNodeWithChart();
-    const kc = new KubeConfig();
-    kc.loadFromFile(chart.kubeconfigPath);
+    // The chart as installed (a suite before may have scaled it to zero): helm upgrade, only the new pods running.
+    const target = await chartTarget('node', skip);
+    const cluster = await target.startCluster();
+    await target.startWebhook(cluster);
+    const kc = cluster.kubeConfig;
+    const chart = cluster.chart!;
     const selector = encodeURIComponent(`app.kubernetes.io/name=kgateway-admission,app.kubernetes.io/instance=${chart.release}`);
     const pods = await kubeRequest(kc, 'GET', `/api/v1/namespaces/${chart.namespace}/pods?labelSelector=${selector}`);
     const running = (pods.body.items as { metadata: { name: string; deletionTimestamp?: string }; status: { containerStatuses?: { name: string; containerID?: string; state: { running?: unknown } }[] } }[])
@@ -146,7 +149,8 @@ describe.skipIf(skip)("the webhook container's process on the node, from /proc",
   });
 
   it('finds a running webhook process in each pod, the server itself (node ... serve) in a mount namespace of its own', () => {
-    expect(pids.length).toBeGreaterThanOrEqual(1);
+    // replicaCount 2, the chart's default.
+    expect(pids.length).toBe(2);
     for (const { pod, pid } of pids) {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       expect(argv[0], pod).toBe('/usr/local/bin/node');
@@ -156,6 +160,7 @@ describe.skipIf(skip)("the webhook container's process on the node, from /proc",
   });
 
   it('runs as uid/gid 65532 with no capability (effective, permitted, bounding), no_new_privs, a read-only root and no shell', () => {
+    expect(pids.length).toBeGreaterThanOrEqual(2);
     for (const { pod, pid } of pids) {
       const facts = processFacts(pid);
       process.stderr.write(`[e2e] ${pod} (pid ${pid}): Uid ${facts.uid.join(' ')}, Gid ${facts.gid.join(' ')}, CapEff ${facts.capEff}, CapPrm ${facts.capPrm}, CapBnd ${facts.capBnd}, NoNewPrivs ${facts.noNewPrivs}, / ${facts.rootMountOptions.join(',')}, shells [${facts.shells.join(' ')}]\n`);
