@@ -62,13 +62,13 @@ describe('the npm package', () => {
     await run('npm', ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: work, env: { ...process.env, PATH: NODE_PATH }, maxBuffer: 16 << 20 });
   }, 600_000);
 
-  it('holds only what runs: compiled JavaScript, the config schema, package.json and the README', async () => {
+  it('holds only what runs: compiled JavaScript, the config schema, package.json, the README and the LICENSE', async () => {
     const { stdout } = await run('tar', ['-tzf', tarball]);
     const files = stdout.trim().split('\n');
     expect(files).toContain('package/dist/cli/main.js');
     expect(files).toContain('package/dist/config/config.schema.json');
     const others = files.filter((f) => !/^package\/dist\/.+\.js$/.test(f));
-    expect(others.sort()).toEqual(['package/README.md', 'package/dist/config/config.schema.json', 'package/package.json']);
+    expect(others.sort()).toEqual(['package/LICENSE', 'package/README.md', 'package/dist/config/config.schema.json', 'package/package.json']);
   });
 
   it('npm install -g puts a working kgateway-admission on PATH that checks the examples', async () => {
