@@ -1,27 +1,10 @@
 import type { Logger } from 'pino';
 import { rejectedReview, type AdmissionReviewResponse } from '../admission/admissionReview.js';
 import type { AdmissionEngine, Endpoint } from '../admission/admissionEngine.js';
-import { loggedName } from './logFields.js';
+import { DecisionLog } from './decisionLog.js';
 import type { AdmissionMetrics } from './metrics.js';
 
-/** The message of the one info line logged per admission decision. */
-export const DECISION_MESSAGE = 'admission decision';
-
-/** Bytes of a decision line's reason: enough for a dozen refs, and a line stays a line. */
-export const MAX_REASON_BYTES = 1024;
-const ELLIPSIS = '…';
-const encoder = new TextEncoder();
-
-/** `text` on one line, cut to MAX_REASON_BYTES of UTF-8, at a character boundary, ending in … when cut. */
-export function boundedReason(text: string): string {
-  // Some denial messages span lines (the grant guard's); a reason reads as one.
-  const reason = text.includes('\n') ? text.replace(/\s*\n\s*/g, ' ') : text;
-  if (reason.length * 3 <= MAX_REASON_BYTES || Buffer.byteLength(reason) <= MAX_REASON_BYTES) return reason;
-  const room = new Uint8Array(MAX_REASON_BYTES - Buffer.byteLength(ELLIPSIS));
-  // encodeInto stops before a character that does not fit whole.
-  const { read } = encoder.encodeInto(reason, room);
-  return reason.slice(0, read) + ELLIPSIS;
-}
+export { boundedReason, DECISION_MESSAGE, MAX_REASON_BYTES } from './decisionLog.js';
 
 /** What goes back to the API server for one request. */
 export interface Answer {
@@ -53,13 +36,13 @@ export interface AdmissionAnswersOptions {
 export class AdmissionAnswers {
   private readonly engine: AdmissionEngine;
   private readonly logger: Logger;
-  private readonly decisionLogger: Logger;
   private readonly metrics: AdmissionMetrics;
+  private readonly decisions: DecisionLog;
 
   constructor(options: AdmissionAnswersOptions) {
+    this.decisions = new DecisionLog(options.decisionLogger);
     this.engine = options.engine;
     this.logger = options.logger;
-    this.decisionLogger = options.decisionLogger;
     this.metrics = options.metrics;
   }
 
@@ -73,24 +56,18 @@ export class AdmissionAnswers {
     const operation = admission?.operation ?? 'unknown';
     this.metrics.observe({ endpoint, kind, operation, decision: outcome.decision }, seconds);
     // One line per decision; names only, never object bodies.
-    this.decisionLogger.info(
-      {
-        endpoint,
-        uid: loggedName(outcome.body.response.uid),
-        kind: loggedName(kind),
-        operation,
-        namespace: loggedName(admission?.object?.metadata?.namespace ?? admission?.namespace),
-        name: loggedName(admission?.object?.metadata?.name ?? admission?.name),
-        decision: outcome.decision,
-        durationMs: Math.round(seconds * 1e6) / 1e3,
-        ...(outcome.decision === 'invalid'
-          ? { reason: outcome.body.response.status?.message }
-          : outcome.reason !== undefined
-            ? { reason: boundedReason(outcome.reason) }
-            : {}),
-      },
-      DECISION_MESSAGE,
-    );
+    this.decisions.write({
+      endpoint,
+      uid: outcome.body.response.uid,
+      kind,
+      operation,
+      namespace: admission?.object?.metadata?.namespace ?? admission?.namespace,
+      name: admission?.object?.metadata?.name ?? admission?.name,
+      decision: outcome.decision,
+      durationMs: Math.round(seconds * 1e6) / 1e3,
+      reason: outcome.decision === 'invalid' ? outcome.body.response.status?.message : outcome.reason,
+      reasonBounded: outcome.decision === 'invalid',
+    });
     return { statusCode: outcome.statusCode, body: outcome.body };
   }
 
