@@ -35,7 +35,7 @@ export interface DecisionFields {
 }
 
 interface PinoInternals {
-  [symbols.streamSym]: { write(line: string): unknown };
+  [symbols.streamSym]: { write(line: string): unknown; writeDecision?: (line: string) => void };
   [symbols.mixinSym]?: unknown;
   [symbols.formattersSym]: { log?: unknown };
   [symbols.nestedKeySym]?: unknown;
@@ -99,7 +99,8 @@ export class DecisionLog {
       return;
     }
     const p = this.pino;
-    p[symbols.streamSym].write(
+    const stream = p[symbols.streamSym];
+    const line =
       p[symbols.lsCacheSym][logger.levels.values.info!] +
         p[symbols.timeSym]() +
         p[symbols.chindingsSym] +
@@ -112,8 +113,10 @@ export class DecisionLog {
         field('decision', fields.decision) +
         `,"durationMs":${fields.durationMs}` +
         field('reason', reason) +
-        this.messageField +
-        p[symbols.endSym],
-    );
+      this.messageField +
+      p[symbols.endSym];
+    // A BatchedDecisionLines destination (serve's) takes decision lines in batches.
+    if (stream.writeDecision) stream.writeDecision(line);
+    else stream.write(line);
   }
 }
