@@ -23,11 +23,12 @@ export const INVALID_JSON_REASON = `request body is not valid JSON: ${new errorC
 
 /**
  * application/json as plain JSON.parse, or undefined for a body that is not
- * JSON. Fastify's default parser (secure-json-parse: JSON.parse plus two
- * regex scans of the text for "__proto__" and "constructor" keys; its cost:
- * bench/README.md, "What changed in src/ because of this bench") guards code that merges a parsed body into other objects; the
- * review is only read here, never merged or assigned from, so the scans buy
- * nothing. A leading BOM is skipped, as Fastify's parser does.
+ * JSON. Fastify's default parser (secure-json-parse: JSON.parse plus two regex
+ * scans of the text for "__proto__" and "constructor" keys; its cost:
+ * bench/README.md, "What changed in src/ because of this bench") guards code
+ * that merges a parsed body into other objects; the review is only read here,
+ * never merged or assigned from, so the scans buy nothing. A leading BOM is
+ * skipped, as Fastify's parser does.
  */
 export function parseJsonBody(text: string): { ok: true; value: unknown } | { ok: false } {
   try {

@@ -55,8 +55,8 @@ const field = (key: string, value: string | undefined) => (value === undefined ?
  * level word, time, bindings, then the fields and msg, to the logger's own
  * destination) but built as one string from known fields: pino's generic path
  * (the hook wrapper, the message formatter, a loop over an object's keys with
- * a check per value) measured ~2 µs of CPU per request in the bench
- * (bench/README.md, "What changed"). Every other line goes through pino.
+ * a check per value) costs more per request (bench/README.md, "What changed
+ * in src/ because of this bench"). Every other line goes through pino.
  */
 export class DecisionLog {
   private readonly pino: PinoInternals;

@@ -11,11 +11,11 @@ export interface LineDestination {
  * A pino destination that hands the per-request decision lines
  * (`writeDecision`, from DecisionLog) to the underlying destination 4 KiB at a
  * time, and every other line at once. pino's sonic-boom, given one line per
- * request, measures the bytes of all it holds on each write (~3.6 µs of CPU a
- * line in a loop on the bench machine, ~0.1 µs batched): see bench/README.md,
- * "What changed". Order is kept: a batch is handed over before any other line,
- * flush and flushSync; a batch waits at most `flushIntervalMs` (unless 0), and
- * what is left is written when the process exits.
+ * request, measures the bytes of all it holds on each write, over 30 times
+ * the cost of a batched line (bench/README.md, "What changed in src/ because
+ * of this bench"). Order is kept: a batch is handed over before any other
+ * line, flush and flushSync; a batch waits at most `flushIntervalMs` (unless
+ * 0), and what is left is written when the process exits.
  */
 export class BatchedDecisionLines implements LineDestination {
   private pending = '';

@@ -19,14 +19,15 @@ interface MetricValue {
 }
 
 /**
- * kgateway_admission_requests_total and kgateway_admission_request_duration_seconds
- * kept per label set in plain fields, and read by prom-client's registry at
- * scrape time (its metric interface: name, help, type, get()). prom-client's
- * own Counter and Histogram check the label names and build a key string of
- * every label on each inc() and observe(), twice per request, and a labelled
- * child does the same work; here a request costs one Map look-up of a short
- * key and a few additions (bench/README.md, "What changed"). The exposition
- * is prom-client's, line for line.
+ * kgateway_admission_requests_total and
+ * kgateway_admission_request_duration_seconds kept per label set in plain
+ * fields, and read by prom-client's registry at scrape time (its metric
+ * interface: name, help, type, get()). prom-client's own Counter and Histogram
+ * check the label names and build a key string of every label on each inc()
+ * and observe(), twice per request, and a labelled child does the same work;
+ * here a request costs one Map look-up of a short key and a few additions
+ * (bench/README.md, "What changed in src/ because of this bench"). The
+ * exposition is prom-client's, line for line.
  */
 export class RequestMetrics {
   private readonly series = new Map<string, RequestSeries>();
