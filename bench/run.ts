@@ -12,18 +12,18 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ensureCertificates } from '../dist/certificates/files.js';
-import { apiserverPart } from './lib/apiserver.mjs';
-import { admissionBodies } from './lib/bodies.mjs';
-import { summarizeProfile } from './lib/cpuprofile.mjs';
-import { abRun, h2loadRate, wrkRun } from './lib/load.mjs';
-import { chartMemoryLimitMiB, chartNodeArgs, memoryCgroup } from './lib/memoryLimit.mjs';
-import { startServer } from './lib/servers.mjs';
-import { ensureGoPeer } from './peers/goPeer.mjs';
-import { startupPart } from './lib/startup.mjs';
-import { ensureTools, toolVersions } from './lib/tools.mjs';
-import { worstCasePart } from './lib/worstCase.mjs';
-import { log, median, REPO_ROOT, round, rssMiB, run, table } from './lib/util.mjs';
+import { ensureCertificates } from '#dist/certificates/files.js';
+import { apiserverPart, type ApiserverFigures } from './lib/apiserver.ts';
+import { admissionBodies } from './lib/bodies.ts';
+import { summarizeProfile } from './lib/cpuprofile.ts';
+import { abRun, h2loadRate, wrkRun, type LoadRun } from './lib/load.ts';
+import { chartMemoryLimitMiB, chartNodeArgs, memoryCgroup } from './lib/memoryLimit.ts';
+import { startServer, type RunningServer } from './lib/servers.ts';
+import { ensureGoPeer } from './peers/goPeer.ts';
+import { startupPart } from './lib/startup.ts';
+import { ensureTools, toolVersions } from './lib/tools.ts';
+import { worstCasePart, type WorstCaseFigures } from './lib/worstCase.ts';
+import { log, median, REPO_ROOT, round, rssMiB, run, table, type Row } from './lib/util.ts';
 
 const ALL_PARTS = ['keepalive', 'fresh', 'rate', 'scale', 'apiserver', 'startup', 'worstcase'];
 const { values: args } = parseArgs({
@@ -55,7 +55,77 @@ const began = Date.now();
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'kga-bench-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
-const results = {
+/** Figures of one server over rounds, as written to the JSON. */
+interface Picked {
+  rps: number;
+  p50_ms: number;
+  p90_ms: number;
+  p99_ms: number;
+  cpu_us_per_req: number;
+  errors?: number;
+}
+interface PeerFigures {
+  rps: number;
+  p99_ms: number;
+  cpu_us_per_request: number;
+  errors?: number;
+}
+type Endpoint = 'mutate' | 'validate';
+interface KeepaliveEntry {
+  ours: Picked;
+  ceiling: Picked;
+  ratio: number;
+  ratio_cpu: number;
+  ours_warn: Picked;
+  ratio_warn: number;
+  ratio_cpu_warn: number;
+}
+interface KeepaliveFigures extends KeepaliveEntry {
+  connections: Record<number, KeepaliveEntry>;
+  peers: Record<string, Record<Endpoint, Record<number, PeerFigures>> | { skipped: string }>;
+  kyverno_p90_ms_at_100: number;
+}
+interface ScaleEntry {
+  grants: number;
+  p99_ms: number;
+  https_p50_ms: number;
+  https_p99_ms: number;
+  https_p99_baseline_ms?: number;
+  https_p99_vs_baseline?: number;
+  rss_mib: number;
+  rss_peak_mib: number;
+  rss_unlimited_mib: number;
+  memory_limit_mib: number | null;
+  oom_kills: number;
+  [figure: string]: unknown;
+}
+interface Results {
+  machine: {
+    cpus: number;
+    cpu_model: string | undefined;
+    mem_gib: number;
+    node: string;
+    loadavg_start: number[];
+    loadavg_end?: number[];
+    mode: string;
+    tools?: Record<string, string>;
+    seconds?: number;
+  };
+  bodies?: { mutate_bytes: number; validate_bytes: number };
+  keepalive?: KeepaliveFigures;
+  fresh?: KeepaliveEntry & { concurrency: number };
+  rate_1000?: Record<Endpoint, Record<'ours' | 'ceiling', Picked>>;
+  scale?: ScaleEntry[];
+  apiserver?: ApiserverFigures;
+  apiserver_skipped?: string;
+  apiserver_error?: string;
+  startup?: Awaited<ReturnType<typeof startupPart>>;
+  worst_case?: WorstCaseFigures;
+  soak?: SoakFigures;
+  targets?: TargetRow[];
+}
+
+const results: Results = {
   machine: {
     cpus: os.cpus().length,
     cpu_model: os.cpus()[0]?.model,
@@ -66,7 +136,7 @@ const results = {
   },
 };
 
-const pick = (r) => ({
+const pick = (r: LoadRun): Picked => ({
   rps: round(r.rps, 0),
   p50_ms: round(r.p50_ms, 3),
   p90_ms: round(r.p90_ms, 3),
@@ -76,7 +146,7 @@ const pick = (r) => ({
 });
 
 /** Aggregates rounds of one server: summed throughput, median percentiles. */
-function aggregate(rounds) {
+function aggregate(rounds: readonly LoadRun[]): LoadRun {
   const requests = rounds.reduce((a, r) => a + r.requests, 0);
   const seconds = rounds.reduce((a, r) => a + r.seconds, 0);
   const cpu = rounds.reduce((a, r) => a + (r.serverCpuUsPerReq * r.requests) / 1e6, 0);
@@ -93,11 +163,11 @@ function aggregate(rounds) {
 }
 
 /** Median over rounds of ours/ceiling from runs next to each other in time. */
-const pairedRatio = (ours, ceiling) => round(median(ours.map((o, i) => o.rps / ceiling[i].rps)), 3);
+const pairedRatio = (ours: readonly LoadRun[], ceiling: readonly LoadRun[]) => round(median(ours.map((o, i) => o.rps / ceiling[i]!.rps)), 3);
 /** Ceiling's server CPU per request over ours: the ratio neighbours on the machine disturb least. */
-const cpuRatio = (ours, ceiling) => round(aggregate(ceiling).serverCpuUsPerReq / aggregate(ours).serverCpuUsPerReq, 3);
+const cpuRatio = (ours: readonly LoadRun[], ceiling: readonly LoadRun[]) => round(aggregate(ceiling).serverCpuUsPerReq / aggregate(ours).serverCpuUsPerReq, 3);
 
-async function setup() {
+async function setup(): Promise<BenchEnv> {
   const certs = await ensureCertificates(path.join(tmp, 'certs'), ['127.0.0.1', 'localhost']);
   const bodies = admissionBodies();
   const files = { mutate: path.join(tmp, 'mutate.json'), validate: path.join(tmp, 'validate.json') };
@@ -114,13 +184,22 @@ async function setup() {
  * the bare-Node floor and the controller-runtime webhook (built into the
  * tools cache first; skipped with a loud line where Go is absent).
  */
-async function startServers(env, { peers }) {
+interface BenchEnv {
+  certFile: string;
+  keyFile: string;
+  files: Record<Endpoint, string>;
+  warnConfig: string;
+}
+
+type Servers = { ceiling: RunningServer; ours: RunningServer; oursWarn: RunningServer } & Partial<Record<'floor' | 'go', RunningServer>>;
+
+async function startServers(env: BenchEnv, { peers }: { peers: boolean }): Promise<{ servers: Servers; skipped: Record<string, string> }> {
   const c = { certFile: env.certFile, keyFile: env.keyFile };
   const ceiling = await startServer({ kind: 'ceiling', name: 'ceiling', ...c });
   const ours = await startServer({ kind: 'ours', name: 'ours', ...c });
   const oursWarn = await startServer({ kind: 'ours', name: 'ours_warn', config: env.warnConfig, ...c });
-  const servers = { ceiling, ours, oursWarn };
-  const skipped = {};
+  const servers: Servers = { ceiling, ours, oursWarn };
+  const skipped: Record<string, string> = {};
   if (peers) {
     servers.floor = await startServer({ kind: 'floor', name: 'floor', ...c });
     const go = await ensureGoPeer({ log });
@@ -134,50 +213,57 @@ async function startServers(env, { peers }) {
   return { servers, skipped };
 }
 
-const PEERS = ['ours', 'floor', 'go', 'ceiling'];
-const PEER_LABELS = { ours: 'ours (info log)', floor: 'bare Node floor (JSON.parse, uid)', go: 'Go controller-runtime', ceiling: 'bare Node ceiling' };
+type Peer = 'ours' | 'floor' | 'go' | 'ceiling';
+const PEERS: Peer[] = ['ours', 'floor', 'go', 'ceiling'];
+const PEER_LABELS: Record<Peer, string> = { ours: 'ours (info log)', floor: 'bare Node floor (JSON.parse, uid)', go: 'Go controller-runtime', ceiling: 'bare Node ceiling' };
 
-async function keepalivePart(env, servers, skippedPeers = {}) {
+type ByEndpoint<T> = Record<Endpoint, Record<number, T>>;
+type Variant = 'ceiling' | 'ours' | 'ours_warn';
+const ENDPOINTS: Endpoint[] = ['mutate', 'validate'];
+
+async function keepalivePart(env: BenchEnv, servers: Servers, skippedPeers: Record<string, string> = {}): Promise<KeepaliveFigures> {
   const bodies = { '/mutate': env.files.mutate, '/validate': env.files.validate };
   log('keep-alive: warming up');
   for (const s of Object.values(servers)) await wrkRun(s, { connections: 16, seconds: 1, bodies });
-  const out = { connections: {}, peers: {} };
-  const rows = [];
-  const peerRows = [];
+  const out: Pick<KeepaliveFigures, 'connections' | 'peers'> = { connections: {}, peers: {} };
+  const rows: Row[] = [];
+  const peerRows: Row[] = [];
+  const serverOf = (name: Peer): RunningServer => servers[name]!;
   const peerNames = PEERS.filter((name) => servers[name]);
-  const peerRuns = Object.fromEntries(peerNames.map((name) => [name, { mutate: {}, validate: {} }]));
-  for (const name of peerNames) out.peers[name] = { mutate: {}, validate: {} };
-  for (const name of Object.keys(skippedPeers)) out.peers[name] = { skipped: skippedPeers[name] };
+  const peerRuns = Object.fromEntries(peerNames.map((name) => [name, { mutate: {}, validate: {} }])) as Record<Peer, ByEndpoint<LoadRun[]>>;
+  const peerFigures = Object.fromEntries(peerNames.map((name) => [name, { mutate: {}, validate: {} }])) as Record<Peer, ByEndpoint<PeerFigures>>;
+  Object.assign(out.peers, peerFigures);
+  for (const name of Object.keys(skippedPeers)) out.peers[name] = { skipped: skippedPeers[name]! };
   for (const c of CONNECTIONS) {
-    const runs = { ceiling: [], ours: [], ours_warn: [] };
-    for (const name of peerNames) for (const e of ['mutate', 'validate']) peerRuns[name][e][c] = [];
+    const runs: Record<Variant, LoadRun[]> = { ceiling: [], ours: [], ours_warn: [] };
+    for (const name of peerNames) for (const e of ENDPOINTS) peerRuns[name][e][c] = [];
     for (let r = 0; r < P.kaRounds; r++) {
       // Alternate the order so neither side always runs first.
-      const order = r % 2 === 0 ? ['ceiling', 'ours', 'ours_warn'] : ['ours_warn', 'ours', 'ceiling'];
+      const order: Variant[] = r % 2 === 0 ? ['ceiling', 'ours', 'ours_warn'] : ['ours_warn', 'ours', 'ceiling'];
       for (const name of order) {
         const server = name === 'ceiling' ? servers.ceiling : name === 'ours' ? servers.ours : servers.oursWarn;
         runs[name].push(await wrkRun(server, { connections: c, seconds: P.kaSecs, bodies }));
       }
-      log(`keep-alive ${c} conn round ${r + 1}/${P.kaRounds}: ours ${round(runs.ours[r].rps, 0)} rps, ceiling ${round(runs.ceiling[r].rps, 0)} rps`);
+      log(`keep-alive ${c} conn round ${r + 1}/${P.kaRounds}: ours ${round(runs.ours[r]!.rps, 0)} rps, ceiling ${round(runs.ceiling[r]!.rps, 0)} rps`);
       // The peers, one endpoint at a time, in the same round and with the
       // same flipping order as above.
       if (peerNames.length > 1) {
-        for (const endpoint of r % 2 === 0 ? ['mutate', 'validate'] : ['validate', 'mutate']) {
+        for (const endpoint of r % 2 === 0 ? ENDPOINTS : [...ENDPOINTS].reverse()) {
           for (const name of r % 2 === 0 ? peerNames : [...peerNames].reverse()) {
             const one = { [`/${endpoint}`]: env.files[endpoint] };
-            peerRuns[name][endpoint][c].push(await wrkRun(servers[name], { connections: c, seconds: P.kaSecs, bodies: one }));
+            peerRuns[name][endpoint][c]!.push(await wrkRun(serverOf(name), { connections: c, seconds: P.kaSecs, bodies: one }));
           }
         }
         log(
           `keep-alive ${c} conn round ${r + 1}/${P.kaRounds}, per endpoint: ` +
-            peerNames.map((name) => `${name} ${round(peerRuns[name].mutate[c][r].rps, 0)}/${round(peerRuns[name].validate[c][r].rps, 0)}`).join(', ') +
+            peerNames.map((name) => `${name} ${round(peerRuns[name].mutate[c]![r]!.rps, 0)}/${round(peerRuns[name].validate[c]![r]!.rps, 0)}`).join(', ') +
             ' rps (/mutate / /validate)',
         );
       }
     }
-    for (const endpoint of ['mutate', 'validate']) {
+    for (const endpoint of ENDPOINTS) {
       if (peerNames.length <= 1) break;
-      const oursRuns = peerRuns.ours[endpoint][c];
+      const oursRuns = peerRuns.ours[endpoint][c]!;
       const oursAgg = aggregate(oursRuns);
       for (const name of peerNames) {
         const agg = aggregate(peerRuns[name][endpoint][c]);
@@ -333,7 +419,7 @@ async function ratePart(env, servers) {
 
 /** The stand-in API server for `serve --kubeconfig`, in its own process. */
 async function startFakeApi(grants, kubeconfig) {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bench', 'fake-apiserver.mjs'), '--grants', String(grants), '--kubeconfig', kubeconfig], {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bench', 'lib', 'standInApiServer.ts'), '--grants', String(grants), '--kubeconfig', kubeconfig], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise((resolve, reject) => {
@@ -433,7 +519,7 @@ async function scalePart(env) {
   try {
     for (const n of GRANT_SIZES) {
       // Decision time and the view's memory, in a process of its own.
-      const child = await run(process.execPath, ['--expose-gc', path.join(REPO_ROOT, 'bench', 'scale-child.mjs'), '--grants', String(n), '--iterations', String(P.scaleIters)], {
+      const child = await run(process.execPath, ['--expose-gc', path.join(REPO_ROOT, 'bench', 'scale-child.ts'), '--grants', String(n), '--iterations', String(P.scaleIters)], {
         timeoutMs: 300_000,
       });
       if (child.code !== 0) throw new Error(`scale child (${n} grants) failed: ${child.stderr}`);
@@ -549,7 +635,6 @@ async function experimentsMode(env) {
     ['fastify as product', { kind: 'variant', extraArgs: ['--variant', 'fastify'] }],
     ['+ plain JSON.parse body parser', { kind: 'variant', extraArgs: ['--variant', 'fastify', '--parser', 'json'] }],
     ['+ async log destination', { kind: 'variant', extraArgs: ['--variant', 'fastify', '--parser', 'json', '--log', 'async'] }],
-    ['+ cached metric children', { kind: 'variant', extraArgs: ['--variant', 'fastify', '--parser', 'json', '--log', 'async', '--metrics', 'cached'] }],
     ['fastify, no decision log, no metrics', { kind: 'variant', extraArgs: ['--variant', 'fastify', '--parser', 'json', '--log', 'none', '--metrics', 'none'] }],
     ['raw node:https, log + metrics', { kind: 'variant', extraArgs: ['--variant', 'raw'] }],
     ['raw node:https, no log, no metrics', { kind: 'variant', extraArgs: ['--variant', 'raw', '--log', 'none', '--metrics', 'none'] }],
