@@ -105,8 +105,8 @@ export async function rssMiB(pid: number): Promise<number> {
 export type Row = Record<string, unknown>;
 
 /** Prints a table of rows (objects) with the given columns [key, title]. */
-export function table(title: string, columns: readonly (readonly [string, string])[], rows: readonly Row[]): string {
-  const cells = rows.map((r) => columns.map(([k]) => (r[k] === undefined || r[k] === null ? '' : String(r[k]))));
+export function table(title: string, columns: readonly (readonly [string, string])[], rows: readonly object[]): string {
+  const cells = (rows as readonly Row[]).map((r) => columns.map(([k]) => (r[k] === undefined || r[k] === null ? '' : String(r[k]))));
   const widths = columns.map(([, t], i) => Math.max(t.length, ...cells.map((c) => c[i]!.length)));
   const line = (vals: readonly string[]) => `| ${vals.map((v, i) => v.padEnd(widths[i]!)).join(' | ')} |`;
   const out = [`\n${title}`, line(columns.map(([, t]) => t)), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)];
