@@ -2,7 +2,7 @@
 // test: discovery of the Gateway API and kgateway groups, paginated lists of
 // N ReferenceGrants (generated page by page, so this process holds none of
 // them), the examples' GatewayClass and GatewayParameters, and watches that
-// stay open without events. Enough for `serve --kubeconfig` to sync a live
+// stay open without events, and no labelled Namespace. Enough for `serve --kubeconfig` to sync a live
 // view of N grants without creating them through a real API server.
 //
 // Run as a process of its own by the scale part (so its work never shares the
@@ -108,6 +108,8 @@ export async function startStandInApiServer({ grants, namespaces, examples }: { 
       for (let i = start; i < end; i++) items.push(strip(grant(i, namespaces, { full: true })));
       return list('ReferenceGrant', apiVersion, items, res, end < grants ? String(end) : '');
     }
+    // Namespaces (the server watches those with the enforcement label): none labelled.
+    if (p === '/api/v1/namespaces') return list('Namespace', 'v1', [], res);
     if (/^\/apis\/gateway\.networking\.k8s\.io\/v1\/gatewayclasses$/.test(p)) return list('GatewayClass', `${GW}/v1`, classes, res);
     m = /^\/apis\/gateway\.kgateway\.dev\/v1alpha1(?:\/namespaces\/[^/]+)?\/gatewayparameters$/.exec(p);
     if (m) return list('GatewayParameters', `${KGW}/v1alpha1`, parameters, res);
