@@ -1,8 +1,11 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
-import type { Server as HttpsServer } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Logger } from 'pino';
 import type { AdmissionEngine } from '../admission/admissionEngine.js';
+import { AdmissionAnswers } from './admissionAnswers.js';
 import { admissionRoutes } from './admissionRoutes.js';
+import { admissionFastPath } from './fastPath.js';
 import { healthRoutes } from './healthRoutes.js';
 import type { AdmissionMetrics } from './metrics.js';
 import type { LoadedTls } from '../certificates/files.js';
@@ -31,15 +34,40 @@ export interface AppOptions {
  * `inject()` or a real socket at will. There is no plain-HTTP variant.
  */
 export function buildApp(options: AppOptions): FastifyInstance {
+  const https = {
+    ...secureContextOptions(options.tls),
+    // Node's defaults (120 s for a handshake, 60 s for headers checked
+    // every 30 s) let a client that never starts TLS, or sends headers a
+    // byte at a time, hold a connection for minutes.
+    handshakeTimeout: options.handshakeTimeoutMs,
+    headersTimeout: options.headersTimeoutMs,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(options.headersTimeoutMs / 4))),
+  };
+  const answers = new AdmissionAnswers({ engine: options.engine, logger: options.logger, decisionLogger: options.decisionLogger ?? options.logger, metrics: options.metrics });
+  const requireClientCertificate = options.tls.ca !== undefined;
+  // server.close() closes the connections that are idle when it is called;
+  // one busy then (a request in flight at SIGTERM) would stay open after its
+  // response for the keep-alive timeout (120 s) and hold the exit. So while
+  // closing, each response is followed by closing whatever has become idle.
+  let closing = false;
+  let server: HttpsServer | undefined;
+  const afterResponse = () => {
+    if (closing) setImmediate(() => server?.closeIdleConnections());
+  };
+  const fastPath = admissionFastPath({ answers, bodyLimitBytes: options.bodyLimitBytes, requireClientCertificate, isClosing: () => closing, afterResponse });
   const app = Fastify({
-    https: {
-      ...secureContextOptions(options.tls),
-      // Node's defaults (120 s for a handshake, 60 s for headers checked
-      // every 30 s) let a client that never starts TLS, or sends headers a
-      // byte at a time, hold a connection for minutes.
-      handshakeTimeout: options.handshakeTimeoutMs,
-      headersTimeout: options.headersTimeoutMs,
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(options.headersTimeoutMs / 4))),
+    https,
+    // The server is made here so that the admission requests the API server
+    // sends take the fast path; everything else goes to Fastify's handler.
+    serverFactory: (fastifyHandler: (req: IncomingMessage, res: ServerResponse) => void) => {
+      server = createHttpsServer(https, (req, res) => {
+        if (!fastPath(req, res)) fastifyHandler(req, res);
+      });
+      // What Fastify sets on a server it makes itself.
+      server.keepAliveTimeout = options.keepAliveTimeoutMs;
+      server.requestTimeout = options.requestTimeoutMs;
+      server.setTimeout(0);
+      return server;
     },
     loggerInstance: options.logger,
     // The admission routes log one line per decision themselves.
@@ -60,11 +88,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // connections at once.
   app.server.maxConnections = options.maxConnections;
   closeSilentConnections(app.server as unknown as HttpsServer, options.headersTimeoutMs);
-  // server.close() closes the connections that are idle when it is called;
-  // one busy then (a request in flight at SIGTERM) would stay open after its
-  // response for the keep-alive timeout (120 s) and hold the exit. So while
-  // closing, each response is followed by closing whatever has become idle.
-  let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
   });
@@ -72,16 +95,15 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // an async hook costs a promise and a microtask per request for a check
   // that is false until shutdown. (Hooks cannot be added once listening.)
   app.addHook('onResponse', (_request, _reply, done) => {
-    if (closing) setImmediate(() => app.server.closeIdleConnections());
+    afterResponse();
     done();
   });
   void app.register(admissionRoutes, {
-    engine: options.engine,
+    answers,
     logger: options.logger,
-    ...(options.decisionLogger ? { decisionLogger: options.decisionLogger } : {}),
     metrics: options.metrics,
     bodyLimitBytes: options.bodyLimitBytes,
-    requireClientCertificate: options.tls.ca !== undefined,
+    requireClientCertificate,
   });
   void app.register(healthRoutes, { notReadyReason: options.notReadyReason });
   return app;

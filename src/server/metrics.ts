@@ -1,27 +1,26 @@
 import { createServer, type Server } from 'node:http';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { RequestMetrics, type RequestLabels } from './requestMetrics.js';
 
-const LABELS = ['endpoint', 'kind', 'operation', 'decision'] as const;
 const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT', 'unknown']);
 
 /** Prometheus metrics of the webhook, served on their own plain-HTTP port. */
 export class AdmissionMetrics {
   readonly registry = new Registry();
-  readonly requests = new Counter({
-    name: 'kgateway_admission_requests_total',
-    help: 'Admission reviews answered, by endpoint, kind, operation and decision.',
-    labelNames: LABELS,
-    registers: [this.registry],
-  });
-  readonly duration = new Histogram({
-    name: 'kgateway_admission_request_duration_seconds',
-    help: 'Time from a parsed AdmissionReview to its response, by endpoint, kind, operation and decision.',
-    labelNames: LABELS,
+  private readonly requestMetrics = new RequestMetrics(
+    this.registry,
+    {
+      requests: 'kgateway_admission_requests_total',
+      requestsHelp: 'Admission reviews answered, by endpoint, kind, operation and decision.',
+      duration: 'kgateway_admission_request_duration_seconds',
+      durationHelp: 'Time from a parsed AdmissionReview to its response, by endpoint, kind, operation and decision.',
+    },
     // Up to the API server's longest webhook timeout (30 s), so a p99 near the
     // chart's timeoutSeconds (default 5) is seen, not clamped at the top bucket.
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5, 5, 10, 30],
-    registers: [this.registry],
-  });
+    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5, 5, 10, 30],
+  );
+  readonly requests = this.requestMetrics.requests;
+  readonly duration = this.requestMetrics.duration;
 
   readonly watchLists = new Counter({
     name: 'kgateway_admission_watch_lists_total',
@@ -101,17 +100,17 @@ export class AdmissionMetrics {
     this.kinds = new Set([...(options.kinds ?? []), 'unknown']);
   }
 
-  observe(labels: Record<(typeof LABELS)[number], string>, seconds: number): void {
-    const bounded = {
-      ...labels,
+  observe(labels: RequestLabels, seconds: number): void {
+    const series = this.requestMetrics.seriesOf(
+      labels.endpoint,
       // The kind comes from the request: any client that reaches the port
       // could otherwise mint a series per request, or, were the first kinds
       // seen kept, push the real ones into "other" with a few junk kinds.
-      kind: this.kinds.has(labels.kind) ? labels.kind : 'other',
-      operation: OPERATIONS.has(labels.operation) ? labels.operation : 'other',
-    };
-    this.requests.inc(bounded);
-    this.duration.observe(bounded, seconds);
+      this.kinds.has(labels.kind) ? labels.kind : 'other',
+      OPERATIONS.has(labels.operation) ? labels.operation : 'other',
+      labels.decision,
+    );
+    this.requestMetrics.observe(series, seconds);
   }
 }
 

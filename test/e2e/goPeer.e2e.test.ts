@@ -8,7 +8,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureGoPeer, goPeerArgs } from '../../bench/peers/goPeer.mjs';
+import { ensureGoPeer, goPeerArgs } from '../../bench/peers/goPeer.ts';
 import { REPO } from '../support/cli.js';
 import { freePorts, generateServingCert } from '../../harness/index.ts';
 import { httpsRequest, type HttpsResponse } from '../support/https.js';

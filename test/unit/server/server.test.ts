@@ -108,6 +108,25 @@ describe('the webhook over real HTTPS', () => {
     });
   });
 
+  it("answers alike through the fast path (application/json) and through Fastify's routes (application/json; charset=utf-8)", async () => {
+    const cases: [string, unknown][] = [
+      ['/mutate', admissionReview(admissionRequest(gateway()))],
+      ['/validate', admissionReview(admissionRequest(httpListenerPolicy()))],
+      ['/validate', { hello: 'world' }],
+      ['/validate', '{"apiVersion": '],
+      ['/mutate', '[1,2]'],
+    ];
+    for (const [path, body] of cases) {
+      const fast = await post(webhook, path, body);
+      const routed = await post(webhook, path, body, 'application/json; charset=utf-8');
+      expect({ status: fast.status, contentType: fast.headers['content-type'], body: fast.text }).toEqual({
+        status: routed.status,
+        contentType: routed.headers['content-type'],
+        body: routed.text,
+      });
+    }
+  });
+
   it('serves /healthz and /readyz on the admission port', async () => {
     expect((await httpsRequest(`${webhook.server.url}/healthz`, { ca: webhook.ca })).json()).toEqual({ status: 'ok' });
     expect((await httpsRequest(`${webhook.server.url}/readyz`, { ca: webhook.ca })).json()).toEqual({ status: 'ready' });

@@ -5,9 +5,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, httpsStatus, median, REPO_ROOT, round, sleep } from './util.mjs';
+import { freePort, httpsStatus, median, REPO_ROOT, round, sleep } from './util.ts';
 
-async function timeToReady(args, { pollMs = 2 } = {}) {
+async function timeToReady(args: string[], { pollMs = 2 }: { pollMs?: number } = {}): Promise<number> {
   const port = await freePort();
   const metricsPort = await freePort();
   const started = process.hrtime.bigint();
@@ -16,7 +16,7 @@ async function timeToReady(args, { pollMs = 2 } = {}) {
     stdio: ['ignore', openSync('/dev/null', 'a'), 'pipe'],
   });
   let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
+  child.stderr!.on('data', (d) => (stderr += d));
   let exited = false;
   child.on('exit', () => (exited = true));
   try {
@@ -27,13 +27,13 @@ async function timeToReady(args, { pollMs = 2 } = {}) {
     }
     return Number(process.hrtime.bigint() - started) / 1e6;
   } finally {
-    const done = new Promise((resolve) => (exited ? resolve() : child.once('exit', resolve)));
+    const done = new Promise<void>((resolve) => (exited ? resolve() : child.once('exit', () => resolve())));
     child.kill('SIGTERM');
     await done;
   }
 }
 
-async function nodeBaseline() {
+async function nodeBaseline(): Promise<number> {
   const started = process.hrtime.bigint();
   await new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
@@ -43,7 +43,13 @@ async function nodeBaseline() {
   return Number(process.hrtime.bigint() - started) / 1e6;
 }
 
-export async function startupPart({ runs, certFile, keyFile }) {
+export interface StartupFigures {
+  runs: number;
+  median_ms: number;
+  max_ms: number;
+}
+
+export async function startupPart({ runs, certFile, keyFile }: { runs: number; certFile: string; keyFile: string }): Promise<Record<'ready' | 'ready_generating_certs' | 'node_baseline', StartupFigures>> {
   const main = path.join(REPO_ROOT, 'dist', 'cli', 'main.js');
   const manifests = path.join(REPO_ROOT, 'examples');
   const withCerts = [];
@@ -62,6 +68,6 @@ export async function startupPart({ runs, certFile, keyFile }) {
       }
     }
   }
-  const summary = (xs) => ({ runs: xs.length, median_ms: round(median(xs), 1), max_ms: round(Math.max(...xs), 1) });
+  const summary = (xs: number[]): StartupFigures => ({ runs: xs.length, median_ms: round(median(xs), 1), max_ms: round(Math.max(...xs), 1) });
   return { ready: summary(withCerts), ready_generating_certs: summary(generating), node_baseline: summary(bare) };
 }

@@ -5,7 +5,7 @@
 //                  per request (wrk and h2load resume TLS sessions on reconnect)
 //   nghttp2-client `h2load --h1 --rps`: fixed request rate, per-request log
 import { execFileSync, spawnSync } from 'node:child_process';
-import { log } from './util.mjs';
+import { log } from './util.ts';
 
 const TOOLS = [
   { bin: 'wrk', pkg: 'wrk' },
@@ -13,17 +13,17 @@ const TOOLS = [
   { bin: 'h2load', pkg: 'nghttp2-client' },
 ];
 
-function has(bin) {
+function has(bin: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
 }
 
-export function ensureTools() {
+export function ensureTools(): void {
   const missing = TOOLS.filter((t) => !has(t.bin));
   if (missing.length === 0) return;
   const pkgs = missing.map((t) => t.pkg);
   log(`installing load generators with apt-get: ${pkgs.join(' ')}`);
   const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
-  const apt = (args) =>
+  const apt = (args: string[]) =>
     execFileSync(sudo[0] ?? 'apt-get', [...(sudo.length ? ['apt-get'] : []), ...args], {
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
@@ -38,8 +38,8 @@ export function ensureTools() {
   if (still.length) throw new Error(`could not install ${still.join(', ')}`);
 }
 
-export function toolVersions() {
-  const first = (cmd, args) => {
+export function toolVersions(): Record<string, string> {
+  const first = (cmd: string, args: string[]) => {
     const r = spawnSync(cmd, args, { encoding: 'utf8' });
     return `${r.stdout}${r.stderr}`.split('\n').find((l) => l.trim()) ?? '';
   };

@@ -6,14 +6,18 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { REPO_ROOT } from './util.mjs';
+import { REPO_ROOT } from './util.ts';
 
 /** The first document of examples/<file>, comments dropped. */
-export function exampleObject(file) {
+// Objects as YAML gives them: the bench reads and copies fields freely.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type KubeObject = Record<string, any>;
+
+export function exampleObject(file: string): KubeObject {
   return parse(readFileSync(path.join(REPO_ROOT, 'examples', file), 'utf8'));
 }
 
-function storedObject(object, manager) {
+function storedObject(object: KubeObject, manager: string): KubeObject {
   const created = '2026-01-15T09:30:00Z';
   const lastApplied = JSON.stringify(object);
   return {
@@ -45,7 +49,7 @@ function storedObject(object, manager) {
   };
 }
 
-function review(object, resource) {
+function review(object: KubeObject, resource: string): KubeObject {
   const [group, version] = object.apiVersion.split('/');
   const gvk = { group, version, kind: object.kind };
   const gvr = { group, version, resource };
@@ -81,7 +85,7 @@ function review(object, resource) {
 }
 
 /** { mutate, validate }: JSON strings of a Gateway CREATE and an HTTPListenerPolicy CREATE. */
-export function admissionBodies() {
+export function admissionBodies(): { mutate: string; validate: string } {
   const gateway = exampleObject('40-gateway.yaml');
   const policy = exampleObject('50-httplistenerpolicy-access-logs.yaml');
   return {
@@ -91,12 +95,12 @@ export function admissionBodies() {
 }
 
 /** The objects for part 3 (created through the API server), with a name suffix. */
-export function exampleGateway(name, namespace) {
+export function exampleGateway(name: string, namespace: string): KubeObject {
   const g = exampleObject('40-gateway.yaml');
   return { ...g, metadata: { ...g.metadata, name, ...(namespace ? { namespace } : {}) } };
 }
 
-export function examplePolicy(name, namespace) {
+export function examplePolicy(name: string, namespace: string): KubeObject {
   const p = exampleObject('50-httplistenerpolicy-access-logs.yaml');
   return { ...p, metadata: { ...p.metadata, name, ...(namespace ? { namespace } : {}) } };
 }

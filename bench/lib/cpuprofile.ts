@@ -2,7 +2,25 @@
 // package, and inclusive ("total") time of selected frames.
 import { readFileSync } from 'node:fs';
 
-function packageOf(url) {
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface ProfileRow {
+  name: string;
+  ms: number;
+  pct: number;
+}
+
+function packageOf(url: string): string {
   if (!url) return '(native/V8)';
   if (url.startsWith('node:')) {
     const mod = url.slice(5);
@@ -14,33 +32,36 @@ function packageOf(url) {
   const nm = url.lastIndexOf('/node_modules/');
   if (nm >= 0) {
     const rest = url.slice(nm + 14).split('/');
-    return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
+    const first = rest[0] ?? '';
+    return first.startsWith('@') ? `${first}/${rest[1]}` : first;
   }
   const dist = url.indexOf('/dist/');
   if (dist >= 0) return `dist/${url.slice(dist + 6).split('/')[0]}`;
-  return url.split('/').slice(-1)[0];
+  return url.split('/').at(-1) ?? url;
 }
 
 /**
- * @returns {{ totalMs: number, byPackage: {name: string, ms: number, pct: number}[], byFunction: {name: string, ms: number, pct: number}[], inclusive: Record<string, number> }}
  */
-export function summarizeProfile(file, { top = 25, inclusiveOf = [] } = {}) {
-  const profile = JSON.parse(readFileSync(file, 'utf8'));
+export function summarizeProfile(
+  file: string,
+  { top = 25, inclusiveOf = [] }: { top?: number; inclusiveOf?: string[] } = {},
+): { totalMs: number; byPackage: ProfileRow[]; byFunction: ProfileRow[]; inclusive: Record<string, number> } {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map();
+  const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const self = new Map();
+  const self = new Map<number, number>();
   const dts = profile.timeDeltas;
   for (let i = 0; i < profile.samples.length; i++) {
-    const id = profile.samples[i];
+    const id = profile.samples[i]!;
     self.set(id, (self.get(id) ?? 0) + (dts[i] ?? 0));
   }
   let total = 0;
-  const byPackage = new Map();
-  const byFunction = new Map();
-  const inclusive = Object.fromEntries(inclusiveOf.map((k) => [k, 0]));
+  const byPackage = new Map<string, number>();
+  const byFunction = new Map<string, number>();
+  const inclusive: Record<string, number> = Object.fromEntries(inclusiveOf.map((k) => [k, 0]));
   for (const [id, us] of self) {
-    const n = nodes.get(id);
+    const n = nodes.get(id)!;
     const cf = n.callFrame;
     const fname = cf.functionName || '(anonymous)';
     if (fname === '(idle)' || fname === '(program)') {
@@ -53,21 +74,21 @@ export function summarizeProfile(file, { top = 25, inclusiveOf = [] } = {}) {
     byFunction.set(key, (byFunction.get(key) ?? 0) + us);
     if (inclusiveOf.length) {
       // Walk up the stack once per frame name so recursion counts once.
-      const seen = new Set();
-      for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
-        const name = nodes.get(cur).callFrame.functionName;
+      const seen = new Set<string>();
+      for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+        const name = nodes.get(cur)!.callFrame.functionName;
         if (inclusive[name] !== undefined && !seen.has(name)) {
-          inclusive[name] += us;
+          inclusive[name] = inclusive[name]! + us;
           seen.add(name);
         }
       }
     }
   }
-  const rows = (m) =>
+  const rows = (m: Map<string, number>): ProfileRow[] =>
     [...m.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
       .map(([name, us]) => ({ name, ms: Math.round(us / 1000), pct: Math.round((1000 * us) / total) / 10 }));
-  for (const k of Object.keys(inclusive)) inclusive[k] = Math.round((1000 * inclusive[k]) / total) / 10;
+  for (const k of Object.keys(inclusive)) inclusive[k] = Math.round((1000 * inclusive[k]!) / total) / 10;
   return { totalMs: Math.round(total / 1000), byPackage: rows(byPackage), byFunction: rows(byFunction), inclusive };
 }

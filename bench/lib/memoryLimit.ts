@@ -6,13 +6,13 @@
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { REPO_ROOT } from './util.mjs';
+import { REPO_ROOT } from './util.ts';
 
 const V2 = '/sys/fs/cgroup';
 const V1 = '/sys/fs/cgroup/memory';
 
 /** resources.limits.memory of the chart's values.yaml, in MiB. */
-export function chartMemoryLimitMiB() {
+export function chartMemoryLimitMiB(): number {
   const values = readFileSync(path.join(REPO_ROOT, 'charts', 'kgateway-admission', 'values.yaml'), 'utf8');
   const match = /^resources:\n(?:\s+.*\n)*?\s+limits:\n(?:\s+.*\n)*?\s+memory:\s*"?(\d+)(Mi|Gi)"?/m.exec(values);
   if (!match) throw new Error('charts/kgateway-admission/values.yaml: no resources.limits.memory');
@@ -20,7 +20,7 @@ export function chartMemoryLimitMiB() {
 }
 
 /** nodeOptions of the chart's values.yaml (the server's NODE_OPTIONS in a pod), as arguments. */
-export function chartNodeArgs() {
+export function chartNodeArgs(): string[] {
   const values = parse(readFileSync(path.join(REPO_ROOT, 'charts', 'kgateway-admission', 'values.yaml'), 'utf8'));
   return String(values.nodeOptions ?? '').split(/\s+/).filter(Boolean);
 }
@@ -28,13 +28,14 @@ export function chartNodeArgs() {
 /**
  * A fresh memory cgroup limited to `limitMiB`, or a reason why there is none
  * (no cgroup filesystem, not writable).
- * @returns {{ wrap(command: string, args: string[]): [string, string[]], oomKills(): number, remove(): void } | { unavailable: string }}
  */
-export function memoryCgroup(limitMiB, name) {
+export type MemoryCgroup = { wrap(command: string, args: string[]): [string, string[]]; oomKills(): number; remove(): void } | { unavailable: string };
+
+export function memoryCgroup(limitMiB: number, name: string): MemoryCgroup {
   const bytes = String(limitMiB * 1024 * 1024);
-  let dir;
-  let limitFile;
-  let eventsFile;
+  let dir: string;
+  let limitFile: string;
+  let eventsFile: string;
   try {
     const v2Controllers = existsSync(`${V2}/cgroup.controllers`) ? readFileSync(`${V2}/cgroup.controllers`, 'utf8') : '';
     if (v2Controllers.split(/\s+/).includes('memory')) {
@@ -51,7 +52,7 @@ export function memoryCgroup(limitMiB, name) {
     mkdirSync(dir, { recursive: true });
     writeFileSync(`${dir}/${limitFile}`, bytes);
   } catch (error) {
-    return { unavailable: `cannot create a memory cgroup: ${error.message}` };
+    return { unavailable: `cannot create a memory cgroup: ${(error as Error).message}` };
   }
   return {
     // The shell moves itself into the cgroup, then execs the server: same

@@ -2,14 +2,14 @@
 // bare-Node ceiling and the peers (bench/peers/: the bare-Node floor and the
 // controller-runtime webhook). Each is stopped by its own pid; all are stopped when
 // the bench exits.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { goPeerArgs } from '../peers/goPeer.mjs';
-import { memoryCgroup } from './memoryLimit.mjs';
-import { BENCH_DIR, freePort, REPO_ROOT, waitForStatus } from './util.mjs';
+import { goPeerArgs } from '../peers/goPeer.ts';
+import { memoryCgroup } from './memoryLimit.ts';
+import { BENCH_DIR, freePort, REPO_ROOT, waitForStatus } from './util.ts';
 
-const live = new Set();
+const live = new Set<ChildProcess>();
 function stopAllSync() {
   for (const child of live) {
     try {
@@ -20,7 +20,7 @@ function stopAllSync() {
   }
 }
 process.on('exit', stopAllSync);
-for (const signal of ['SIGINT', 'SIGTERM']) {
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     stopAllSync();
     process.exit(130);
@@ -28,9 +28,9 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 }
 
 /** utime+stime of a pid in seconds (from /proc). */
-export function cpuSeconds(pid) {
+export function cpuSeconds(pid: number | undefined): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return NaN;
@@ -39,25 +39,55 @@ export function cpuSeconds(pid) {
 
 /**
  * ours: `serve` of dist/cli/main.js (or `entry`), with --manifests examples/ or --kubeconfig.
- * ceiling: bench/ceiling-server.mjs. variant: bench/experiments/variant-server.mjs.
- * floor: bench/peers/floor-server.mjs. go: the Go peer's binary (`binary`, from ensureGoPeer).
- * @param {{ kind: 'ours' | 'ceiling' | 'variant' | 'floor' | 'go', binary?: string, entry?: string, env?: Record<string, string>, name?: string, certFile: string, keyFile: string, config?: string,
- *           logFile?: string, nodeArgs?: string[], extraArgs?: string[], kubeconfig?: string, readyTimeoutMs?: number, memoryLimitMiB?: number }} o
+ * ceiling: bench/ceiling-server.ts. variant: bench/experiments/variant-server.ts.
+ * floor: bench/peers/floor-server.ts. go: the Go peer's binary (`binary`, from ensureGoPeer).
  */
-export async function startServer(o) {
+export interface ServerOptions {
+  kind: 'ours' | 'ceiling' | 'variant' | 'floor' | 'go';
+  binary?: string;
+  entry?: string;
+  env?: Record<string, string>;
+  name?: string;
+  certFile: string;
+  keyFile: string;
+  config?: string;
+  logFile?: string;
+  nodeArgs?: string[];
+  extraArgs?: string[];
+  kubeconfig?: string;
+  readyTimeoutMs?: number;
+  memoryLimitMiB?: number | undefined;
+}
+
+/** A server under test, started and ready. */
+export interface RunningServer {
+  name: string;
+  kind: ServerOptions['kind'];
+  url: string;
+  port: number;
+  pid: number;
+  readyMs: number;
+  /** Times the kernel killed the server for going past its memory limit (0 without one). */
+  oomKills(): number;
+  cpuSeconds(): number;
+  /** SIGINT lets `--cpu-prof` write its profile; SIGKILL after 10 s. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const port = await freePort();
   const stderrFile = path.join(path.dirname(o.certFile), `${o.name ?? o.kind}-${port}.stderr`);
   const out = openSync(o.logFile ?? '/dev/null', 'a');
   const err = openSync(stderrFile, 'a');
-  let args;
+  let args: string[];
   if (o.kind === 'ceiling') {
-    args = [path.join(BENCH_DIR, 'ceiling-server.mjs'), '--port', String(port), '--cert', o.certFile, '--key', o.keyFile, ...(o.extraArgs ?? [])];
+    args = [path.join(BENCH_DIR, 'ceiling-server.ts'), '--port', String(port), '--cert', o.certFile, '--key', o.keyFile, ...(o.extraArgs ?? [])];
   } else if (o.kind === 'floor') {
-    args = [path.join(BENCH_DIR, 'peers', 'floor-server.mjs'), '--port', String(port), '--cert', o.certFile, '--key', o.keyFile];
+    args = [path.join(BENCH_DIR, 'peers', 'floor-server.ts'), '--port', String(port), '--cert', o.certFile, '--key', o.keyFile];
   } else if (o.kind === 'go') {
     args = goPeerArgs({ port, certFile: o.certFile, keyFile: o.keyFile });
   } else if (o.kind === 'variant') {
-    args = [path.join(BENCH_DIR, 'experiments', 'variant-server.mjs'), '--port', String(port), '--cert', o.certFile, '--key', o.keyFile, ...(o.extraArgs ?? [])];
+    args = [path.join(BENCH_DIR, 'experiments', 'variant-server.ts'), '--port', String(port), '--cert', o.certFile, '--key', o.keyFile, ...(o.extraArgs ?? [])];
   } else {
     const metricsPort = await freePort();
     args = [
@@ -80,7 +110,7 @@ export async function startServer(o) {
   }
   // KGA_BENCH_NODE_ARGS: Node/V8 flags to try on our server (the product ships with none).
   const nodeArgs = o.kind === 'ours' ? (process.env.KGA_BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []) : [];
-  let command = o.kind === 'go' ? o.binary : process.execPath;
+  let command = o.kind === 'go' ? o.binary! : process.execPath;
   let commandArgs = o.kind === 'go' ? args : [...nodeArgs, ...(o.nodeArgs ?? []), ...args];
   const cgroup = o.memoryLimitMiB ? memoryCgroup(o.memoryLimitMiB, `kga-bench-${process.pid}-${port}`) : undefined;
   if (cgroup && 'unavailable' in cgroup) throw new Error(`a memory limit of ${o.memoryLimitMiB} MiB was asked for: ${cgroup.unavailable}`);
@@ -112,13 +142,11 @@ export async function startServer(o) {
     kind: o.kind,
     url,
     port,
-    pid: child.pid,
+    pid: child.pid!,
     readyMs: Date.now() - started,
-    /** Times the kernel killed the server for going past its memory limit (0 without one). */
     oomKills: () => cgroup?.oomKills() ?? 0,
     cpuSeconds: () => cpuSeconds(child.pid),
-    /** SIGINT lets `--cpu-prof` write its profile; SIGKILL after 10 s. */
-    async stop(signal = 'SIGTERM') {
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (exited) return;
       const done = new Promise((resolve) => child.once('exit', resolve));
       child.kill(signal);

@@ -4,12 +4,13 @@
 // /mutate with the same patch as the ceiling's, so the answer is as long).
 // No framework, no decision, no log.
 //
-//   node bench/peers/floor-server.mjs --port N --cert F --key F
+//   node bench/peers/floor-server.ts --port N --cert F --key F
 import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseConfig } from '../../dist/config/config.js';
-import { TLS_SETTINGS } from '../../dist/server/tls.js';
+import { parseConfig } from '#dist/config/config.js';
+import { TLS_SETTINGS } from '#dist/server/tls.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,7 +32,7 @@ const PATCH = Buffer.from(
   ]),
 ).toString('base64');
 
-function answer(uid, mutate) {
+function answer(uid: string, mutate: boolean): string {
   return JSON.stringify({
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
@@ -42,8 +43,8 @@ function answer(uid, mutate) {
 const server = https.createServer(
   {
     ...TLS_SETTINGS,
-    cert: readFileSync(values.cert),
-    key: readFileSync(values.key),
+    cert: readFileSync(values.cert!),
+    key: readFileSync(values.key!),
     keepAliveTimeout: defaults.server.keepAliveTimeoutMs,
     requestTimeout: 30_000,
   },
@@ -52,8 +53,8 @@ const server = https.createServer(
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
       return;
     }
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       let uid = '';
       try {
@@ -67,5 +68,5 @@ const server = https.createServer(
     });
   },
 );
-server.listen(Number(values.port), values.host, () => process.stdout.write(`listening ${server.address().port}\n`));
-for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => process.exit(0));
+server.listen(Number(values.port), values.host, () => process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`));
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => process.exit(0));

@@ -2,29 +2,30 @@
 // the product's engine, view and metrics behind variations of the HTTP layer,
 // to measure what each change to src/server would gain. Not the product.
 //
-//   node bench/experiments/variant-server.mjs --port N --cert F --key F
-//        --variant fastify|raw  --parser secure|json  --log sync|async|none  --metrics plain|cached|none
+//   node bench/experiments/variant-server.ts --port N --cert F --key F
+//        --variant fastify|raw  --parser secure|json  --log sync|async|none  --metrics plain|none
 //
 // fastify: Fastify with the product's options and a route like admissionRoutes.ts
 // raw:     node:https with the same TLS settings, body → JSON.parse → engine → JSON.stringify
 // parser:  secure = Fastify's default JSON parser (secure-json-parse); json = plain JSON.parse
 // log:     the product's one info line per decision; sync (pino default), async
 //          (pino.destination sync:false, minLength 4096), or none
-// metrics: plain = AdmissionMetrics.observe (as now); cached = labelled children
-//          kept per label set; none
+// metrics: plain = AdmissionMetrics.observe (as the product); none
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
 import { pino } from 'pino';
-import { AdmissionEngine } from '../../dist/admission/admissionEngine.js';
-import { manifestClusterSource } from '../../dist/cluster/clusterSource.js';
-import * as C from '../../dist/config/config.js';
-import { buildRuleSet } from '../../dist/rules/ruleSet.js';
-import { AdmissionMetrics } from '../../dist/server/metrics.js';
-import { TLS_SETTINGS } from '../../dist/server/tls.js';
-import { REPO_ROOT } from '../lib/util.mjs';
+import { AdmissionEngine, type Endpoint } from '#dist/admission/admissionEngine.js';
+import { viewOptionsFor } from '#dist/cluster/inMemoryClusterView.js';
+import type { RequestLabels } from '#dist/server/requestMetrics.js';
+import { manifestClusterSource } from '#dist/cluster/clusterSource.js';
+import * as C from '#dist/config/config.js';
+import { buildRuleSet } from '#dist/rules/ruleSet.js';
+import { AdmissionMetrics } from '#dist/server/metrics.js';
+import { TLS_SETTINGS } from '#dist/server/tls.js';
+import { REPO_ROOT } from '../lib/util.ts';
 
 const { values } = parseArgs({
   options: {
@@ -39,28 +40,18 @@ const { values } = parseArgs({
 });
 const config = C.parseConfig({});
 const settings = C.ruleSettings(config);
-const source = await manifestClusterSource([path.join(REPO_ROOT, 'examples')], C.viewOptionsFor ? C.viewOptionsFor(settings) : undefined);
+const source = await manifestClusterSource([path.join(REPO_ROOT, 'examples')], viewOptionsFor(settings));
 const engine = new AdmissionEngine({ ruleSet: buildRuleSet(settings), view: source.view });
 const metrics = new AdmissionMetrics();
 const dest =
   values.log === 'async' ? pino.destination({ dest: 1, sync: false, minLength: 4096 }) : values.log === 'none' ? undefined : pino.destination({ dest: 1, sync: true });
 const logger = dest ? pino({ level: 'info', base: { service: 'kgateway-admission' } }, dest) : pino({ level: 'warn' });
 
-const children = new Map();
-function observe(labels, seconds) {
-  if (values.metrics === 'none') return;
-  if (values.metrics === 'plain') {
-    metrics.observe(labels, seconds);
-    return;
-  }
-  const key = `${labels.endpoint}|${labels.kind}|${labels.operation}|${labels.decision}`;
-  let c = children.get(key);
-  if (!c) children.set(key, (c = { requests: metrics.requests.labels(labels), duration: metrics.duration.labels(labels) }));
-  c.requests.inc();
-  c.duration.observe(seconds);
+function observe(labels: RequestLabels, seconds: number) {
+  if (values.metrics !== 'none') metrics.observe(labels, seconds);
 }
 
-async function decide(endpoint, body) {
+async function decide(endpoint: Endpoint, body: unknown) {
   const started = process.hrtime.bigint();
   const outcome = await engine.review(endpoint, body);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -84,7 +75,7 @@ async function decide(endpoint, body) {
   return outcome;
 }
 
-const tls = { ...TLS_SETTINGS, cert: readFileSync(values.cert), key: readFileSync(values.key) };
+const tls = { ...TLS_SETTINGS, cert: readFileSync(values.cert!), key: readFileSync(values.key!) };
 if (values.variant === 'raw') {
   const server = https.createServer({ ...tls, keepAliveTimeout: config.server.keepAliveTimeoutMs, requestTimeout: 30_000 }, (req, res) => {
     if (req.method === 'GET') {
@@ -92,8 +83,8 @@ if (values.variant === 'raw') {
       return;
     }
     const endpoint = req.url === '/mutate' ? 'mutate' : 'validate';
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', async () => {
       const outcome = await decide(endpoint, JSON.parse(Buffer.concat(chunks).toString('utf8')));
       const text = JSON.stringify(outcome.body);
@@ -114,14 +105,14 @@ if (values.variant === 'raw') {
     app.removeContentTypeParser('application/json');
     app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
       try {
-        done(null, JSON.parse(body));
+        done(null, JSON.parse(body as string));
       } catch (error) {
-        error.statusCode = 400;
-        done(error);
+        (error as { statusCode?: number }).statusCode = 400;
+        done(error as Error);
       }
     });
   }
-  for (const endpoint of ['mutate', 'validate']) {
+  for (const endpoint of ['mutate', 'validate'] as const) {
     app.post(`/${endpoint}`, async (request, reply) => {
       const outcome = await decide(endpoint, request.body);
       return reply.code(outcome.statusCode).send(outcome.body);

@@ -2,15 +2,16 @@
 // certificate that reads the whole request body and answers every POST with a
 // constant AdmissionReview. The most a Node webhook can do on this machine.
 //
-//   node bench/ceiling-server.mjs --port N --cert F --key F
+//   node bench/ceiling-server.ts --port N --cert F --key F
 //
 // GET /__stats answers {"connections","resumed"} so the bench can check that a
 // "fresh" run really did a full TLS handshake per request.
 import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseConfig } from '../dist/config/config.js';
-import { TLS_SETTINGS } from '../dist/server/tls.js';
+import { parseConfig } from '#dist/config/config.js';
+import { TLS_SETTINGS } from '#dist/server/tls.js';
 
 const { values } = parseArgs({
   options: {
@@ -45,8 +46,8 @@ let resumed = 0;
 const server = https.createServer(
   {
     ...TLS_SETTINGS,
-    cert: readFileSync(values.cert),
-    key: readFileSync(values.key),
+    cert: readFileSync(values.cert!),
+    key: readFileSync(values.key!),
     keepAliveTimeout: defaults.server.keepAliveTimeoutMs,
     requestTimeout: 30_000,
   },
@@ -60,8 +61,8 @@ const server = https.createServer(
       return;
     }
     if (values.parse) {
-      const chunks = [];
-      req.on('data', (c) => chunks.push(c));
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         JSON.parse(Buffer.concat(chunks).toString('utf8'));
         res.writeHead(200, HEADERS).end(CONSTANT);
@@ -76,5 +77,5 @@ server.on('secureConnection', (socket) => {
   connections++;
   if (socket.isSessionReused()) resumed++;
 });
-server.listen(Number(values.port), values.host, () => process.stdout.write(`listening ${server.address().port}\n`));
-for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => process.exit(0));
+server.listen(Number(values.port), values.host, () => process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`));
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => process.exit(0));

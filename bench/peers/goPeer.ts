@@ -15,21 +15,21 @@ export const GO_PEER_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)
 const REPO_ROOT = path.resolve(GO_PEER_DIR, '..', '..', '..');
 
 /** The go command on PATH, else /usr/local/go/bin/go (as scripts/control-plane.sh looks), else undefined. */
-export function findGo() {
+export function findGo(): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     if (dir && existsSync(path.join(dir, 'go'))) return path.join(dir, 'go');
   }
   return existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined;
 }
 
-function controllerRuntimeVersion() {
+function controllerRuntimeVersion(): string {
   const match = /^\s*sigs\.k8s\.io\/controller-runtime (v\S+)/m.exec(readFileSync(path.join(GO_PEER_DIR, 'go.mod'), 'utf8'));
   if (!match) throw new Error(`${GO_PEER_DIR}/go.mod names no sigs.k8s.io/controller-runtime version`);
-  return match[1];
+  return match[1]!;
 }
 
 /** Where the peer's binary is (or would be) for the module as it is now. */
-export function goPeerBinaryPath() {
+export function goPeerBinaryPath(): string {
   const hash = createHash('sha256');
   for (const file of readdirSync(GO_PEER_DIR).filter((f) => f === 'go.mod' || f === 'go.sum' || f.endsWith('.go')).sort()) {
     hash.update(file).update('\0').update(readFileSync(path.join(GO_PEER_DIR, file))).update('\0');
@@ -41,10 +41,10 @@ export function goPeerBinaryPath() {
 /**
  * The peer's binary, built first when missing (`go build` under `nice`, a
  * minute or more the first time on a small machine).
- * @param {{ log?: (line: string) => void }} [o]
- * @returns {Promise<{ ok: true, path: string, built: boolean } | { ok: false, reason: string, goMissing: boolean }>}
  */
-export async function ensureGoPeer(o = {}) {
+export type GoPeer = { ok: true; path: string; built: boolean } | { ok: false; reason: string; goMissing: boolean };
+
+export async function ensureGoPeer(o: { log?: (line: string) => void } = {}): Promise<GoPeer> {
   const out = goPeerBinaryPath();
   if (existsSync(out)) return { ok: true, path: out, built: false };
   const go = findGo();
@@ -54,8 +54,8 @@ export async function ensureGoPeer(o = {}) {
   o.log?.(`building ${path.basename(out)} from ${path.relative(REPO_ROOT, GO_PEER_DIR)} ...`);
   const started = Date.now();
   const args = [go, 'build', '-trimpath', '-ldflags=-s -w', '-o', tmp, '.'];
-  const nice = existsSync('/usr/bin/nice') ? ['/usr/bin/nice', ['-n', '15', ...args]] : [go, args.slice(1)];
-  const { code, stderr } = await new Promise((resolve) => {
+  const nice: [string, string[]] = existsSync('/usr/bin/nice') ? ['/usr/bin/nice', ['-n', '15', ...args]] : [go, args.slice(1)];
+  const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
     const child = spawn(nice[0], nice[1], { cwd: GO_PEER_DIR, env: { ...process.env, GOFLAGS: '-mod=mod', CGO_ENABLED: '0' }, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (c) => (err += c));
@@ -75,7 +75,7 @@ export async function ensureGoPeer(o = {}) {
  * Arguments of the peer for a certificate and key pair as the bench makes
  * them (controller-runtime reads both from one CertDir).
  */
-export function goPeerArgs({ port, certFile, keyFile, manifests = path.join(REPO_ROOT, 'examples') }) {
+export function goPeerArgs({ port, certFile, keyFile, manifests = path.join(REPO_ROOT, 'examples') }: { port: number; certFile: string; keyFile: string; manifests?: string }): string[] {
   if (path.dirname(certFile) !== path.dirname(keyFile)) throw new Error('the Go peer reads its certificate and key from one directory (CertDir)');
   return ['--host', '127.0.0.1', '--port', String(port), '--cert-dir', path.dirname(certFile), '--cert-name', path.basename(certFile), '--key-name', path.basename(keyFile), '--manifests', manifests];
 }

@@ -1,6 +1,6 @@
 // The decision half of one size of the scale test, in its own process so its
 // memory is its own:
-//   node --expose-gc bench/scale-child.mjs --grants N [--namespaces 1000] [--iterations K]
+//   node --expose-gc bench/scale-child.ts --grants N [--namespaces 1000] [--iterations K]
 // Builds an InMemoryClusterView with N ReferenceGrants spread over the
 // namespaces (plus the brief's examples), then times
 // AdmissionEngine.review('validate') on HTTPListenerPolicies that refer to
@@ -8,14 +8,14 @@
 // Prints one JSON line.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { AdmissionEngine } from '../dist/admission/admissionEngine.js';
-import { InMemoryClusterView } from '../dist/cluster/inMemoryClusterView.js';
-import { loadManifests } from '../dist/cluster/manifests.js';
-import * as configModule from '../dist/config/config.js';
-import { buildRuleSet } from '../dist/rules/ruleSet.js';
-import { admissionBodies } from './lib/bodies.mjs';
-import { grant, grantNamespace } from './lib/grants.mjs';
-import { percentile, REPO_ROOT } from './lib/util.mjs';
+import { AdmissionEngine } from '#dist/admission/admissionEngine.js';
+import { InMemoryClusterView, viewOptionsFor } from '#dist/cluster/inMemoryClusterView.js';
+import { loadManifests } from '#dist/cluster/manifests.js';
+import * as configModule from '#dist/config/config.js';
+import { buildRuleSet } from '#dist/rules/ruleSet.js';
+import { admissionBodies, type KubeObject } from './lib/bodies.ts';
+import { grant, grantNamespace } from './lib/grants.ts';
+import { percentile, REPO_ROOT } from './lib/util.ts';
 
 const { values } = parseArgs({
   options: {
@@ -27,16 +27,16 @@ const { values } = parseArgs({
 const N = Number(values.grants);
 const NS = Math.min(Number(values.namespaces), N);
 const ITER = Number(values.iterations);
-const mib = (bytes) => Math.round((bytes / 1048576) * 10) / 10;
+const mib = (bytes: number) => Math.round((bytes / 1048576) * 10) / 10;
 const gc = () => {
   globalThis.gc?.();
   globalThis.gc?.();
 };
 
-const examples = (await loadManifests([path.join(REPO_ROOT, 'examples')])).map((m) => m.object);
+const examples = (await loadManifests([path.join(REPO_ROOT, 'examples')])).map((m) => m.object as KubeObject);
 const settings = configModule.ruleSettings(configModule.parseConfig({}));
-// What the manifest source builds (viewOptionsFor: tracked kinds and referrer index), where the build has it.
-const viewOptions = configModule.viewOptionsFor ? configModule.viewOptionsFor(settings) : {};
+// What the manifest source builds (viewOptionsFor: tracked kinds and referrer index).
+const viewOptions = viewOptionsFor(settings);
 const ruleSet = buildRuleSet(settings);
 gc();
 const rssBefore = process.memoryUsage().rss;
@@ -56,7 +56,7 @@ const engine = new AdmissionEngine({ ruleSet, view });
 // grant's from is kgateway) or, one in four, not (denied, with the grant to
 // create in the message).
 const base = JSON.parse(admissionBodies().validate);
-function policyReview(targetNs, service, uid) {
+function policyReview(targetNs: string, service: string, uid: string): KubeObject {
   const body = structuredClone(base);
   body.request.uid = uid;
   body.request.object.spec.accessLog[0].openTelemetry.grpcService.backendRef = { name: service, namespace: targetNs, port: 4317 };
@@ -68,7 +68,7 @@ for (let k = 0; k < 63; k++) {
   const pick = k % 4 === 3 ? i - (i % 10) + 1 : i - (i % 10);
   pool.push(policyReview(grantNamespace(pick, NS), `svc-${pick}`, `uid-${k}`));
 }
-const decisions = {};
+const decisions: Partial<Record<string, number>> = {};
 for (const body of pool) {
   const d = (await engine.review('validate', body)).decision;
   decisions[d] = (decisions[d] ?? 0) + 1;
@@ -77,12 +77,12 @@ for (const body of pool) {
 for (let i = 0; i < 2000; i++) await engine.review('validate', pool[i % pool.length]);
 // Five rounds; each percentile is the median of the rounds' values, so one
 // unlucky GC pause does not decide the figure.
-const denied = new Set();
+const denied = new Set<number>();
 for (const [k, body] of pool.entries()) if ((await engine.review('validate', body)).decision === 'denied') denied.add(k);
 const ROUNDS = 5;
 const perRound = Math.ceil(ITER / ROUNDS);
-const rounds = [];
-const byClass = { allowed: [], denied: [] };
+const rounds: number[][] = [];
+const byClass: Record<'allowed' | 'denied', number[]> = { allowed: [], denied: [] };
 for (let r = 0; r < ROUNDS; r++) {
   gc();
   const times = new Float64Array(perRound);
@@ -90,16 +90,17 @@ for (let r = 0; r < ROUNDS; r++) {
     const k = i % pool.length;
     const s = process.hrtime.bigint();
     await engine.review('validate', pool[k]);
-    times[i] = Number(process.hrtime.bigint() - s) / 1e6;
-    byClass[denied.has(k) ? 'denied' : 'allowed'].push(times[i]);
+    const ms = Number(process.hrtime.bigint() - s) / 1e6;
+    times[i] = ms;
+    byClass[denied.has(k) ? 'denied' : 'allowed'].push(ms);
   }
   rounds.push(Array.from(times).sort((a, b) => a - b));
 }
-const med = (f) => {
+const med = (f: (times: number[]) => number) => {
   const xs = rounds.map(f).sort((a, b) => a - b);
-  return xs[Math.floor(xs.length / 2)];
+  return xs[Math.floor(xs.length / 2)]!;
 };
-for (const k of Object.keys(byClass)) byClass[k].sort((a, b) => a - b);
+for (const times of Object.values(byClass)) times.sort((a, b) => a - b);
 const all = rounds.flat();
 gc();
 process.stdout.write(

@@ -10,48 +10,51 @@
 // (not called), so the difference is measured on the same machine at the
 // same moments. Phase 1 shows that the skipped path costs what no
 // registration costs.
-import { existsSync } from 'node:fs';
 import https from 'node:https';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { exampleGateway, exampleObject, examplePolicy } from './bodies.mjs';
-import { log, percentile, REPO_ROOT, round } from './util.mjs';
+import type { KubeConfig } from '@kubernetes/client-node';
+import * as cp from '../../harness/index.ts';
+import { exampleGateway, exampleObject, examplePolicy, type KubeObject } from './bodies.ts';
+import { log, percentile, round } from './util.ts';
 
-// TypeScript that Node 24 runs as it is (type stripping), imported from plain .mjs.
-const HARNESS = path.join(REPO_ROOT, 'harness', 'index.ts');
 const LABEL = 'kgateway-admission.bench/webhooks';
 // The brief's namespace (our webhooks called there) and a twin they skip.
 const ON = 'kgateway';
 const OFF = 'kgateway-plain';
 
 /** A client with one keep-alive connection to the API server, timing each request. */
-async function makeClient(kubeConfig) {
-  const cluster = kubeConfig.getCurrentCluster();
-  const opts = {};
+interface Timed {
+  status: number;
+  body: KubeObject;
+  ms: number;
+}
+
+async function makeClient(kubeConfig: KubeConfig): Promise<(method: string, apiPath: string, body?: unknown) => Promise<Timed>> {
+  const cluster = kubeConfig.getCurrentCluster()!;
+  const opts: https.RequestOptions = {};
   await kubeConfig.applyToHTTPSOptions(opts);
   const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: opts.ca, cert: opts.cert, key: opts.key });
   return function request(method, apiPath, body) {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const headers = { ...(opts.headers ?? {}), accept: 'application/json' };
+    const headers: Record<string, string | number> = { ...(opts.headers as Record<string, string> | undefined), accept: 'application/json' };
     if (payload !== undefined) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = Buffer.byteLength(payload);
     }
-    return new Promise((resolve, reject) => {
+    return new Promise<Timed>((resolve, reject) => {
       const started = process.hrtime.bigint();
       const req = https.request(new URL(apiPath, cluster.server), { method, headers, agent, timeout: 30_000 }, (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const ms = Number(process.hrtime.bigint() - started) / 1e6;
           const text = Buffer.concat(chunks).toString('utf8');
-          let parsed;
+          let parsed: KubeObject;
           try {
             parsed = JSON.parse(text);
           } catch {
-            parsed = text;
+            parsed = { text };
           }
-          resolve({ status: res.statusCode, body: parsed, ms });
+          resolve({ status: res.statusCode ?? 0, body: parsed, ms });
         });
         res.on('error', reject);
       });
@@ -63,29 +66,45 @@ async function makeClient(kubeConfig) {
   };
 }
 
-function stats(values) {
+export interface LatencyStats {
+  n: number;
+  p50_ms: number;
+  p90_ms: number;
+  p99_ms: number;
+}
+
+function stats(values: readonly number[]): LatencyStats {
   const s = [...values].sort((a, b) => a - b);
   return { n: s.length, p50_ms: round(percentile(s, 50), 3), p90_ms: round(percentile(s, 90), 3), p99_ms: round(percentile(s, 99), 3) };
 }
 
-/**
- * @param {{ perKind: number, build: boolean }} o
- * @returns {Promise<object>} figures, or { skipped: reason }
- */
-export async function apiserverPart({ perKind, build }) {
-  if (!existsSync(HARNESS)) return { skipped: 'harness/index.ts is not there' };
-  const cp = await import(pathToFileURL(HARNESS).href);
+export interface AddedLatency {
+  unregistered: LatencyStats;
+  without: LatencyStats;
+  with: LatencyStats;
+  median_added_ms: number;
+  p99_added_ms: number;
+}
+
+export interface ApiserverFigures extends AddedLatency {
+  kubernetes: string | undefined;
+  per_kind: number;
+  kinds: Record<string, AddedLatency>;
+}
+
+/** Figures, or why the part was skipped. */
+export async function apiserverPart({ perKind, build }: { perKind: number; build: boolean }): Promise<ApiserverFigures | { skipped: string }> {
   const ensured = await cp.ensureControlPlaneBinaries({ build });
   if (!ensured.ok) return { skipped: `${ensured.reason} (build with: ${cp.BUILD_HINT})` };
 
   log('starting etcd + kube-apiserver and installing CRDs ...');
   const t0 = Date.now();
   const plane = await cp.startControlPlane({});
-  let webhook;
+  let webhook: cp.WebhookServer | undefined;
   try {
     log(`control plane ready in ${Date.now() - t0} ms (kube-apiserver ${plane.versions?.kubernetes ?? ''})`);
     const request = await makeClient(plane.kubeConfig);
-    const must = async (method, p, body) => {
+    const must = async (method: string, p: string, body: unknown) => {
       const r = await request(method, p, body);
       if (r.status < 200 || r.status >= 300) throw new Error(`${method} ${p}: ${r.status} ${JSON.stringify(r.body).slice(0, 400)}`);
       return r;
@@ -101,18 +120,19 @@ export async function apiserverPart({ perKind, build }) {
     log(`webhook server (live view) ready at ${webhook.url}`);
 
     let seq = 0;
-    const createGateway = (ns) => request('POST', `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/gateways`, exampleGateway(`bench-gw-${++seq}`, ns));
-    const createPolicy = (ns) =>
+    const createGateway = (ns: string) => request('POST', `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/gateways`, exampleGateway(`bench-gw-${++seq}`, ns));
+    const createPolicy = (ns: string) =>
       request('POST', `/apis/gateway.kgateway.dev/v1alpha1/namespaces/${ns}/httplistenerpolicies`, examplePolicy(`bench-policy-${++seq}`, ns));
-    const created = (name, r) => {
+    const created = (name: string, r: Timed) => {
       if (r.status !== 201) throw new Error(`${name}: create answered ${r.status}: ${JSON.stringify(r.body).slice(0, 400)}`);
       return r;
     };
-    const patched = (r) => Boolean(r.body?.spec?.infrastructure?.parametersRef);
+    const patched = (r: Timed) => Boolean(r.body?.spec?.infrastructure?.parametersRef);
 
     // Phase 1: no webhook configuration at all.
     log(`phase 1: ${perKind} Gateways + ${perKind} HTTPListenerPolicies, webhooks not registered ...`);
-    const unregistered = { gateway: [], policy: [] };
+    type ByKind = Record<'gateway' | 'policy', number[]>;
+    const unregistered: ByKind = { gateway: [], policy: [] };
     const WARM = 25; // the API server is fresh: its first writes of a kind are slower
     for (let i = 0; i < perKind + WARM; i++) {
       const g = created('not registered', await createGateway(ON));
@@ -128,8 +148,8 @@ export async function apiserverPart({ perKind, build }) {
     // the same machine at the same moments.
     await cp.registerWebhooks(plane.kubeConfig, { url: webhook.url, caPem: webhook.caPem, namespaceSelector: { matchLabels: { [LABEL]: 'on' } } });
     log(`phase 2: ${perKind} of each kind with our webhooks called, interleaved with ${perKind} of each without ...`);
-    const on = { gateway: [], policy: [] };
-    const off = { gateway: [], policy: [] };
+    const on: ByKind = { gateway: [], policy: [] };
+    const off: ByKind = { gateway: [], policy: [] };
     for (let i = 0; i < perKind + 5; i++) {
       const order = i % 2 === 0 ? [ON, OFF] : [OFF, ON];
       for (const ns of order) {
@@ -144,16 +164,16 @@ export async function apiserverPart({ perKind, build }) {
     }
     await cp.unregisterWebhooks(plane.kubeConfig);
 
-    const result = { kubernetes: plane.versions?.kubernetes, per_kind: perKind, kinds: {} };
-    const all = { on: [], off: [], unregistered: [] };
-    for (const kind of ['gateway', 'policy']) {
+    const kinds: Record<string, AddedLatency> = {};
+    const all: Record<'on' | 'off' | 'unregistered', number[]> = { on: [], off: [], unregistered: [] };
+    for (const kind of ['gateway', 'policy'] as const) {
       const a = stats(off[kind]);
       const b = stats(on[kind]);
       const u = stats(unregistered[kind]);
       all.on.push(...on[kind]);
       all.off.push(...off[kind]);
       all.unregistered.push(...unregistered[kind]);
-      result.kinds[kind === 'gateway' ? 'Gateway (mutate)' : 'HTTPListenerPolicy (validate)'] = {
+      kinds[kind === 'gateway' ? 'Gateway (mutate)' : 'HTTPListenerPolicy (validate)'] = {
         unregistered: u,
         without: a,
         with: b,
@@ -163,12 +183,16 @@ export async function apiserverPart({ perKind, build }) {
     }
     const a = stats(all.off);
     const b = stats(all.on);
-    result.unregistered = stats(all.unregistered);
-    result.without = a;
-    result.with = b;
-    result.median_added_ms = round(b.p50_ms - a.p50_ms, 3);
-    result.p99_added_ms = round(b.p99_ms - a.p99_ms, 3);
-    return result;
+    return {
+      kubernetes: plane.versions?.kubernetes,
+      per_kind: perKind,
+      kinds,
+      unregistered: stats(all.unregistered),
+      without: a,
+      with: b,
+      median_added_ms: round(b.p50_ms - a.p50_ms, 3),
+      p99_added_ms: round(b.p99_ms - a.p99_ms, 3),
+    };
   } finally {
     await webhook?.stop();
     await plane.stop();

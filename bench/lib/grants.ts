@@ -4,16 +4,16 @@
 // app-(i mod 50) (and of kgateway, every tenth one) and HTTPRoutes refer to
 // Service svc-i there.
 
-export function grantNamespace(i, namespaces) {
+export function grantNamespace(i: number, namespaces: number): string {
   return `ns-${String(i % namespaces).padStart(4, '0')}`;
 }
 
-function hex(n, width) {
+function hex(n: number, width: number): string {
   return (n >>> 0).toString(16).padStart(width, '0').slice(-width);
 }
 
 /** Grant i: { spec } only, or the full listed object when full is true. */
-export function grant(i, namespaces, { full = false } = {}) {
+export function grant(i: number, namespaces: number, { full = false }: { full?: boolean } = {}): Record<string, unknown> {
   const namespace = grantNamespace(i, namespaces);
   const name = `grant-${i}`;
   const spec = {
