@@ -34,7 +34,11 @@ export function admissionFastPath(options: FastPathOptions): (req: IncomingMessa
   const { answers, bodyLimitBytes } = options;
   return (req, res) => {
     if (req.method !== 'POST') return false;
-    const endpoint: Endpoint | undefined = req.url === '/mutate' ? 'mutate' : req.url === '/validate' ? 'validate' : undefined;
+    // The API server appends `?timeout=<the webhook's timeoutSeconds>s` to the URL.
+    const url = req.url ?? '';
+    const query = url.indexOf('?');
+    const path = query < 0 ? url : url.slice(0, query);
+    const endpoint: Endpoint | undefined = path === '/mutate' ? 'mutate' : path === '/validate' ? 'validate' : undefined;
     if (endpoint === undefined) return false;
     const headers = req.headers;
     if (headers['content-type'] !== 'application/json' || headers['transfer-encoding'] !== undefined) return false;
