@@ -49,7 +49,8 @@ export async function wrkRun(
     WRK_SCRIPT,
     server.url,
     '--',
-    ...Object.entries(bodies).map(([p, f]) => `${p}=${f}`),
+    // As kube-apiserver calls a webhook: the URL carries `?timeout=<timeoutSeconds>s`.
+    ...Object.entries(bodies).map(([p, f]) => `${p}?timeout=10s=${f}`),
     ...(close ? ['close'] : []),
   ];
   const r = await run('wrk', args, { timeoutMs: (seconds + 30) * 1000 });

@@ -10,7 +10,7 @@ function init(args)
     if arg == "close" then headers["Connection"] = "close" end
   end
   for _, arg in ipairs(args) do
-    local path, file = string.match(arg, "^([^=]+)=(.+)$")
+    local path, file = string.match(arg, "^(.+)=([^=]+)$")
     if path then
       local fh = assert(io.open(file, "rb"))
       local body = fh:read("*a")

@@ -63,7 +63,7 @@ const server = https.createServer(
         res.writeHead(400).end();
         return;
       }
-      const body = answer(uid, req.url === '/mutate');
+      const body = answer(uid, req.url?.startsWith('/mutate') === true);
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) }).end(body);
     });
   },
