@@ -83,10 +83,11 @@ export async function nodeUpWithChart(): Promise<NodeCluster> {
 }
 
 /** `helm upgrade` of the release as node:up installed it, plus `set` (--reuse-values keeps the image settings). */
-export function helmUpgrade(cluster: NodeCluster, set: string[], { wait = true }: { wait?: boolean } = {}): Promise<RunResult> {
+export function helmUpgrade(cluster: NodeCluster, set: string[], { wait = true, setString = [] }: { wait?: boolean; setString?: string[] } = {}): Promise<RunResult> {
   return cluster.helm([
     'upgrade', RELEASE, join(REPO_ROOT, 'charts/kgateway-admission'), '--namespace', RELEASE_NS, '--reuse-values',
     ...set.flatMap((s) => ['--set', s]),
+    ...setString.flatMap((s) => ['--set-string', s]),
     ...(wait ? ['--wait', '--timeout', '5m'] : []),
   ]);
 }
