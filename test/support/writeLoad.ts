@@ -107,6 +107,7 @@ export function startWriteLoad(kc: KubeConfig, options: WriteLoadOptions): Write
   const kinds = options.kinds ?? LOAD_KINDS;
   const timeoutMs = options.timeoutMs ?? 15_000;
   const prefix = options.namePrefix ?? `load-${Date.now().toString(36)}`;
+  if (!/^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/.test(prefix)) throw new Error(`startWriteLoad: namePrefix ${JSON.stringify(prefix)} is not the start of a Kubernetes name (lower case letters, digits, '-')`);
   const started = performance.now();
   const failures: WriteFailure[] = [];
   const latencies: number[] = [];

@@ -165,7 +165,7 @@ function watchCaBundles(cluster: NodeCluster, startLeaf: string, oldPods: Set<st
 }
 
 /** Ages the signing CA, then rolls the pods one by one under load; returns the load's report. */
-async function rotateUnderLoad(cluster: NodeCluster, leftMs: number, what: string): Promise<{ report: LoadReport; before: Stored; after: Stored }> {
+async function rotateUnderLoad(cluster: NodeCluster, leftMs: number, what: string, namePrefix: string): Promise<{ report: LoadReport; before: Stored; after: Stored }> {
   const before = await readSecret(cluster);
   const [signing, ...rest] = pems(before.caCert);
   const aged = await agedCa(signing!, before.caKey, leftMs);
@@ -174,7 +174,7 @@ async function rotateUnderLoad(cluster: NodeCluster, leftMs: number, what: strin
   const agedX = new X509Certificate(aged);
   expect(leaf.checkIssued(agedX) && leaf.verify(agedX.publicKey)).toBe(true);
   await writeSecretCa(cluster, before, [aged, ...rest].join(''));
-  const load = startWriteLoad(cluster.kc, { namespace: LOAD_NS, ratePerSecond: RATE, namePrefix: what.replace(/\W+/g, '-') });
+  const load = startWriteLoad(cluster.kc, { namespace: LOAD_NS, ratePerSecond: RATE, namePrefix });
   const bundles = watchCaBundles(cluster, before.cert, new Set((await webhookPods(cluster.kc)).map((p) => p.name)));
   let report: LoadReport;
   try {
@@ -231,7 +231,7 @@ describe.skipIf(skip)('self-managed certificates on a real node', () => {
   });
 
   it('the CA near its end (10 days left): pods replaced one by one under load make a new CA and certificate, 0 failed writes, caBundle right throughout', async () => {
-    const { before, after } = await rotateUnderLoad(cluster, 10 * DAY, 'rotation to a new CA (the old one expiring)');
+    const { before, after } = await rotateUnderLoad(cluster, 10 * DAY, 'rotation to a new CA (the old one expiring)', 'rotate-new-ca');
     const [newCa, oldCa] = pems(after.caCert);
     expect(pems(after.caCert)).toHaveLength(2);
     // The expiring CA stays trusted after the new one, for the pods still serving its certificate.
@@ -243,7 +243,7 @@ describe.skipIf(skip)('self-managed certificates on a real node', () => {
   }, 900_000);
 
   it('the CA with less than a third of its life left: pods replaced one by one under load add a new CA beside it, 0 failed writes, caBundle right throughout', async () => {
-    const { before, after } = await rotateUnderLoad(cluster, 60 * DAY, 'rotation adding a CA (a third of its life left)');
+    const { before, after } = await rotateUnderLoad(cluster, 60 * DAY, 'rotation adding a CA (a third of its life left)', 'rotate-add-ca');
     const bundle = pems(after.caCert);
     expect(bundle).toHaveLength(2);
     // The new CA goes first; the aged one stays trusted after it, and its
