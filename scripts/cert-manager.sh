@@ -8,7 +8,7 @@
 #   bash scripts/cert-manager.sh paths   # NAME=path lines: controller, cainjector, crds
 #
 # Binaries go to ${KGA_TOOLS_DIR:-$HOME/.cache/kgateway-admission}/bin with the
-# version in their names, as scripts/control-plane.sh does.
+# version (and a hash of the mains) in their names, as scripts/control-plane.sh does.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,8 +21,10 @@ GO="$(command -v go || true)"
 [ -n "$GO" ] || { [ -x /usr/local/go/bin/go ] && GO=/usr/local/go/bin/go; } || die "Go not found"
 VERSION="$(awk '$1 == "github.com/cert-manager/cert-manager" { print $2; exit }' "$MOD/go.mod")"
 [ -n "$VERSION" ] || die "no cert-manager version in $MOD/go.mod"
-CONTROLLER="$BIN_DIR/cert-manager-controller-$VERSION"
-CAINJECTOR="$BIN_DIR/cert-manager-cainjector-$VERSION"
+# The mains are ours: a change to them builds anew.
+SRC="$(cat "$MOD/go.mod" "$MOD"/*/main.go | sha256sum | cut -c1-8)"
+CONTROLLER="$BIN_DIR/cert-manager-controller-$VERSION-$SRC"
+CAINJECTOR="$BIN_DIR/cert-manager-cainjector-$VERSION-$SRC"
 
 build_one() { # <package dir> <out>
   if [ -x "$2" ]; then log "reusing $2"; return 0; fi

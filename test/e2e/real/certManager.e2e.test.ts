@@ -60,6 +60,13 @@ describe.skipIf(skip)('certificates.mode=certManager with the real cert-manager 
     await ensureNamespaces(cluster.kc, 'cert-manager', 'cm-webhook-check');
     processes.push(startProcess(paths.controller!, ['--kubeconfig', KUBECONFIG_PATH], join(logDir, 'kga-cert-manager-controller.log')));
     processes.push(startProcess(paths.cainjector!, ['--kubeconfig', KUBECONFIG_PATH], join(logDir, 'kga-cert-manager-cainjector.log')));
+    // Both must still run once they have read their kubeconfig and started.
+    await new Promise((r) => setTimeout(r, 3_000));
+    for (const [i, name] of ['controller', 'cainjector'].entries()) {
+      if (processes[i]!.exitCode !== null) {
+        throw new Error(`cert-manager ${name} exited (${processes[i]!.exitCode}):\n${(await readFile(join(logDir, `kga-cert-manager-${name}.log`), 'utf8')).slice(-3000)}`);
+      }
+    }
     const chart = await readFile(join(REPO_ROOT, 'charts/kgateway-admission/Chart.yaml'), 'utf8');
     const appVersion = /^appVersion:\s*"?([^"\n]+)"?/m.exec(chart)?.[1];
     const install = await cluster.helm([
