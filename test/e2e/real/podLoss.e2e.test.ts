@@ -67,6 +67,7 @@ describe.skipIf(skip)('losing the chart\'s pods on a real node', () => {
       const first = await evict(cluster, a!.name);
       const second = await evict(cluster, b!.name);
       evictions = { first: first.status, second: second.status, secondMessage: String(second.body?.message ?? second.text) };
+      process.stderr.write(`[e2e] evictions: the first ${first.status}, the second at once ${second.status}: ${evictions.secondMessage}\n`);
       await pollUntil('the evicted pod to be gone', async () => ((await webhookPods(kc)).some((p) => p.name === a!.name) ? undefined : true), 120_000, 250);
       await waitRolledOut(kc);
       await new Promise((r) => setTimeout(r, 5_000));
