@@ -8,7 +8,7 @@
 // the mutation, a policy admitted that should have been denied.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { backendRef, gateway, httpListenerPolicy } from './builders.js';
-import { kubeRequest } from './controlPlane.js';
+import { kubeRequest } from '../../harness/index.ts';
 
 export type LoadKind = 'gateway' | 'policy-admitted' | 'policy-denied';
 export const LOAD_KINDS: readonly LoadKind[] = ['gateway', 'policy-admitted', 'policy-denied'];

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gateway, httpListenerPolicy } from '../../support/builders.js';
-import { kubeRequest, REPO_ROOT } from '../../support/controlPlane.js';
+import { kubeRequest, REPO_ROOT } from '../../../harness/index.ts';
 import { create, ensureNamespaces, PATHS, pollUntil } from '../support.js';
 import { skipRealE2e } from './gate.js';
 import { KUBECONFIG_PATH, nodeUpWithChart, RELEASE, RELEASE_NS, run, waitRolledOut, webhookPods, type NodeCluster } from './nodeCluster.js';

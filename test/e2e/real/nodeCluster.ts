@@ -7,7 +7,7 @@ import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
-import { kubeRequest, REPO_ROOT } from '../../support/controlPlane.js';
+import { kubeRequest, REPO_ROOT } from '../../../harness/index.ts';
 import { ensureNamespaces, pollUntil } from '../support.js';
 
 const execFileP = promisify(execFile);

@@ -6,7 +6,7 @@
 // the pods return. Figures: docs/real-node.md.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gateway, httpListenerPolicy, referenceGrant } from '../../support/builders.js';
-import { kubeRequest } from '../../support/controlPlane.js';
+import { kubeRequest } from '../../../harness/index.ts';
 import { describeLoad, startWriteLoad } from '../../support/writeLoad.js';
 import { create, ensureNamespaces, PATHS, pollUntil } from '../support.js';
 import { skipRealE2e } from './gate.js';

@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kubeRequest, REPO_ROOT } from '../../support/controlPlane.js';
+import { kubeRequest, REPO_ROOT } from '../../../harness/index.ts';
 import { describeLoad, startWriteLoad } from '../../support/writeLoad.js';
 import { ensureNamespaces, pollUntil } from '../support.js';
 import { skipRealE2e } from './gate.js';

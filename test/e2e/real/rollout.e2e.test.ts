@@ -4,7 +4,7 @@
 // PodDisruptionBudget and the preStop sleep, the API server always has a
 // ready pod to call and no write fails. Figures: docs/real-node.md.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kubeRequest } from '../../support/controlPlane.js';
+import { kubeRequest } from '../../../harness/index.ts';
 import { describeLoad, startWriteLoad, type LoadReport } from '../../support/writeLoad.js';
 import { ensureNamespaces } from '../support.js';
 import { skipRealE2e } from './gate.js';

@@ -12,7 +12,7 @@
 // and its TLS checks of the webhook calls are real. Figures: docs/real-node.md.
 import { createPublicKey, X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kubeRequest } from '../../support/controlPlane.js';
+import { kubeRequest } from '../../../harness/index.ts';
 import { describeLoad, startWriteLoad, type LoadReport } from '../../support/writeLoad.js';
 import { ensureNamespaces } from '../support.js';
 import { skipRealE2e } from './gate.js';
