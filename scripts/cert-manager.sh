@@ -21,10 +21,10 @@ GO="$(command -v go || true)"
 [ -n "$GO" ] || { [ -x /usr/local/go/bin/go ] && GO=/usr/local/go/bin/go; } || die "Go not found"
 VERSION="$(awk '$1 == "github.com/cert-manager/cert-manager" { print $2; exit }' "$MOD/go.mod")"
 [ -n "$VERSION" ] || die "no cert-manager version in $MOD/go.mod"
-# The mains are ours: a change to them builds anew.
-SRC="$(cat "$MOD/go.mod" "$MOD"/*/main.go | sha256sum | cut -c1-8)"
-CONTROLLER="$BIN_DIR/cert-manager-controller-$VERSION-$SRC"
-CAINJECTOR="$BIN_DIR/cert-manager-cainjector-$VERSION-$SRC"
+# The mains are ours: a change to one builds it anew.
+src_hash() { cat "$MOD/go.mod" "$MOD/go.sum" "$MOD/$1/main.go" | sha256sum | cut -c1-8; }
+CONTROLLER="$BIN_DIR/cert-manager-controller-$VERSION-$(src_hash controller)"
+CAINJECTOR="$BIN_DIR/cert-manager-cainjector-$VERSION-$(src_hash cainjector)"
 
 build_one() { # <package dir> <out>
   if [ -x "$2" ]; then log "reusing $2"; return 0; fi

@@ -12,6 +12,7 @@ import (
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	"github.com/cert-manager/cert-manager/pkg/controller/cainjector"
+	"github.com/cert-manager/cert-manager/pkg/util"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -38,6 +39,8 @@ func main() {
 	if err := cmapi.AddToScheme(scheme); err != nil {
 		panic(err)
 	}
+	// The injector's field manager comes from the user agent ("cert-manager-cainjector"), as in cert-manager's own binary.
+	cfg = util.RestConfigWithUserAgent(cfg, "cainjector")
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
