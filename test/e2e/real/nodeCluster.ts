@@ -61,6 +61,9 @@ export interface NodeCluster {
 
 /** `node.sh up --install`; throws with the script's output when it fails. */
 export async function nodeUpWithChart(): Promise<NodeCluster> {
+  // kubectl (rollout restart/status, apply, wait) comes from the machine; say so before a node is brought up for nothing.
+  const kubectl = await run('kubectl', ['version', '--client'], 30_000);
+  if (kubectl.code !== 0) throw new Error(`these tests drive the node with kubectl, which does not run here: ${kubectl.output.trim()}`);
   const up = await nodeScript(['up', '--install'], 2_400_000);
   process.stderr.write(`[e2e] npm run node:up -- --install: ${(up.ms / 1000).toFixed(0)} s\n`);
   if (up.code !== 0) {
