@@ -1,0 +1,129 @@
+// Losing pods on a real node. One pod deleted (or evicted) under a steady
+// load of writes: the other answers, no write fails, and the
+// PodDisruptionBudget refuses to evict the last one. Both pods gone with
+// failurePolicy Fail: writes of the kinds the webhooks match fail with the API
+// server's clear error, every other kind goes through, and all recovers when
+// the pods return. Figures: docs/real-node.md.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gateway, httpListenerPolicy, referenceGrant } from '../../support/builders.js';
+import { kubeRequest } from '../../../harness/index.ts';
+import { describeLoad, startWriteLoad } from '../../support/writeLoad.js';
+import { create, ensureNamespaces, PATHS, pollUntil } from '../support.js';
+import { skipRealE2e } from './gate.js';
+import { DEPLOYMENT_PATH, nodeUpWithChart, pdbState, RELEASE_NS, serviceEndpoints, waitRolledOut, webhookPods, type NodeCluster } from './nodeCluster.js';
+
+const skip = skipRealE2e('losing pods under load on the single-node cluster (npm run node:up)', { netns: true });
+const LOAD_NS = 'podloss-load';
+const OTHER_NS = 'podloss-other';
+const RATE = 30;
+
+async function scale(cluster: NodeCluster, replicas: number): Promise<void> {
+  const res = await kubeRequest(cluster.kc, 'PATCH', `${DEPLOYMENT_PATH}/scale`, {
+    body: { spec: { replicas } },
+    contentType: 'application/merge-patch+json',
+  });
+  if (res.status !== 200) throw new Error(`scaling to ${replicas}: ${res.status} ${res.text}`);
+}
+
+function evict(cluster: NodeCluster, pod: string) {
+  return kubeRequest(cluster.kc, 'POST', `/api/v1/namespaces/${RELEASE_NS}/pods/${pod}/eviction`, {
+    body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod, namespace: RELEASE_NS } },
+  });
+}
+
+describe.skipIf(skip)('losing the chart\'s pods on a real node', () => {
+  let cluster: NodeCluster;
+
+  beforeAll(async () => {
+    cluster = await nodeUpWithChart();
+    await ensureNamespaces(cluster.kc, LOAD_NS, OTHER_NS);
+    await waitRolledOut(cluster.kc, 120_000);
+  }, 2_400_000);
+
+  afterAll(async () => {
+    if (cluster) {
+      const down = await cluster.down();
+      if (down.code !== 0) process.stderr.write(`[e2e] node:down failed:\n${down.output}\n`);
+    }
+  }, 300_000);
+
+  it(`one pod deleted, then one evicted (the PodDisruptionBudget refusing the second), under ${RATE} writes/s: 0 failed writes`, async () => {
+    const kc = cluster.kc;
+    const load = startWriteLoad(kc, { namespace: LOAD_NS, ratePerSecond: RATE });
+    let evictions: { first: number; second: number; secondMessage: string } | undefined;
+    let recovered = 0;
+    try {
+      await new Promise((r) => setTimeout(r, 5_000));
+      const [victim] = await webhookPods(kc);
+      const t0 = performance.now();
+      const del = await kubeRequest(kc, 'DELETE', `/api/v1/namespaces/${RELEASE_NS}/pods/${victim!.name}`);
+      expect(del.status, del.text).toBe(200);
+      await pollUntil('the deleted pod to be gone', async () => ((await webhookPods(kc)).some((p) => p.name === victim!.name) ? undefined : true), 120_000, 250);
+      recovered = performance.now() - t0 + (await waitRolledOut(kc));
+      process.stderr.write(`[e2e] one pod deleted: 2 ready again after ${(recovered / 1000).toFixed(1)} s; ${load.failures.length} failed writes so far\n`);
+
+      await new Promise((r) => setTimeout(r, 5_000));
+      const [a, b] = await webhookPods(kc);
+      const first = await evict(cluster, a!.name);
+      const second = await evict(cluster, b!.name);
+      evictions = { first: first.status, second: second.status, secondMessage: String(second.body?.message ?? second.text) };
+      process.stderr.write(`[e2e] evictions: the first ${first.status}, the second at once ${second.status}: ${evictions.secondMessage}\n`);
+      await pollUntil('the evicted pod to be gone', async () => ((await webhookPods(kc)).some((p) => p.name === a!.name) ? undefined : true), 120_000, 250);
+      await waitRolledOut(kc);
+      await new Promise((r) => setTimeout(r, 5_000));
+    } finally {
+      const report = await load.stop();
+      process.stderr.write(describeLoad('one pod deleted, one evicted', report));
+      expect(report.failures, describeLoad('one pod lost', report)).toEqual([]);
+      expect(report.ratePerSecond).toBeGreaterThanOrEqual(20);
+    }
+    expect(evictions?.first).toBe(201);
+    // The PodDisruptionBudget (minAvailable 1) keeps the last ready pod.
+    expect(evictions?.second, evictions?.secondMessage).toBe(429);
+    expect(evictions?.secondMessage).toMatch(/disruption budget/i);
+    expect((await pdbState(kc)).currentHealthy).toBe(2);
+  }, 600_000);
+
+  it('both pods gone (failurePolicy Fail): Gateways and policies fail with a clear error, ConfigMaps and Services go through; all recovers when the pods return', async () => {
+    const kc = cluster.kc;
+    await scale(cluster, 0);
+    await pollUntil('no webhook pod left', async () => ((await webhookPods(kc)).length === 0 ? true : undefined), 120_000, 250);
+    await pollUntil('no endpoint in the Service', async () => ((await serviceEndpoints(kc)).some((e) => e.ready) ? undefined : true), 60_000, 250);
+
+    const gw = await create(kc, PATHS.gateways(OTHER_NS), gateway({ name: 'while-down', namespace: OTHER_NS }));
+    expect(gw.status, gw.text).toBeGreaterThanOrEqual(500);
+    expect(gw.body.message).toMatch(/failed calling webhook "gateways\.mutate\.kgateway-admission\.kgateway\.dev"/);
+    expect(gw.body.message).toMatch(/no endpoints available for service|connection refused|no route to host/);
+    const policy = await create(kc, PATHS.httpListenerPolicies(OTHER_NS), httpListenerPolicy({ name: 'while-down', namespace: OTHER_NS }));
+    expect(policy.status, policy.text).toBeGreaterThanOrEqual(500);
+    expect(policy.body.message).toMatch(/failed calling webhook "policies\.validate\.kgateway-admission\.kgateway\.dev"/);
+    process.stderr.write(`[e2e] both pods gone: a Gateway write answers ${gw.status}: ${gw.body.message}\n`);
+
+    // Kinds no webhook matches are unaffected.
+    const cm = await create(kc, `/api/v1/namespaces/${OTHER_NS}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'while-down' }, data: { a: 'b' } });
+    expect(cm.status, cm.text).toBe(201);
+    const svc = await create(kc, `/api/v1/namespaces/${OTHER_NS}/services`, {
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'while-down' }, spec: { ports: [{ port: 80 }], selector: { app: 'x' } },
+    });
+    expect(svc.status, svc.text).toBe(201);
+    // ReferenceGrants: created (no webhook on CREATE) and deleted (the grant guard is failurePolicy Ignore).
+    const grant = await create(kc, PATHS.referenceGrants(OTHER_NS), referenceGrant({ name: 'while-down', namespace: OTHER_NS, from: [{ namespace: LOAD_NS }] }));
+    expect(grant.status, grant.text).toBe(201);
+    const delGrant = await kubeRequest(kc, 'DELETE', `${PATHS.referenceGrants(OTHER_NS)}/while-down`);
+    expect(delGrant.status, delGrant.text).toBe(200);
+
+    const t0 = performance.now();
+    await scale(cluster, 2);
+    const { ms } = await pollUntil('a Gateway write to be admitted and mutated again', async () => {
+      const res = await create(kc, PATHS.gateways(OTHER_NS), gateway({ name: 'after', namespace: OTHER_NS }), { dryRun: true });
+      return res.status === 201 && res.body.spec.infrastructure?.parametersRef ? true : undefined;
+    }, 180_000, 250);
+    process.stderr.write(`[e2e] both pods back: the first Gateway admitted ${((performance.now() - t0) / 1000).toFixed(1)} s after scaling to 2 (${(ms / 1000).toFixed(1)} s of polling)\n`);
+    await waitRolledOut(kc);
+    const load = startWriteLoad(kc, { namespace: LOAD_NS, ratePerSecond: RATE, namePrefix: 'after-recovery' });
+    await new Promise((r) => setTimeout(r, 10_000));
+    const report = await load.stop();
+    process.stderr.write(describeLoad('after the pods returned', report));
+    expect(report.failures).toEqual([]);
+  }, 600_000);
+});
