@@ -35,6 +35,7 @@ export interface Config {
     headersTimeoutMs: number;
     requestTimeoutMs: number;
     maxConnections: number;
+    drainTimeoutMs: number;
   };
   logLevel: string;
 }

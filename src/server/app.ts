@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { Server as NetServer } from 'node:net';
 import type { Logger } from 'pino';
 import type { AdmissionEngine } from '../admission/admissionEngine.js';
 import { AdmissionAnswers } from './admissionAnswers.js';
@@ -10,6 +11,8 @@ import { healthRoutes } from './healthRoutes.js';
 import type { AdmissionMetrics } from './metrics.js';
 import type { LoadedTls } from '../certificates/files.js';
 import { secureContextOptions } from './tls.js';
+
+const netServerClose = NetServer.prototype.close;
 
 export interface AppOptions {
   engine: AdmissionEngine;
@@ -26,6 +29,8 @@ export interface AppOptions {
   requestTimeoutMs: number;
   /** Open connections accepted; past it, new ones are closed at once. */
   maxConnections: number;
+  /** On close, how long connections idle then are left open for a last request (answered with Connection: close). */
+  drainTimeoutMs: number;
   notReadyReason: () => string | undefined;
 }
 
@@ -45,22 +50,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
   };
   const answers = new AdmissionAnswers({ engine: options.engine, logger: options.logger, decisionLogger: options.decisionLogger ?? options.logger, metrics: options.metrics });
   const requireClientCertificate = options.tls.ca !== undefined;
-  // server.close() closes the connections that are idle when it is called;
-  // one busy then (a request in flight at SIGTERM) would stay open after its
-  // response for the keep-alive timeout (120 s) and hold the exit. So while
-  // closing, each response is followed by closing whatever has become idle.
   let closing = false;
-  let server: HttpsServer | undefined;
-  const afterResponse = () => {
-    if (closing) setImmediate(() => server?.closeIdleConnections());
-  };
-  const fastPath = admissionFastPath({ answers, bodyLimitBytes: options.bodyLimitBytes, requireClientCertificate, isClosing: () => closing, afterResponse });
+  const fastPath = admissionFastPath({ answers, bodyLimitBytes: options.bodyLimitBytes, requireClientCertificate, isClosing: () => closing });
   const app = Fastify({
     https,
     // The server is made here so that the admission requests the API server
     // sends take the fast path; everything else goes to Fastify's handler.
     serverFactory: (fastifyHandler: (req: IncomingMessage, res: ServerResponse) => void) => {
-      server = createHttpsServer(https, (req, res) => {
+      const server = createHttpsServer(https, (req, res) => {
         if (!fastPath(req, res)) fastifyHandler(req, res);
       });
       // What Fastify sets on a server it makes itself.
@@ -81,7 +78,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // connection is answered (with Connection: close), not refused with 503:
     // the API server counts a 503 as a failed webhook call.
     return503OnClosing: false,
-    forceCloseConnections: 'idle',
+    // The drain in the preClose hook below closes idle connections itself.
+    forceCloseConnections: false,
   }) as unknown as FastifyInstance;
   // Each open connection costs memory; without a cap, idle ones held for
   // the keep-alive timeout could exhaust the pod's. Past it Node closes new
@@ -90,13 +88,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
   closeSilentConnections(app.server as unknown as HttpsServer, options.headersTimeoutMs);
   app.addHook('preClose', async () => {
     closing = true;
+    await drain(app.server as unknown as HttpsServer, options.drainTimeoutMs);
   });
-  // A callback hook, not an async one: this runs after every response, and
-  // an async hook costs a promise and a microtask per request for a check
-  // that is false until shutdown. (Hooks cannot be added once listening.)
-  app.addHook('onResponse', (_request, _reply, done) => {
-    afterResponse();
-    done();
+  // Fastify adds Connection: close to a request routed once closing; this
+  // adds it to one routed before and answered after (a callback hook: it
+  // runs for every Fastify response, and is false until shutdown).
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) void reply.header('connection', 'close');
+    done(null, payload);
   });
   void app.register(admissionRoutes, {
     answers,
@@ -107,6 +106,32 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
   void app.register(healthRoutes, { notReadyReason: options.notReadyReason });
   return app;
+}
+
+/**
+ * A graceful stop, as Go's Server.Shutdown: no new connection is accepted;
+ * every answer written from now on carries Connection: close (the fast path
+ * and the onSend hook), so each connection is closed after its next answer and
+ * the client stops reusing it by itself. A connection idle at this point is
+ * not closed at once: the API server may be writing a request on it that
+ * moment, and Go's client does not retry a POST on a kept-alive connection
+ * that breaks (a failed webhook call). It gets `timeoutMs` to send a last
+ * request or close the connection itself; what is still idle then is closed.
+ * Resolves as soon as no connection is left, or when the time is up and the
+ * idle ones are closed (those in the middle of a request are waited for by
+ * Fastify's server.close() after this).
+ */
+async function drain(server: HttpsServer, timeoutMs: number): Promise<void> {
+  // net.Server's close, not https.Server's: that one also closes every idle
+  // connection at once. Its callback runs once the last connection is gone.
+  // Fastify's later server.close() finds the server closed (and waits for
+  // 'close', which is emitted again), which it expects.
+  const allClosed = new Promise<void>((resolve) => netServerClose.call(server, () => resolve()));
+  let timer: NodeJS.Timeout | undefined;
+  const timeUp = new Promise<'timeUp'>((resolve) => (timer = setTimeout(() => resolve('timeUp'), timeoutMs)));
+  const outcome = await Promise.race([allClosed, timeUp]);
+  clearTimeout(timer);
+  if (outcome === 'timeUp') server.closeIdleConnections();
 }
 
 /**

@@ -8,13 +8,14 @@ export interface FastPathOptions {
   answers: AdmissionAnswers;
   bodyLimitBytes: number;
   requireClientCertificate: boolean;
-  /** True once the server is closing: requests then go through Fastify, which answers them with Connection: close. */
+  /** True once the server is closing: an answer then carries Connection: close (see `send`). */
   isClosing: () => boolean;
-  /** Called after each response written here. */
-  afterResponse: () => void;
 }
 
 const noop = () => {};
+
+/** Requests read on a connection and not answered yet: more than one only when the client pipelines. */
+const unanswered = new WeakMap<object, number>();
 
 /**
  * The request the API server sends, answered before Fastify: POST /mutate or
@@ -26,9 +27,8 @@ const noop = () => {};
  * the largest part of what the bench measured above the floor peer
  * (bench/README.md, "What changed in src/ because of this bench"). Anything
  * else (another method or path, a chunked or empty or oversized body, another
- * content type, an unauthorised client, a server that is closing) returns
- * false and goes to Fastify, whose routes answer it with the same reasons as
- * before.
+ * content type, an unauthorised client) returns false and goes to Fastify,
+ * whose routes answer it with the same reasons as before.
  */
 export function admissionFastPath(options: FastPathOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   const { answers, bodyLimitBytes } = options;
@@ -46,13 +46,25 @@ export function admissionFastPath(options: FastPathOptions): (req: IncomingMessa
     const length = Number(headers['content-length']);
     if (!(length > 0 && length <= bodyLimitBytes)) return false;
     if (options.requireClientCertificate && !(req.socket as TLSSocket).authorized) return false;
-    if (options.isClosing()) return false;
 
+    const socket = req.socket;
+    unanswered.set(socket, (unanswered.get(socket) ?? 0) + 1);
     const send = (answer: Answer) => {
       const text = JSON.stringify(answer.body);
-      res.writeHead(answer.statusCode, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+      const left = unanswered.get(socket)! - 1;
+      unanswered.set(socket, left);
+      // Once closing, the last answer owed on a connection carries
+      // Connection: close, decided when it is written (as Go's
+      // Server.Shutdown does): the client then stops reusing the connection
+      // itself and Node closes it after this answer, instead of the server
+      // closing it idle while the client may be writing a request on it. A
+      // request pipelined behind this one is still answered first.
+      if (left === 0 && options.isClosing()) {
+        res.writeHead(answer.statusCode, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), connection: 'close' });
+      } else {
+        res.writeHead(answer.statusCode, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+      }
       res.end(text);
-      options.afterResponse();
     };
     const fail = (error: unknown) => send(answers.refuse(endpoint, { statusCode: 500, reason: 'internal error', error }));
     const chunks: Buffer[] = [];

@@ -23,6 +23,8 @@ export interface ServerSettings {
   headersTimeoutMs: number;
   requestTimeoutMs: number;
   maxConnections: number;
+  /** On close, how long idle connections are left open for a last request. */
+  drainTimeoutMs: number;
 }
 
 export interface WebhookServerOptions {
@@ -75,6 +77,7 @@ export async function startServer(options: WebhookServerOptions): Promise<Runnin
     headersTimeoutMs: settings.headersTimeoutMs,
     requestTimeoutMs: settings.requestTimeoutMs,
     maxConnections: settings.maxConnections,
+    drainTimeoutMs: settings.drainTimeoutMs,
     notReadyReason: () => (listening ? options.notReadyReason() : 'not listening yet'),
   });
   metrics.trackReadiness(() => listening && options.notReadyReason() === undefined);

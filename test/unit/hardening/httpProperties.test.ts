@@ -54,6 +54,7 @@ beforeAll(async () => {
     headersTimeoutMs: config.server.headersTimeoutMs,
     requestTimeoutMs: config.server.requestTimeoutMs,
     maxConnections: config.server.maxConnections,
+    drainTimeoutMs: config.server.drainTimeoutMs,
     notReadyReason: () => undefined,
   });
   await app.ready();

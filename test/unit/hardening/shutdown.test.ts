@@ -1,9 +1,16 @@
 // SIGTERM under load, with `serve` as a real process: it stops accepting at
 // once, answers every request it has accepted (including one whose body is
 // still uploading when the signal arrives), and exits 0.
+import { writeFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
-import { connect } from 'node:tls';
+import { join } from 'node:path';
+import { connect, type TLSSocket } from 'node:tls';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWebhookServer, type RunningWebhookServer } from '../../../src/cli/composition.js';
+import { manifestClusterSource } from '../../../src/cluster/clusterSource.js';
+import { viewOptionsFor } from '../../../src/cluster/inMemoryClusterView.js';
+import { parseConfig, ruleSettings } from '../../../src/config/config.js';
 import { isAnswerTo, makeCa, makeLeaf, policyReview, post, spawnServe, startLoad, summarize, tlsDir, type Pem, type SpawnedServer } from './support.js';
 
 let ca: Pem;
@@ -131,15 +138,17 @@ describe('SIGTERM under load', () => {
     expect(server.output()).toContain('shutting down: finishing in-flight requests');
   });
 
-  it('exits 0 promptly on SIGTERM when idle, with keep-alive connections open', async () => {
-    const server = await spawnServe(['--manifests', 'examples', '--tls-cert', files.certFile, '--tls-key', files.keyFile]);
+  it('on SIGTERM when idle, leaves keep-alive connections open for the drain window, then closes them and exits 0', async () => {
+    const configFile = join(files.dir, 'drain-config.json');
+    await writeFile(configFile, JSON.stringify({ server: { drainTimeoutMs: 1_000 } }));
+    const server = await spawnServe(['--manifests', 'examples', '--tls-cert', files.certFile, '--tls-key', files.keyFile, '--config', configFile]);
     spawned.push(server);
     const agent = new Agent({ keepAlive: true, ca: ca.certPem });
     for (let i = 0; i < 4; i++) {
       const answer = await post(`${server.url}/validate`, JSON.stringify(policyReview(`idle-${i}`)), { ca: ca.certPem, agent });
       expect(isAnswerTo(answer.text, `idle-${i}`)).toBe(true);
     }
-    // The client's socket stays open and idle (keep-alive 120 s); it must not hold the exit.
+    // The client's socket stays open and idle (keep-alive 120 s); it holds the exit only for the drain window.
     expect(Object.values(agent.freeSockets).flat()).toHaveLength(1);
     const signalAt = performance.now();
     process.kill(server.pid, 'SIGTERM');
@@ -147,7 +156,8 @@ describe('SIGTERM under load', () => {
     const ms = performance.now() - signalAt;
     expect(exit).toEqual({ code: 0, signal: null });
     agent.destroy();
-    expect(ms).toBeLessThan(2_000);
+    expect(ms).toBeGreaterThanOrEqual(1_000);
+    expect(ms).toBeLessThan(3_000);
   });
 
   it('writes every decision line before it exits, even those logged just before SIGTERM', async () => {
@@ -158,8 +168,9 @@ describe('SIGTERM under load', () => {
     for (const uid of uids) expect(isAnswerTo((await post(`${server.url}/validate`, JSON.stringify(policyReview(uid)), { ca: ca.certPem, agent })).text, uid)).toBe(true);
     // At once: log lines are buffered, and these few are far from filling the buffer.
     process.kill(server.pid, 'SIGTERM');
-    const exit = await server.exited;
+    // The client closes its idle connection, so the exit need not wait out the drain window.
     agent.destroy();
+    const exit = await server.exited;
     expect(exit).toEqual({ code: 0, signal: null });
     const decided = server.logLines().filter((l) => l.msg === 'admission decision').map((l) => l.uid);
     expect(decided).toEqual(uids);
@@ -184,5 +195,133 @@ describe('SIGTERM under load', () => {
     const exit = await Promise.race([server.exited, new Promise((r) => setTimeout(r, 5_000)).then(() => ({ code: 'still running 5 s after SIGTERM', signal: null }))]);
     expect(exit).toEqual({ code: 0, signal: null });
     expect(performance.now() - signalAt).toBeLessThan(3_000);
+  });
+});
+
+/** One client connection written by hand, so the test sees exactly when the server closes it. */
+class RawConnection {
+  private readonly socket: TLSSocket;
+  private received = Buffer.alloc(0);
+  private waiting: (() => void) | undefined;
+  readonly closedAt: Promise<number>;
+
+  constructor(url: string) {
+    const { hostname, port } = new URL(url);
+    this.socket = connect({ host: hostname, port: Number(port), ca: ca.certPem });
+    this.socket.on('error', () => {});
+    this.socket.on('data', (c: Buffer) => {
+      this.received = Buffer.concat([this.received, c]);
+      this.waiting?.();
+    });
+    this.closedAt = new Promise((resolve) => this.socket.once('close', () => resolve(performance.now())));
+  }
+
+  get open(): boolean {
+    return !this.socket.destroyed && !this.socket.readableEnded;
+  }
+
+  /** Sends one review and resolves with its response (or with what came back when the server closed the connection). */
+  async request(uid: string): Promise<RawAnswer> {
+    if (!this.socket.readyState || this.socket.connecting) await new Promise((r) => this.socket.once('secureConnect', r));
+    this.received = Buffer.alloc(0);
+    const body = JSON.stringify(policyReview(uid));
+    this.socket.write(`POST /validate?timeout=10s HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    const complete = () => {
+      const [answer] = parseResponses(this.received);
+      return answer !== undefined && Buffer.byteLength(answer.body) > 0 ? answer : undefined;
+    };
+    await new Promise<void>((resolve) => {
+      this.waiting = () => complete() && resolve();
+      void this.closedAt.then(() => resolve());
+    });
+    this.waiting = undefined;
+    return complete() ?? { status: 0, headers: '', body: '' };
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+describe('drain on close (server.drainTimeoutMs)', () => {
+  const running: RunningWebhookServer[] = [];
+  afterAll(async () => {
+    await Promise.all(running.map((r) => r.close().catch(() => {})));
+  });
+
+  async function serve(drainTimeoutMs: number): Promise<RunningWebhookServer> {
+    const config = parseConfig({ server: { port: 0, metricsPort: 0, drainTimeoutMs } });
+    const server = await startWebhookServer({
+      config,
+      source: await manifestClusterSource(['examples'], viewOptionsFor(ruleSettings(config))),
+      logger: pino({ level: 'silent' }),
+      tls: { certFile: files.certFile, keyFile: files.keyFile },
+    });
+    running.push(server);
+    return server;
+  }
+
+  /** When `promise` settles (performance.now()), or undefined if not within `limitMs`. */
+  const settledAt = (promise: Promise<unknown>, limitMs: number) =>
+    Promise.race([promise.then(() => performance.now()), new Promise<undefined>((r) => setTimeout(() => r(undefined), limitMs))]);
+
+  it('keeps a kept-alive idle connection open at close, and answers a request sent on it in the window with Connection: close', async () => {
+    const server = await serve(5_000);
+    const connection = new RawConnection(server.url);
+    const first = await connection.request('before-close');
+    expect(first.status).toBe(200);
+    expect(first.headers).not.toContain('connection: close');
+
+    const closeStartedAt = performance.now();
+    const closed = server.close();
+    await new Promise((r) => setTimeout(r, 300));
+    // Not destroyed at once (the old behaviour), and no new connection accepted.
+    expect(connection.open).toBe(true);
+    const fresh = await post(`${server.url}/validate`, JSON.stringify(policyReview('fresh')), { ca: ca.certPem }).then(
+      () => 'answered',
+      (error: NodeJS.ErrnoException) => error.code,
+    );
+    expect(fresh).toBe('ECONNREFUSED');
+
+    const last = await connection.request('in-the-window');
+    expect(last.status).toBe(200);
+    expect(isAnswerTo(last.body, 'in-the-window')).toBe(true);
+    expect(last.headers).toContain('connection: close');
+    // The server closes the connection after that answer, and close() then
+    // resolves without waiting out the rest of the 5 s window.
+    expect(await settledAt(connection.closedAt, 2_000)).toBeDefined();
+    const closedAt = await settledAt(closed, 2_000);
+    expect(closedAt).toBeDefined();
+    expect(closedAt! - closeStartedAt).toBeLessThan(5_000);
+  });
+
+  it('closes a connection still idle at the end of the window, and close() resolves then', async () => {
+    const windowMs = 800;
+    const server = await serve(windowMs);
+    const connection = new RawConnection(server.url);
+    expect((await connection.request('idle-after')).status).toBe(200);
+    const closeStartedAt = performance.now();
+    const closed = server.close();
+    const closedAt = await settledAt(closed, windowMs + 3_000);
+    const connectionClosedAt = await settledAt(connection.closedAt, 100);
+    expect(connectionClosedAt).toBeDefined();
+    expect(closedAt).toBeDefined();
+    // Closed by the server at the end of the window, not before.
+    expect(connectionClosedAt! - closeStartedAt).toBeGreaterThanOrEqual(windowMs - 50);
+    expect(closedAt! - closeStartedAt).toBeGreaterThanOrEqual(windowMs - 50);
+  });
+
+  it('resolves close() at once when no connection is open, without waiting for the window', async () => {
+    const server = await serve(30_000);
+    // A connection that was used and then closed by its client does not count.
+    const connection = new RawConnection(server.url);
+    expect((await connection.request('gone')).status).toBe(200);
+    connection.destroy();
+    await connection.closedAt;
+    await new Promise((r) => setTimeout(r, 50));
+    const closeStartedAt = performance.now();
+    const closedAt = await settledAt(server.close(), 5_000);
+    expect(closedAt).toBeDefined();
+    expect(closedAt! - closeStartedAt).toBeLessThan(5_000);
   });
 });

@@ -27,7 +27,7 @@ beforeAll(async () => {
     decisionLogger: logger,
     metrics: new AdmissionMetrics({ defaultMetrics: false }),
   });
-  const fastPath = admissionFastPath({ answers, bodyLimitBytes: LIMIT, requireClientCertificate: false, isClosing: () => false, afterResponse: () => {} });
+  const fastPath = admissionFastPath({ answers, bodyLimitBytes: LIMIT, requireClientCertificate: false, isClosing: () => false });
   server = createServer((req, res) => {
     if (fastPath(req, res)) return;
     req.resume();
