@@ -4,7 +4,6 @@ import type { AdmissionEngine, Endpoint } from '../admission/admissionEngine.js'
 import { DecisionLog } from './decisionLog.js';
 import type { AdmissionMetrics } from './metrics.js';
 
-export { boundedReason, DECISION_MESSAGE, MAX_REASON_BYTES } from './decisionLog.js';
 
 /** What goes back to the API server for one request. */
 export interface Answer {

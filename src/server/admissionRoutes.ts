@@ -7,7 +7,6 @@ import { endpointOf, type AdmissionAnswers } from './admissionAnswers.js';
 import { loggedName } from './logFields.js';
 import type { AdmissionMetrics } from './metrics.js';
 
-export { boundedReason, DECISION_MESSAGE, MAX_REASON_BYTES } from './admissionAnswers.js';
 
 export interface AdmissionRoutesOptions {
   answers: AdmissionAnswers;
