@@ -2,11 +2,13 @@ import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { KubeApi } from '../cluster/kubeApi.js';
 import type { KubeConnectionConfig } from '../cluster/kubeCredentials.js';
+import type { MatchCondition } from '../rules/matchConditions.js';
 import { certificateFilesIn, writeAtomically, type CertificateFiles } from './files.js';
 import { generateCa, issueServingCertificate, splitPem } from './generate.js';
 import {
   caBundlePatch,
   decideSecret,
+  matchConditionsPatch,
   decodeSecret,
   encodeSecretData,
   joinPem,
@@ -44,6 +46,12 @@ export interface SelfManagedCertificatesOptions {
   serviceName: string;
   /** Mutating and/or ValidatingWebhookConfiguration names whose webhooks get caBundle. */
   webhookConfigs: readonly string[];
+  /**
+   * The matchConditions each webhook of those configurations gets, by
+   * webhook name (src/rules/matchConditions.ts webhookMatchConditions); set
+   * with caBundle, and put back by the same periodic check.
+   */
+  matchConditions?: ReadonlyMap<string, readonly MatchCondition[]>;
   /** Writable folder for tls.crt, tls.key and ca.crt (an emptyDir in the chart). */
   dir: string;
   logger: Logger;
@@ -263,11 +271,15 @@ export class SelfManagedCertificates {
           if (got.status === 404) break;
           if (got.status !== 200) throw this.failure(`read ${kind} ${name}`, got);
           found++;
-          const ops = caBundlePatch((got.body.webhooks ?? []) as ObservedWebhook[], caBundle);
+          const webhooks = (got.body.webhooks ?? []) as ObservedWebhook[];
+          const caOps = caBundlePatch(webhooks, caBundle);
+          const conditionOps = this.options.matchConditions ? matchConditionsPatch(webhooks, this.options.matchConditions) : [];
+          const ops = [...caOps, ...conditionOps];
           if (ops.length === 0) break;
           const patched = await this.request('PATCH', `${path}?fieldManager=${encodeURIComponent(this.options.fieldManager ?? 'kgateway-admission')}`, ops, 'application/json-patch+json');
           if (patched.status === 200) {
-            this.options.logger.info({ kind, name, webhooks: ops.length / 2 }, 'self-managed certificates: caBundle set');
+            if (caOps.length > 0) this.options.logger.info({ kind, name, webhooks: caOps.length / 2 }, 'self-managed certificates: caBundle set');
+            if (conditionOps.length > 0) this.options.logger.info({ kind, name, webhooks: conditionOps.length / 2 }, 'self-managed webhooks: matchConditions set');
             break;
           }
           // A failed `test` (the list changed meanwhile) or a conflict: read again.

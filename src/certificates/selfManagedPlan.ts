@@ -1,4 +1,6 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import type { MatchCondition } from '../rules/matchConditions.js';
 import { splitPem, type CertificateBundle } from './generate.js';
 
 /**
@@ -193,9 +195,10 @@ export function decideSecret(stored: Partial<StoredCertificates> | undefined, co
 export interface ObservedWebhook {
   name: string;
   clientConfig?: { caBundle?: string };
+  matchConditions?: readonly MatchCondition[];
 }
 
-export type JsonPatch = { op: 'test' | 'add'; path: string; value: string }[];
+export type JsonPatch = { op: 'test' | 'add'; path: string; value: string | readonly MatchCondition[] }[];
 
 /**
  * The JSON Patch that puts `caBundle` (base64) into every webhook of a
@@ -212,4 +215,23 @@ export function caBundlePatch(webhooks: readonly ObservedWebhook[], caBundle: st
           { op: 'add' as const, path: `/webhooks/${i}/clientConfig/caBundle`, value: caBundle },
         ],
   );
+}
+
+/**
+ * The JSON Patch that sets each named webhook's `matchConditions` to what the
+ * rules' settings generate (src/rules/matchConditions.ts), where it differs:
+ * configurations made by an older chart, or by hand, get the conditions, and
+ * ones that would skip what the server's configuration checks are corrected.
+ * Guarded by a `test` of the name like caBundlePatch; a webhook not in
+ * `wanted` (another name) is left alone.
+ */
+export function matchConditionsPatch(webhooks: readonly ObservedWebhook[], wanted: ReadonlyMap<string, readonly MatchCondition[]>): JsonPatch {
+  return webhooks.flatMap((webhook, i) => {
+    const conditions = wanted.get(webhook.name);
+    if (!conditions || isDeepStrictEqual(webhook.matchConditions ?? [], conditions)) return [];
+    return [
+      { op: 'test' as const, path: `/webhooks/${i}/name`, value: webhook.name },
+      { op: 'add' as const, path: `/webhooks/${i}/matchConditions`, value: conditions },
+    ];
+  });
 }
