@@ -2,13 +2,13 @@ import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { KubeApi } from '../cluster/kubeApi.js';
 import type { KubeConnectionConfig } from '../cluster/kubeCredentials.js';
-import type { MatchCondition } from '../rules/matchConditions.js';
 import { certificateFilesIn, writeAtomically, type CertificateFiles } from './files.js';
 import { generateCa, issueServingCertificate, splitPem } from './generate.js';
 import {
   caBundlePatch,
   decideSecret,
   matchConditionsPatch,
+  type MatchCondition,
   decodeSecret,
   encodeSecretData,
   joinPem,

@@ -1,6 +1,5 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import type { MatchCondition } from '../rules/matchConditions.js';
 import { splitPem, type CertificateBundle } from './generate.js';
 
 /**
@@ -190,6 +189,12 @@ export function decideSecret(stored: Partial<StoredCertificates> | undefined, co
       return { action: 'add-ca', reason: plan.reason, reissue };
     }
   }
+}
+
+/** A webhook's CEL matchCondition (admissionregistration.k8s.io/v1); the server's come from src/rules/matchConditions.ts. */
+export interface MatchCondition {
+  name: string;
+  expression: string;
 }
 
 export interface ObservedWebhook {
