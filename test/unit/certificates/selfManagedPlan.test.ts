@@ -10,6 +10,7 @@ import {
   decideSecret,
   decodeSecret,
   encodeSecretData,
+  matchConditionsPatch,
   planCertificates,
   serviceHostNames,
   stillTrusted,
@@ -155,5 +156,32 @@ describe('the Secret as stored', () => {
 
   it('names the Service as the API server may call it', () => {
     expect(serviceHostNames('kga', 'ns')).toEqual(['kga.ns.svc', 'kga.ns.svc.cluster.local', 'kga.ns', 'kga']);
+  });
+});
+
+describe('matchConditionsPatch', () => {
+  const wanted = new Map([
+    ['a.x', [{ name: 'one', expression: 'true' }]],
+    ['b.x', [{ name: 'two', expression: 'false' }]],
+  ]);
+
+  it('sets the generated conditions on each named webhook that lacks them or has others, guarded by a test of the name', () => {
+    const webhooks = [
+      { name: 'a.x', matchConditions: [{ name: 'one', expression: 'true' }] },
+      { name: 'b.x' },
+      { name: 'other.x', matchConditions: [{ name: 'mine', expression: 'true' }] },
+    ];
+    expect(matchConditionsPatch(webhooks, wanted)).toEqual([
+      { op: 'test', path: '/webhooks/1/name', value: 'b.x' },
+      { op: 'add', path: '/webhooks/1/matchConditions', value: [{ name: 'two', expression: 'false' }] },
+    ]);
+    expect(matchConditionsPatch([{ name: 'a.x', matchConditions: [{ name: 'one', expression: 'object != null' }] }], wanted)).toEqual([
+      { op: 'test', path: '/webhooks/0/name', value: 'a.x' },
+      { op: 'add', path: '/webhooks/0/matchConditions', value: [{ name: 'one', expression: 'true' }] },
+    ]);
+  });
+
+  it('is empty when every named webhook has them already', () => {
+    expect(matchConditionsPatch([{ name: 'a.x', matchConditions: [{ name: 'one', expression: 'true' }] }, { name: 'b.x', matchConditions: [{ name: 'two', expression: 'false' }] }], wanted)).toEqual([]);
   });
 });
