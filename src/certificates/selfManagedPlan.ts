@@ -203,7 +203,7 @@ export interface ObservedWebhook {
   matchConditions?: readonly MatchCondition[];
 }
 
-export type JsonPatch = { op: 'test' | 'add'; path: string; value: string | readonly MatchCondition[] }[];
+export type JsonPatch = { op: 'test' | 'add'; path: string; value: string }[];
 
 /**
  * The JSON Patch that puts `caBundle` (base64) into every webhook of a
@@ -223,20 +223,16 @@ export function caBundlePatch(webhooks: readonly ObservedWebhook[], caBundle: st
 }
 
 /**
- * The JSON Patch that sets each named webhook's `matchConditions` to what the
- * rules' settings generate (src/rules/matchConditions.ts), where it differs:
- * configurations made by an older chart, or by hand, get the conditions, and
- * ones that would skip what the server's configuration checks are corrected.
- * Guarded by a `test` of the name like caBundlePatch; a webhook not in
- * `wanted` (another name) is left alone.
+ * The named webhooks whose `matchConditions` differ from what the server's
+ * settings generate (src/rules/matchConditions.ts): a chart rendered before
+ * a config change, or an edit by hand. Only reported, never patched: the
+ * chart's ValidatingAdmissionPolicy lets this ServiceAccount change nothing
+ * but caBundle, since a condition of `false` turns a webhook off. A webhook
+ * not in `wanted` (another name) is left alone.
  */
-export function matchConditionsPatch(webhooks: readonly ObservedWebhook[], wanted: ReadonlyMap<string, readonly MatchCondition[]>): JsonPatch {
-  return webhooks.flatMap((webhook, i) => {
+export function webhooksWithOtherConditions(webhooks: readonly ObservedWebhook[], wanted: ReadonlyMap<string, readonly MatchCondition[]>): string[] {
+  return webhooks.flatMap((webhook) => {
     const conditions = wanted.get(webhook.name);
-    if (!conditions || isDeepStrictEqual(webhook.matchConditions ?? [], conditions)) return [];
-    return [
-      { op: 'test' as const, path: `/webhooks/${i}/name`, value: webhook.name },
-      { op: 'add' as const, path: `/webhooks/${i}/matchConditions`, value: conditions },
-    ];
+    return conditions && !isDeepStrictEqual(webhook.matchConditions ?? [], conditions) ? [webhook.name] : [];
   });
 }

@@ -186,7 +186,7 @@ async function certificateSource(
       // Loaded only in this mode: it talks to the API server.
       const { SelfManagedCertificates } = await import('../certificates/selfManaged.js');
       const { mode: _mode, ...managed } = mode;
-      // The webhooks it sets caBundle on get the conditions of these settings, as the chart renders them.
+      // The conditions the chart renders for these settings: a webhook with others is reported.
       const conditions = webhookMatchConditions(settings, builtInBackendRefKinds);
       const matchConditions = new Map(Object.entries(WEBHOOK_NAMES).map(([hook, name]) => [name, conditions[hook as keyof typeof WEBHOOK_NAMES]]));
       return selfManagedCertificateSource(new SelfManagedCertificates({ ...managed, kubeConfig, logger, matchConditions }), clientCa);

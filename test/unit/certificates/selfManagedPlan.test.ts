@@ -10,7 +10,7 @@ import {
   decideSecret,
   decodeSecret,
   encodeSecretData,
-  matchConditionsPatch,
+  webhooksWithOtherConditions,
   planCertificates,
   serviceHostNames,
   stillTrusted,
@@ -159,29 +159,23 @@ describe('the Secret as stored', () => {
   });
 });
 
-describe('matchConditionsPatch', () => {
+describe('webhooksWithOtherConditions', () => {
   const wanted = new Map([
     ['a.x', [{ name: 'one', expression: 'true' }]],
     ['b.x', [{ name: 'two', expression: 'false' }]],
   ]);
 
-  it('sets the generated conditions on each named webhook that lacks them or has others, guarded by a test of the name', () => {
+  it('names each webhook of `wanted` that lacks the generated conditions or has others; other webhooks are not its business', () => {
     const webhooks = [
       { name: 'a.x', matchConditions: [{ name: 'one', expression: 'true' }] },
       { name: 'b.x' },
       { name: 'other.x', matchConditions: [{ name: 'mine', expression: 'true' }] },
     ];
-    expect(matchConditionsPatch(webhooks, wanted)).toEqual([
-      { op: 'test', path: '/webhooks/1/name', value: 'b.x' },
-      { op: 'add', path: '/webhooks/1/matchConditions', value: [{ name: 'two', expression: 'false' }] },
-    ]);
-    expect(matchConditionsPatch([{ name: 'a.x', matchConditions: [{ name: 'one', expression: 'object != null' }] }], wanted)).toEqual([
-      { op: 'test', path: '/webhooks/0/name', value: 'a.x' },
-      { op: 'add', path: '/webhooks/0/matchConditions', value: [{ name: 'one', expression: 'true' }] },
-    ]);
+    expect(webhooksWithOtherConditions(webhooks, wanted)).toEqual(['b.x']);
+    expect(webhooksWithOtherConditions([{ name: 'a.x', matchConditions: [{ name: 'one', expression: 'object != null' }] }], wanted)).toEqual(['a.x']);
   });
 
-  it('is empty when every named webhook has them already', () => {
-    expect(matchConditionsPatch([{ name: 'a.x', matchConditions: [{ name: 'one', expression: 'true' }] }, { name: 'b.x', matchConditions: [{ name: 'two', expression: 'false' }] }], wanted)).toEqual([]);
+  it('is empty when every named webhook has them', () => {
+    expect(webhooksWithOtherConditions([{ name: 'a.x', matchConditions: [{ name: 'one', expression: 'true' }] }, { name: 'b.x', matchConditions: [{ name: 'two', expression: 'false' }] }], wanted)).toEqual([]);
   });
 });
