@@ -26,7 +26,7 @@ export async function startRecordingWebhook(): Promise<RecordingWebhook> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const review = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      calls.push({ path: req.url ?? '', request: review.request });
+      calls.push({ path: (req.url ?? '').split('?')[0]!, request: review.request });
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true } }));
     });
