@@ -6,7 +6,7 @@
 //   npm run bench -- --profile [--seconds 10]   # CPU profile of our server under load
 //   npm run bench -- --experiments              # prototype fixes measured side by side
 //
-// Parts: keepalive, fresh, rate, scale, apiserver, startup, worstcase, soak.
+// Parts: keepalive, fresh, rate, scale, apiserver, matchconditions, startup, worstcase, soak.
 // Charts (SVG) of the figures go to bench/results/.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureCertificates } from '#dist/certificates/files.js';
 import { apiserverPart, type AddedLatency, type ApiserverFigures } from './lib/apiserver.ts';
+import { matchConditionsPart, type MatchConditionFigures } from './lib/matchConditions.ts';
 import { admissionBodies } from './lib/bodies.ts';
 import { summarizeProfile } from './lib/cpuprofile.ts';
 import { abRun, h2loadRate, wrkRun, type LoadRun } from './lib/load.ts';
@@ -28,7 +29,7 @@ import { soakPart, type SoakFigures } from './lib/soak.ts';
 import { writeCharts } from './lib/charts.ts';
 import { log, median, REPO_ROOT, round, rssMiB, run, table, type Row } from './lib/util.ts';
 
-const ALL_PARTS = ['keepalive', 'fresh', 'rate', 'scale', 'apiserver', 'startup', 'worstcase', 'soak'];
+const ALL_PARTS = ['keepalive', 'fresh', 'rate', 'scale', 'apiserver', 'matchconditions', 'startup', 'worstcase', 'soak'];
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
@@ -122,6 +123,7 @@ interface Results {
   apiserver?: ApiserverFigures;
   apiserver_skipped?: string;
   apiserver_error?: string;
+  match_conditions?: MatchConditionFigures | { skipped: string } | { error: string };
   startup?: Awaited<ReturnType<typeof startupPart>>;
   worst_case?: WorstCaseFigures;
   soak?: SoakFigures;
@@ -735,6 +737,17 @@ async function main() {
       results.apiserver_error = String((error as Error).message ?? error);
     }
   }
+  if (parts.has('matchconditions')) {
+    try {
+      const r = await matchConditionsPart({ writes: 1000, build: args['build-control-plane'] ?? !quick });
+      results.match_conditions = r;
+      if ('skipped' in r) process.stdout.write(`\nmatchConditions: SKIPPED — control plane unavailable: ${r.skipped}\n`);
+      else printMatchConditions(r);
+    } catch (error) {
+      process.stdout.write(`\nmatchConditions: FAILED — ${(error as Error).stack ?? error}\n`);
+      results.match_conditions = { error: String((error as Error).message ?? error) };
+    }
+  }
   if (parts.has('startup')) {
     results.startup = await startupPart({ runs: P.startupRuns, certFile: env.certFile, keyFile: env.keyFile });
     const s = results.startup;
@@ -887,3 +900,39 @@ function printTargets() {
 }
 
 await main();
+
+function printMatchConditions(r: MatchConditionFigures): void {
+  const pct = (x: number | undefined) => (x === undefined ? '' : `${round(x * 100, 1)}%`);
+  const lat = (l: { p50_ms: number; p99_ms: number } | undefined) => (l ? `${l.p50_ms} / ${l.p99_ms}` : '');
+  table(
+    `matchConditions through kube-apiserver ${r.kubernetes ?? ''}: ${r.writes} writes, the same mix per phase; share reaching our server, and p50 / p99 ms`,
+    [
+      ['what', 'writes'],
+      ['n', 'n'],
+      ['all', 'no conditions: called'],
+      ['conditions', 'conditions: called'],
+      ['none_ms', 'no webhook: ms'],
+      ['all_ms', 'no conditions: ms'],
+      ['conditions_ms', 'conditions: ms'],
+      ['policy_ms', 'native policy: ms'],
+    ],
+    [
+      ...Object.entries(r.categories).map(([what, c]) => ({
+        what,
+        n: c.writes,
+        all: pct(c.called.all),
+        conditions: pct(c.called.conditions),
+        none_ms: lat(c.latency.none),
+        all_ms: lat(c.latency.all),
+        conditions_ms: lat(c.latency.conditions),
+        policy_ms: lat(c.latency.policy),
+      })),
+      { what: 'all writes', n: r.writes, all: pct(r.called_share.all), conditions: pct(r.called_share.conditions) },
+      { what: 'the writes conditions skip', none_ms: lat(r.skipped_latency.none), all_ms: lat(r.skipped_latency.all), conditions_ms: lat(r.skipped_latency.conditions), policy_ms: lat(r.skipped_latency.policy) },
+    ],
+  );
+  process.stdout.write(
+    `skipped writes: ${r.skipped_added_p50_ms} ms added at p50, ${r.skipped_added_p99_ms} ms at p99 (conditions vs no webhook)\n` +
+      `mutated Gateways: the webhook adds ${r.webhook_added_p50_ms} ms at p50, the native MutatingAdmissionPolicy ${r.policy_added_p50_ms} ms${r.policy_skipped ? ` (policy phase skipped: ${r.policy_skipped})` : ''}\n`,
+  );
+}

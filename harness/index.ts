@@ -31,5 +31,5 @@ export { installCrds, loadCrdManifests, waitForCrdsEstablished, waitForCrdsServi
 export { startControlPlane, type ControlPlane, type StartControlPlaneOptions } from './controlPlane.ts';
 export { killKubeApiserver, startKubeApiserver, type ExtraKubeApiserver } from './apiServerRestarts.ts';
 export { startWebhookServer, type StartWebhookServerOptions, type WebhookServer } from './webhookServer.ts';
-export { DEFAULT_WEBHOOK_NAME, registerWebhooks, unregisterWebhooks, type RegisterWebhooksOptions } from './webhookRegistration.ts';
+export { DEFAULT_WEBHOOK_NAME, registerWebhooks, unregisterWebhooks, type MatchCondition, type RegisterWebhooksOptions } from './webhookRegistration.ts';
 export { killPid, pidAlive } from './processes.ts';

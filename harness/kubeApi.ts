@@ -93,6 +93,8 @@ const CLUSTER_KINDS: Record<string, string> = {
   'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy': '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies',
   'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding':
     '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings',
+  'admissionregistration.k8s.io/v1/MutatingAdmissionPolicy': '/apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicies',
+  'admissionregistration.k8s.io/v1/MutatingAdmissionPolicyBinding': '/apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicybindings',
   'admissionregistration.k8s.io/v1/MutatingWebhookConfiguration': '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
   'admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration':
     '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations',
@@ -101,7 +103,7 @@ const CLUSTER_KINDS: Record<string, string> = {
 /** The field manager of everything the harness applies. */
 export const FIELD_MANAGER = 'kgateway-admission-test';
 
-/** Server-side apply of a CRD, VAP(-binding) or webhook configuration. */
+/** Server-side apply of a CRD, VAP or MAP (and binding), or webhook configuration. */
 export async function applyClusterObject(kc: k8s.KubeConfig, obj: any): Promise<any> {
   const base = CLUSTER_KINDS[`${obj.apiVersion}/${obj.kind}`];
   if (!base) throw new Error(`applyClusterObject: unsupported kind ${obj.apiVersion} ${obj.kind}`);

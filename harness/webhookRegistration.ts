@@ -18,6 +18,18 @@ export interface RegisterWebhooksOptions {
   waitMs?: number;
   /** Also send ReferenceGrant UPDATE and DELETE to /validate (the grant guard; default true). */
   guardReferenceGrants?: boolean;
+  /**
+   * CEL matchConditions of each webhook (src/rules/matchConditions.ts
+   * webhookMatchConditions; the harness imports nothing of src/). The grant
+   * guard's go to the /validate webhook beside the policies' (each condition
+   * passes every kind but its own). Unset: every request is sent.
+   */
+  matchConditions?: { mutating: readonly MatchCondition[]; validating: readonly MatchCondition[]; grantGuard: readonly MatchCondition[] };
+}
+
+export interface MatchCondition {
+  name: string;
+  expression: string;
 }
 
 type ConfigurationKind = 'mutating' | 'validating';
@@ -73,6 +85,7 @@ export async function registerWebhooks(kc: k8s.KubeConfig, opts: RegisterWebhook
     namespaceSelector,
     waitMs = 30_000,
     guardReferenceGrants = true,
+    matchConditions,
   } = opts;
   const base = url.replace(/\/+$/, '');
   const caBundle = b64(caPem);
@@ -102,6 +115,7 @@ export async function registerWebhooks(kc: k8s.KubeConfig, opts: RegisterWebhook
           },
         ],
         reinvocationPolicy: 'Never',
+        ...(matchConditions ? { matchConditions: matchConditions.mutating } : {}),
         ...common,
       },
       probeWebhook('mutating', name),
@@ -142,6 +156,9 @@ export async function registerWebhooks(kc: k8s.KubeConfig, opts: RegisterWebhook
               ]
             : []),
         ],
+        ...(matchConditions
+          ? { matchConditions: [...matchConditions.validating, ...(guardReferenceGrants ? matchConditions.grantGuard : [])] }
+          : {}),
         ...common,
       },
       probeWebhook('validating', name),

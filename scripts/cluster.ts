@@ -126,8 +126,20 @@ async function up(args: string[]): Promise<number> {
     state.webhook = { url: webhook.url, metricsUrl: webhook.metricsUrl, log: webhook.logFile };
     state.logs.webhook = webhook.logFile;
     writeState(state);
-    await registerWebhooks(cp.kubeConfig, { url: webhook.url, caPem: webhook.caPem, failurePolicy: 'Fail' });
-    console.log(`webhook ${webhook.url} registered (/mutate: gateways; /validate: kgateway and agentgateway policies, ReferenceGrant updates and deletions)`);
+    // The same matchConditions as the chart renders for the same settings (src/rules/matchConditions.ts).
+    const { parseConfig, ruleSettings } = await import('#dist/config/config.js');
+    const { builtInBackendRefKinds } = await import('#dist/rules/backendRefKinds.js');
+    const { webhookMatchConditions } = await import('#dist/rules/matchConditions.js');
+    const { isProfileName } = await import('#dist/rules/profiles.js');
+    const profile = process.env.KGA_PROFILE ?? 'kgateway-v2.1';
+    const settings = ruleSettings(parseConfig({}), isProfileName(profile) ? profile : undefined);
+    await registerWebhooks(cp.kubeConfig, {
+      url: webhook.url,
+      caPem: webhook.caPem,
+      failurePolicy: 'Fail',
+      matchConditions: webhookMatchConditions(settings, builtInBackendRefKinds),
+    });
+    console.log(`webhook ${webhook.url} registered (/mutate: gateways; /validate: kgateway and agentgateway policies, ReferenceGrant updates and deletions; matchConditions skip what no rule acts on)`);
     console.log(`metrics at ${webhook.metricsUrl}/metrics, log in ${rel(webhook.logFile)}`);
   }
 

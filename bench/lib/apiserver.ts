@@ -22,13 +22,13 @@ const ON = 'kgateway';
 const OFF = 'kgateway-plain';
 
 /** A client with one keep-alive connection to the API server, timing each request. */
-interface Timed {
+export interface Timed {
   status: number;
   body: KubeObject;
   ms: number;
 }
 
-async function makeClient(kubeConfig: KubeConfig): Promise<(method: string, apiPath: string, body?: unknown) => Promise<Timed>> {
+export async function makeClient(kubeConfig: KubeConfig): Promise<(method: string, apiPath: string, body?: unknown) => Promise<Timed>> {
   const cluster = kubeConfig.getCurrentCluster()!;
   const opts: https.RequestOptions = {};
   await kubeConfig.applyToHTTPSOptions(opts);
@@ -37,7 +37,7 @@ async function makeClient(kubeConfig: KubeConfig): Promise<(method: string, apiP
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string | number> = { ...(opts.headers as Record<string, string> | undefined), accept: 'application/json' };
     if (payload !== undefined) {
-      headers['content-type'] = 'application/json';
+      headers['content-type'] = method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
       headers['content-length'] = Buffer.byteLength(payload);
     }
     return new Promise<Timed>((resolve, reject) => {
@@ -73,7 +73,7 @@ export interface LatencyStats {
   p99_ms: number;
 }
 
-function stats(values: readonly number[]): LatencyStats {
+export function stats(values: readonly number[]): LatencyStats {
   const s = [...values].sort((a, b) => a - b);
   return { n: s.length, p50_ms: round(percentile(s, 50), 3), p90_ms: round(percentile(s, 90), 3), p99_ms: round(percentile(s, 99), 3) };
 }

@@ -7,6 +7,8 @@ import { generateCa, issueServingCertificate, splitPem } from './generate.js';
 import {
   caBundlePatch,
   decideSecret,
+  webhooksWithOtherConditions,
+  type MatchCondition,
   decodeSecret,
   encodeSecretData,
   joinPem,
@@ -44,6 +46,13 @@ export interface SelfManagedCertificatesOptions {
   serviceName: string;
   /** Mutating and/or ValidatingWebhookConfiguration names whose webhooks get caBundle. */
   webhookConfigs: readonly string[];
+  /**
+   * The matchConditions each webhook of those configurations should carry, by
+   * webhook name (src/rules/matchConditions.ts webhookMatchConditions): a
+   * webhook with others is reported (a warning, at each change), never
+   * patched (see webhooksWithOtherConditions).
+   */
+  matchConditions?: ReadonlyMap<string, readonly MatchCondition[]>;
   /** Writable folder for tls.crt, tls.key and ca.crt (an emptyDir in the chart). */
   dir: string;
   logger: Logger;
@@ -89,6 +98,8 @@ export class SelfManagedCertificates {
   /** The CA bundle this replica last saw in every webhook's caBundle. */
   private publishedBundle: string | undefined;
   private patchRetryMs = 1_000;
+  /** Per configuration, the webhooks last reported with other matchConditions. */
+  private readonly reportedConditions = new Map<string, string>();
   private readonly host: string;
   private readonly hosts: string[];
 
@@ -263,7 +274,9 @@ export class SelfManagedCertificates {
           if (got.status === 404) break;
           if (got.status !== 200) throw this.failure(`read ${kind} ${name}`, got);
           found++;
-          const ops = caBundlePatch((got.body.webhooks ?? []) as ObservedWebhook[], caBundle);
+          const webhooks = (got.body.webhooks ?? []) as ObservedWebhook[];
+          if (attempt === 0) this.reportConditions(kind, name, webhooks);
+          const ops = caBundlePatch(webhooks, caBundle);
           if (ops.length === 0) break;
           const patched = await this.request('PATCH', `${path}?fieldManager=${encodeURIComponent(this.options.fieldManager ?? 'kgateway-admission')}`, ops, 'application/json-patch+json');
           if (patched.status === 200) {
@@ -282,6 +295,21 @@ export class SelfManagedCertificates {
       this.options.logger.info({ names: this.options.webhookConfigs }, 'self-managed certificates: no webhook configuration with these names yet');
     }
     return found;
+  }
+
+  /** Warns, once per change, about webhooks whose matchConditions are not what this configuration generates. */
+  private reportConditions(kind: string, name: string, webhooks: readonly ObservedWebhook[]): void {
+    if (!this.options.matchConditions) return;
+    const differing = webhooksWithOtherConditions(webhooks, this.options.matchConditions);
+    const key = `${kind}/${name}`;
+    const seen = differing.join(',');
+    if ((this.reportedConditions.get(key) ?? '') === seen) return;
+    this.reportedConditions.set(key, seen);
+    if (differing.length === 0) return;
+    this.options.logger.warn(
+      { kind, name, webhooks: differing },
+      'webhook matchConditions differ from what this configuration generates: render the chart again (helm upgrade) with the same config, or writes the rules act on may be skipped',
+    );
   }
 
   private labels(): Record<string, string> {

@@ -1,4 +1,5 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { splitPem, type CertificateBundle } from './generate.js';
 
 /**
@@ -190,9 +191,16 @@ export function decideSecret(stored: Partial<StoredCertificates> | undefined, co
   }
 }
 
+/** A webhook's CEL matchCondition (admissionregistration.k8s.io/v1); the server's come from src/rules/matchConditions.ts. */
+export interface MatchCondition {
+  name: string;
+  expression: string;
+}
+
 export interface ObservedWebhook {
   name: string;
   clientConfig?: { caBundle?: string };
+  matchConditions?: readonly MatchCondition[];
 }
 
 export type JsonPatch = { op: 'test' | 'add'; path: string; value: string }[];
@@ -212,4 +220,19 @@ export function caBundlePatch(webhooks: readonly ObservedWebhook[], caBundle: st
           { op: 'add' as const, path: `/webhooks/${i}/clientConfig/caBundle`, value: caBundle },
         ],
   );
+}
+
+/**
+ * The named webhooks whose `matchConditions` differ from what the server's
+ * settings generate (src/rules/matchConditions.ts): a chart rendered before
+ * a config change, or an edit by hand. Only reported, never patched: the
+ * chart's ValidatingAdmissionPolicy lets this ServiceAccount change nothing
+ * but caBundle, since a condition of `false` turns a webhook off. A webhook
+ * not in `wanted` (another name) is left alone.
+ */
+export function webhooksWithOtherConditions(webhooks: readonly ObservedWebhook[], wanted: ReadonlyMap<string, readonly MatchCondition[]>): string[] {
+  return webhooks.flatMap((webhook) => {
+    const conditions = wanted.get(webhook.name);
+    return conditions && !isDeepStrictEqual(webhook.matchConditions ?? [], conditions) ? [webhook.name] : [];
+  });
 }

@@ -14,6 +14,8 @@ import type { RunningReports } from '../reports/startReports.js';
 import type { ProfileName } from '../rules/profiles.js';
 import { buildRuleSet, handledKinds } from '../rules/ruleSet.js';
 import type { RuleSettings } from '../rules/settings.js';
+import { builtInBackendRefKinds } from '../rules/backendRefKinds.js';
+import { WEBHOOK_NAMES, webhookMatchConditions } from '../rules/matchConditions.js';
 import type { AdmissionRequest, Verdict } from '../rules/types.js';
 import { AdmissionMetrics } from '../server/metrics.js';
 import { startServer, type RunningWebhookServer } from '../server/webhookServer.js';
@@ -118,7 +120,7 @@ export async function composeWebhook(options: ServeOptions): Promise<ComposedWeb
     stopEvents = () => recorder.stop();
   }
 
-  const certificates = await certificateSource(options.certificates, config, kubeConfig, logger, options.clientCaFile);
+  const certificates = await certificateSource(options.certificates, config, kubeConfig, logger, options.clientCaFile, settings);
   const server = await startWebhookServer({ config, settings, source, certificates, logger, decisionLogger, metrics, ...(onDecided ? { onDecided } : {}) });
   logger.info({ url: server.url, metricsUrl: `${server.metricsUrl}/metrics` }, 'kgateway-admission serving');
   return {
@@ -166,6 +168,7 @@ async function certificateSource(
   kubeConfig: KubeConnectionConfig | undefined,
   logger: Logger,
   clientCaFile: string | undefined,
+  settings: RuleSettings,
 ): Promise<CertificateSource> {
   const clientCa = clientCaFile ? { clientCaFile } : {};
   switch (mode.mode) {
@@ -183,7 +186,10 @@ async function certificateSource(
       // Loaded only in this mode: it talks to the API server.
       const { SelfManagedCertificates } = await import('../certificates/selfManaged.js');
       const { mode: _mode, ...managed } = mode;
-      return selfManagedCertificateSource(new SelfManagedCertificates({ ...managed, kubeConfig, logger }), clientCa);
+      // The conditions the chart renders for these settings: a webhook with others is reported.
+      const conditions = webhookMatchConditions(settings, builtInBackendRefKinds);
+      const matchConditions = new Map(Object.entries(WEBHOOK_NAMES).map(([hook, name]) => [name, conditions[hook as keyof typeof WEBHOOK_NAMES]]));
+      return selfManagedCertificateSource(new SelfManagedCertificates({ ...managed, kubeConfig, logger, matchConditions }), clientCa);
     }
   }
 }

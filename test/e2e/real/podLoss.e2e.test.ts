@@ -1,16 +1,19 @@
 // Losing pods on a real node. One pod deleted (or evicted) under a steady
 // load of writes: the other answers, no write fails, and the
 // PodDisruptionBudget refuses to evict the last one. Both pods gone with
-// failurePolicy Fail: writes of the kinds the webhooks match fail with the API
-// server's clear error, every other kind goes through, and all recovers when
-// the pods return. Figures: docs/real-node.md.
+// failurePolicy Fail: only the writes a rule must decide fail, with the API
+// server's clear error; the generated matchConditions let every other write
+// through (Gateways with their own ref or opted out, same-namespace policies,
+// other kinds; with classes matched by name only, Gateways of other classes
+// too), and all recovers when the pods return. Figures: docs/real-node.md.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gateway, httpListenerPolicy, referenceGrant } from '../../support/builders.js';
-import { kubeRequest } from '../../../harness/index.ts';
+import { backendRef, gateway, httpListenerPolicy, referenceGrant } from '../../support/builders.js';
+import { join } from 'node:path';
+import { kubeRequest, REPO_ROOT } from '../../../harness/index.ts';
 import { describeLoad, startWriteLoad } from '../../support/writeLoad.js';
 import { create, ensureNamespaces, PATHS, pollUntil } from '../support.js';
 import { skipRealE2e } from './gate.js';
-import { DEPLOYMENT_PATH, nodeUpWithChart, pdbState, RELEASE_NS, serviceEndpoints, waitRolledOut, webhookPods, type NodeCluster } from './nodeCluster.js';
+import { DEPLOYMENT_PATH, nodeUpWithChart, pdbState, RELEASE, RELEASE_NS, serviceEndpoints, waitRolledOut, webhookPods, type NodeCluster } from './nodeCluster.js';
 
 const skip = skipRealE2e('losing pods under load on the single-node cluster (npm run node:up)', { netns: true });
 const LOAD_NS = 'podloss-load';
@@ -99,6 +102,21 @@ describe.skipIf(skip)('losing the chart\'s pods on a real node', () => {
     expect(policy.body.message).toMatch(/failed calling webhook "policies\.validate\.kgateway-admission\.kgateway\.dev"/);
     process.stderr.write(`[e2e] both pods gone: a Gateway write answers ${gw.status}: ${gw.body.message}\n`);
 
+    // Writes no rule can act on: the matchConditions keep them from the webhook.
+    const ownRef = await create(kc, PATHS.gateways(OTHER_NS), gateway({
+      name: 'own-ref-while-down', namespace: OTHER_NS,
+      spec: { infrastructure: { parametersRef: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters', name: 'own' } } },
+    }));
+    expect(ownRef.status, ownRef.text).toBe(201);
+    const optedOut = await create(kc, PATHS.gateways(OTHER_NS), gateway({ name: 'opted-out-while-down', namespace: OTHER_NS, annotations: { 'kgateway-admission.dev/skip': 'true' } }));
+    expect(optedOut.status, optedOut.text).toBe(201);
+    const local = await create(kc, PATHS.httpListenerPolicies(OTHER_NS), httpListenerPolicy({ name: 'local-while-down', namespace: OTHER_NS, otelAccessLogRefs: [backendRef({ namespace: OTHER_NS })] }));
+    expect(local.status, local.text).toBe(201);
+    // Classes are matched by controllerName too (the profile's): a Gateway of
+    // any class may be an agentgateway one, so it still needs the webhook.
+    const otherClass = await create(kc, PATHS.gateways(OTHER_NS), gateway({ name: 'istio-while-down', namespace: OTHER_NS, className: 'istio' }));
+    expect(otherClass.status, otherClass.text).toBeGreaterThanOrEqual(500);
+
     // Kinds no webhook matches are unaffected.
     const cm = await create(kc, `/api/v1/namespaces/${OTHER_NS}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'while-down' }, data: { a: 'b' } });
     expect(cm.status, cm.text).toBe(201);
@@ -126,4 +144,32 @@ describe.skipIf(skip)('losing the chart\'s pods on a real node', () => {
     process.stderr.write(describeLoad('after the pods returned', report));
     expect(report.failures).toEqual([]);
   }, 600_000);
+
+  it('both pods gone, classes matched by name only (gatewayControllerNames: []): a Gateway of another class goes through, one of a listed class fails', async () => {
+    const kc = cluster.kc;
+    const upgrade = (json: string) => cluster.helm([
+      'upgrade', RELEASE, join(REPO_ROOT, 'charts/kgateway-admission'), '--namespace', RELEASE_NS, '--reuse-values', '--set-json', json, '--wait', '--timeout', '5m',
+    ]);
+    const byName = await upgrade('config.mutation.gatewayControllerNames=[]');
+    expect(byName.code, byName.output).toBe(0);
+    try {
+      const hook = await kubeRequest(kc, 'GET', `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${RELEASE}`);
+      expect((hook.body.webhooks[0].matchConditions as { name: string }[]).map((c) => c.name)).toContain('gateway-class-by-name');
+      await scale(cluster, 0);
+      await pollUntil('no webhook pod left', async () => ((await webhookPods(kc)).length === 0 ? true : undefined), 120_000, 250);
+      await pollUntil('no endpoint in the Service', async () => ((await serviceEndpoints(kc)).some((e) => e.ready) ? undefined : true), 60_000, 250);
+
+      const otherClass = await create(kc, PATHS.gateways(OTHER_NS), gateway({ name: 'istio-by-name', namespace: OTHER_NS, className: 'istio' }));
+      expect(otherClass.status, otherClass.text).toBe(201);
+      expect(otherClass.body.spec.infrastructure).toBeUndefined();
+      const ours = await create(kc, PATHS.gateways(OTHER_NS), gateway({ name: 'ours-by-name', namespace: OTHER_NS }));
+      expect(ours.status, ours.text).toBeGreaterThanOrEqual(500);
+      expect(ours.body.message).toMatch(/failed calling webhook "gateways\.mutate\.kgateway-admission\.kgateway\.dev"/);
+    } finally {
+      // Back to the profile's controller names, and both pods (helm sets replicas again).
+      const back = await upgrade('config.mutation.gatewayControllerNames=null');
+      expect(back.code, back.output).toBe(0);
+      await waitRolledOut(kc);
+    }
+  }, 900_000);
 });

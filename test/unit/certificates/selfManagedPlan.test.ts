@@ -10,6 +10,7 @@ import {
   decideSecret,
   decodeSecret,
   encodeSecretData,
+  webhooksWithOtherConditions,
   planCertificates,
   serviceHostNames,
   stillTrusted,
@@ -155,5 +156,26 @@ describe('the Secret as stored', () => {
 
   it('names the Service as the API server may call it', () => {
     expect(serviceHostNames('kga', 'ns')).toEqual(['kga.ns.svc', 'kga.ns.svc.cluster.local', 'kga.ns', 'kga']);
+  });
+});
+
+describe('webhooksWithOtherConditions', () => {
+  const wanted = new Map([
+    ['a.x', [{ name: 'one', expression: 'true' }]],
+    ['b.x', [{ name: 'two', expression: 'false' }]],
+  ]);
+
+  it('names each webhook of `wanted` that lacks the generated conditions or has others; other webhooks are not its business', () => {
+    const webhooks = [
+      { name: 'a.x', matchConditions: [{ name: 'one', expression: 'true' }] },
+      { name: 'b.x' },
+      { name: 'other.x', matchConditions: [{ name: 'mine', expression: 'true' }] },
+    ];
+    expect(webhooksWithOtherConditions(webhooks, wanted)).toEqual(['b.x']);
+    expect(webhooksWithOtherConditions([{ name: 'a.x', matchConditions: [{ name: 'one', expression: 'object != null' }] }], wanted)).toEqual(['a.x']);
+  });
+
+  it('is empty when every named webhook has them', () => {
+    expect(webhooksWithOtherConditions([{ name: 'a.x', matchConditions: [{ name: 'one', expression: 'true' }] }, { name: 'b.x', matchConditions: [{ name: 'two', expression: 'false' }] }], wanted)).toEqual([]);
   });
 });
