@@ -1,5 +1,5 @@
-import { KubeApi, NAMESPACES, collectionPath } from '../cluster/kubeApi.js';
-import { detectProfile, loadKubeConnection } from '../cluster/kubeConnection.js';
+import { KubeApi, NAMESPACES, collectionPath } from '../kube/kubeApi.js';
+import { detectProfile, loadKubeConnection } from '../kube/kubeConnection.js';
 import { InMemoryClusterView } from '../cluster/inMemoryClusterView.js';
 import { loadConfig, ruleSettings } from '../config/config.js';
 import { viewOptionsFor } from '../cluster/inMemoryClusterView.js';

@@ -8,7 +8,7 @@ import {
 } from '../certificates/source.js';
 import { manifestClusterSource, type ClusterSource } from '../cluster/clusterSource.js';
 import { viewOptionsFor } from '../cluster/inMemoryClusterView.js';
-import type { KubeConnectionConfig } from '../cluster/kubeCredentials.js';
+import type { KubeApi } from '../kube/kubeApi.js';
 import { loadConfig, ruleSettings, watchedReferrerKinds, type Config } from '../config/config.js';
 import type { RunningReports } from '../reports/startReports.js';
 import type { ProfileName } from '../rules/profiles.js';
@@ -63,11 +63,12 @@ export async function composeWebhook(options: ServeOptions): Promise<ComposedWeb
   const { logger, decisionLogger } = serveLoggers(config.logLevel);
 
   const manifests = 'manifests' in options.cluster ? options.cluster.manifests : undefined;
-  let kubeConfig: KubeConnectionConfig | undefined;
+  // The one API client of the process: the view, the reports, the events and the certificates share it.
+  let api: KubeApi | undefined;
   let detect: (() => Promise<ProfileName>) | undefined;
   if (!('manifests' in options.cluster)) {
     // Only a live view loads the watch code (client-node's Watch and undici, ~30 MiB).
-    const [{ KubeApi }, { detectProfile, loadKubeConnection }] = await Promise.all([import('../cluster/kubeApi.js'), import('../cluster/kubeConnection.js')]);
+    const [{ KubeApi }, { detectProfile, loadKubeConnection }] = await Promise.all([import('../kube/kubeApi.js'), import('../kube/kubeConnection.js')]);
     let connection;
     try {
       connection = await loadKubeConnection(options.cluster.kubeconfig);
@@ -78,9 +79,9 @@ export async function composeWebhook(options: ServeOptions): Promise<ComposedWeb
       throw new UsageError('serve: no cluster view: give --manifests PATH, or --kubeconfig FILE (or set KUBECONFIG, or run in a cluster)');
     }
     logger.info({ credentials: connection.source, server: connection.config.getCurrentCluster()?.server }, 'cluster credentials loaded');
-    const live = connection.config;
-    kubeConfig = live;
-    detect = () => detectProfile(new KubeApi(live));
+    const live = new KubeApi(connection.config);
+    api = live;
+    detect = () => detectProfile(live);
   }
   const { profile, from } = await resolveProfile('serve', options.profile, config, detect);
   if (from === 'cluster') logger.info({ profile }, 'profile chosen from the CRDs the cluster serves');
@@ -91,25 +92,21 @@ export async function composeWebhook(options: ServeOptions): Promise<ComposedWeb
   let reports: RunningReports | undefined;
   const source = manifests
     ? await manifestClusterSource(manifests, viewOptionsFor(settings))
-    : await liveSource(kubeConfig!, config, settings, logger, metrics, () => reports?.changed());
+    : await liveSource(api!, config, settings, logger, metrics, () => reports?.changed());
 
   if (options.reports) {
-    if (!kubeConfig) throw new UsageError('serve: --reports needs a live cluster (--kubeconfig or in-cluster), not --manifests');
+    if (!api) throw new UsageError('serve: --reports needs a live cluster (--kubeconfig or in-cluster), not --manifests');
     const { leaseDurationSeconds } = options.reports;
     const { startReports } = await import('../reports/startReports.js');
-    reports = startReports({ kubeConfig, logger, metrics, settings, view: source.view, ...(leaseDurationSeconds ? { leaseDurationSeconds } : {}) });
+    reports = startReports({ api, logger, metrics, settings, view: source.view, ...(leaseDurationSeconds ? { leaseDurationSeconds } : {}) });
   }
   let onDecided: ((request: AdmissionRequest, verdict: Verdict) => void) | undefined;
   let stopEvents = (): void => {};
   if (options.events) {
-    if (!kubeConfig) throw new UsageError('serve: --events needs a live cluster (--kubeconfig or in-cluster), not --manifests');
-    const [{ EventRecorder }, { KubeApi }, { grantChangeTookEffect, warningEvents }] = await Promise.all([
-      import('../cluster/eventRecorder.js'),
-      import('../cluster/kubeApi.js'),
-      import('../rules/warningEvents.js'),
-    ]);
+    if (!api) throw new UsageError('serve: --events needs a live cluster (--kubeconfig or in-cluster), not --manifests');
+    const [{ EventRecorder }, { grantChangeTookEffect, warningEvents }] = await Promise.all([import('../kube/eventRecorder.js'), import('../rules/warningEvents.js')]);
     const recorder = new EventRecorder({
-      api: new KubeApi(kubeConfig),
+      api,
       logger,
       onResult: (result) => metrics.events.inc({ result }),
       grantChangeTookEffect: (after) => grantChangeTookEffect(source.view, after),
@@ -118,7 +115,7 @@ export async function composeWebhook(options: ServeOptions): Promise<ComposedWeb
     stopEvents = () => recorder.stop();
   }
 
-  const certificates = await certificateSource(options.certificates, config, kubeConfig, logger, options.clientCaFile);
+  const certificates = await certificateSource(options.certificates, config, api, logger, options.clientCaFile);
   const server = await startWebhookServer({ config, settings, source, certificates, logger, decisionLogger, metrics, ...(onDecided ? { onDecided } : {}) });
   logger.info({ url: server.url, metricsUrl: `${server.metricsUrl}/metrics` }, 'kgateway-admission serving');
   return {
@@ -138,7 +135,7 @@ function definedOnly<T extends object>(values: T): Partial<T> {
 }
 
 async function liveSource(
-  kubeConfig: KubeConnectionConfig,
+  api: KubeApi,
   config: Config,
   settings: RuleSettings,
   logger: Logger,
@@ -147,7 +144,7 @@ async function liveSource(
 ): Promise<ClusterSource> {
   const { LiveClusterSource } = await import('../cluster/liveClusterSource.js');
   return new LiveClusterSource({
-    kubeConfig,
+    api,
     logger,
     parametersKind: { group: settings.parametersRef.group, kind: settings.parametersRef.kind },
     referrerKinds: watchedReferrerKinds(settings),
@@ -163,7 +160,7 @@ async function liveSource(
 async function certificateSource(
   mode: CertificateMode,
   config: Config,
-  kubeConfig: KubeConnectionConfig | undefined,
+  api: KubeApi | undefined,
   logger: Logger,
   clientCaFile: string | undefined,
 ): Promise<CertificateSource> {
@@ -179,11 +176,11 @@ async function certificateSource(
       });
     }
     case 'self-managed': {
-      if (!kubeConfig) throw new UsageError('serve: --self-managed-certs needs a live cluster (--kubeconfig or in-cluster), not --manifests');
+      if (!api) throw new UsageError('serve: --self-managed-certs needs a live cluster (--kubeconfig or in-cluster), not --manifests');
       // Loaded only in this mode: it talks to the API server.
       const { SelfManagedCertificates } = await import('../certificates/selfManaged.js');
       const { mode: _mode, ...managed } = mode;
-      return selfManagedCertificateSource(new SelfManagedCertificates({ ...managed, kubeConfig, logger }), clientCa);
+      return selfManagedCertificateSource(new SelfManagedCertificates({ ...managed, api, logger }), clientCa);
     }
   }
 }

@@ -7,12 +7,12 @@ import type { ClusterSource } from './clusterSource.js';
 import { FreshGrantsView, ungrantedNamespaces } from './freshGrantsView.js';
 import { GrantRereads, type GrantRereadsOptions } from './grantRereads.js';
 import { InMemoryClusterView } from './inMemoryClusterView.js';
-import { collectionPath, KubeApi, NAMESPACES, type DiscoveredResource, type ListOptions } from './kubeApi.js';
-import type { KubeConnectionConfig } from './kubeCredentials.js';
-import { ResourceWatch, type ResourceWatchHandlers } from './resourceWatch.js';
+import { collectionPath, NAMESPACES, type KubeApi, type DiscoveredResource, type ListOptions } from '../kube/kubeApi.js';
+import { ResourceWatch, type ResourceWatchHandlers } from '../kube/resourceWatch.js';
 
 export interface LiveClusterSourceOptions {
-  kubeConfig: KubeConnectionConfig;
+  /** The process's one API client (cli/composition.ts). */
+  api: KubeApi;
   logger: Logger;
   /** The parameters kind the mutation points at; watched so the mutation can warn when it is missing. */
   parametersKind: { group: string; kind: string };
@@ -63,7 +63,7 @@ export class LiveClusterSource implements ClusterSource {
   private readonly rereads: GrantRereads;
 
   constructor(private readonly options: LiveClusterSourceOptions) {
-    this.api = new KubeApi(options.kubeConfig);
+    this.api = options.api;
     this.rereads = new GrantRereads((namespace) => this.listGrants(namespace), options.rereads);
     this.view = new InMemoryClusterView({
       trackedKinds: [options.parametersKind],

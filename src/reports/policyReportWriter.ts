@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { apiPath, collectionPath, type KubeApi } from '../cluster/kubeApi.js';
+import { apiPath, collectionPath, type KubeApi } from '../kube/kubeApi.js';
 import { auditObjects } from '../audit/clusterAudit.js';
 import type { ClusterView } from '../rules/clusterView.js';
 import { REPORT_NAME, REPORT_SOURCE, reportResults, summarize, type ReportResult } from '../audit/policyReportResults.js';

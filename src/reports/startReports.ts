@@ -1,12 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { KubeApi } from '../cluster/kubeApi.js';
-import type { KubeConnectionConfig } from '../cluster/kubeCredentials.js';
+import type { KubeApi } from '../kube/kubeApi.js';
 import type { ClusterView } from '../rules/clusterView.js';
 import { buildRuleSet } from '../rules/ruleSet.js';
 import type { RuleSettings } from '../rules/settings.js';
 import type { Counter, Gauge } from 'prom-client';
-import { LeaseElector } from './leaseElector.js';
+import { LeaseElector } from '../kube/leaseElector.js';
 import { PolicyReportWriter } from './policyReportWriter.js';
 
 const IN_CLUSTER_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -35,14 +34,14 @@ export interface ReportMetrics {
  * kgateway_admission_findings from its own scans.
  */
 export function startReports(options: {
-  kubeConfig: KubeConnectionConfig;
+  api: KubeApi;
   logger: Logger;
   metrics: ReportMetrics;
   settings: RuleSettings;
   view: ClusterView;
   leaseDurationSeconds?: number;
 }): RunningReports {
-  const api = new KubeApi(options.kubeConfig);
+  const { api } = options;
   const namespace = process.env.POD_NAMESPACE || (existsSync(IN_CLUSTER_NAMESPACE) ? readFileSync(IN_CLUSTER_NAMESPACE, 'utf8').trim() : '') || 'default';
   let writer: PolicyReportWriter | undefined = undefined;
   const elector = new LeaseElector({

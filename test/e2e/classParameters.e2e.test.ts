@@ -4,6 +4,7 @@
 // watch following the class when its parametersRef changes.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeApi } from '../../src/kube/kubeApi.js';
 import { LiveClusterSource } from '../../src/cluster/liveClusterSource.js';
 import { gateway, gatewayClass } from '../support/builders.js';
 import { kubeRequest, registerWebhooks, requireControlPlane, startControlPlane, unregisterWebhooks, type ControlPlane } from '../../harness/index.ts';
@@ -43,7 +44,7 @@ describe.skipIf(skip)("a Gateway whose GatewayClass has a parametersRef, through
     await webhook?.server.close();
     await unregisterWebhooks(cp.kubeConfig);
     const source = new LiveClusterSource({
-      kubeConfig: cp.kubeConfig,
+      api: new KubeApi(cp.kubeConfig),
       logger: pino({ level: 'silent' }),
       parametersKind: { group: OTEL_REF.group, kind: OTEL_REF.kind },
     });

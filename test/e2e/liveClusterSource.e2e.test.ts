@@ -1,6 +1,7 @@
 // The watch-backed cluster view, in process, against a real kube-apiserver.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeApi } from '../../src/kube/kubeApi.js';
 import { AdmissionEngine, type ConfirmationOutcome } from '../../src/admission/admissionEngine.js';
 import { LiveClusterSource } from '../../src/cluster/liveClusterSource.js';
 import { parseConfig, ruleSettings } from '../../src/config/config.js';
@@ -18,7 +19,7 @@ describe.skipIf(skip)('LiveClusterSource against a real kube-apiserver', () => {
   const sources: LiveClusterSource[] = [];
   const newSource = () => {
     const source = new LiveClusterSource({
-      kubeConfig: cp.kubeConfig,
+      api: new KubeApi(cp.kubeConfig),
       logger: pino({ level: 'silent' }),
       parametersKind: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters' },
     });
@@ -66,7 +67,7 @@ describe.skipIf(skip)('LiveClusterSource against a real kube-apiserver', () => {
   it('resumes each watch the API server ends from the last resourceVersion, without re-listing', async () => {
     const lists: string[] = [];
     const source = new LiveClusterSource({
-      kubeConfig: cp.kubeConfig,
+      api: new KubeApi(cp.kubeConfig),
       logger: pino({ level: 'silent' }),
       parametersKind: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters' },
       // The API server ends every watch after 1 s, so several are resumed during the test.

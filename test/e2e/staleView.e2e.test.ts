@@ -4,6 +4,7 @@
 // API server is back, the watches re-list and it is ready again.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeApi } from '../../src/kube/kubeApi.js';
 import { AdmissionEngine } from '../../src/admission/admissionEngine.js';
 import { LiveClusterSource } from '../../src/cluster/liveClusterSource.js';
 import { parseConfig, ruleSettings } from '../../src/config/config.js';
@@ -22,7 +23,7 @@ describe.skipIf(skip)('a stale live view against a real kube-apiserver', () => {
   beforeAll(async () => {
     cp = await startControlPlane();
     source = new LiveClusterSource({
-      kubeConfig: cp.kubeConfig,
+      api: new KubeApi(cp.kubeConfig),
       logger: pino({ level: 'silent' }),
       parametersKind: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters' },
       staleAfterMs: STALE_AFTER_MS,
