@@ -9,10 +9,10 @@ import {
 import { manifestClusterSource, type ClusterSource } from '../cluster/clusterSource.js';
 import { viewOptionsFor } from '../cluster/inMemoryClusterView.js';
 import type { KubeApi } from '../kube/kubeApi.js';
-import { loadConfig, ruleSettings, watchedReferrerKinds, type Config } from '../config/config.js';
+import { loadConfig, ruleSettings, type Config } from '../config/config.js';
 import type { RunningReports } from '../reports/startReports.js';
 import type { ProfileName } from '../rules/profiles.js';
-import { buildRuleSet, handledKinds } from '../rules/ruleSet.js';
+import { buildRuleSet, handledKinds, type RuleSet } from '../rules/ruleSet.js';
 import type { RuleSettings } from '../rules/settings.js';
 import type { AdmissionRequest, Verdict } from '../rules/types.js';
 import { AdmissionMetrics } from '../server/metrics.js';
@@ -89,16 +89,29 @@ export async function composeWebhook(options: ServeOptions): Promise<ComposedWeb
   logger.info({ profile, parametersRef: settings.parametersRef }, 'rules configured');
   const metrics = new AdmissionMetrics({ kinds: handledKinds(settings).map((k) => k.kind) });
 
+  // One rule set for admission and the reports.
+  const ruleSet = buildRuleSet(settings);
   let reports: RunningReports | undefined;
   const source = manifests
     ? await manifestClusterSource(manifests, viewOptionsFor(settings))
-    : await liveSource(api!, config, settings, logger, metrics, () => reports?.changed());
+    : await liveSource(api!, config, settings, options.reports !== undefined, logger, metrics, () => reports?.changed());
 
   if (options.reports) {
     if (!api) throw new UsageError('serve: --reports needs a live cluster (--kubeconfig or in-cluster), not --manifests');
     const { leaseDurationSeconds } = options.reports;
     const { startReports } = await import('../reports/startReports.js');
-    reports = startReports({ api, logger, metrics, settings, view: source.view, ...(leaseDurationSeconds ? { leaseDurationSeconds } : {}) });
+    const { podNamespace } = await import('../kube/podNamespace.js');
+    reports = startReports({
+      api,
+      logger,
+      metrics,
+      settings,
+      ruleSet,
+      view: source.view,
+      // Outside a pod (a kubeconfig on a workstation) the Lease goes to default.
+      leaseNamespace: podNamespace() ?? 'default',
+      ...(leaseDurationSeconds ? { leaseDurationSeconds } : {}),
+    });
   }
   let onDecided: ((request: AdmissionRequest, verdict: Verdict) => void) | undefined;
   let stopEvents = (): void => {};
@@ -116,7 +129,7 @@ export async function composeWebhook(options: ServeOptions): Promise<ComposedWeb
   }
 
   const certificates = await certificateSource(options.certificates, config, api, logger, options.clientCaFile);
-  const server = await startWebhookServer({ config, settings, source, certificates, logger, decisionLogger, metrics, ...(onDecided ? { onDecided } : {}) });
+  const server = await startWebhookServer({ config, settings, ruleSet, source, certificates, logger, decisionLogger, metrics, ...(onDecided ? { onDecided } : {}) });
   logger.info({ url: server.url, metricsUrl: `${server.metricsUrl}/metrics` }, 'kgateway-admission serving');
   return {
     logger,
@@ -138,6 +151,7 @@ async function liveSource(
   api: KubeApi,
   config: Config,
   settings: RuleSettings,
+  audit: boolean,
   logger: Logger,
   metrics: AdmissionMetrics,
   onChange: () => void,
@@ -146,9 +160,8 @@ async function liveSource(
   return new LiveClusterSource({
     api,
     logger,
-    parametersKind: { group: settings.parametersRef.group, kind: settings.parametersRef.kind },
-    referrerKinds: watchedReferrerKinds(settings),
-    backendRefs: viewOptionsFor(settings).backendRefs!,
+    settings,
+    audit,
     onList: (resource, reason) => metrics.watchLists.inc({ resource, reason }),
     onChange,
     onWatchError: (resource) => metrics.watchErrors.inc({ resource }),
@@ -189,6 +202,8 @@ export interface WebhookOptions {
   config: Config;
   /** The rules' settings; from the config and its profile when not given. */
   settings?: RuleSettings;
+  /** The rules of those settings, when the caller shares them (the reports); built from them when not given. */
+  ruleSet?: RuleSet;
   source: ClusterSource;
   /** The serving certificate: a source, or files given (`tls`, polled every `certificatePollMs`). */
   certificates?: CertificateSource;
@@ -219,7 +234,7 @@ export async function startWebhookServer(options: WebhookOptions): Promise<Runni
       : undefined);
   if (!certificates) throw new Error('startWebhookServer: give certificates or tls');
   const engine = new AdmissionEngine({
-    ruleSet: buildRuleSet(settings),
+    ruleSet: options.ruleSet ?? buildRuleSet(settings),
     view: source.view,
     isReady: () => source.notReadyReason() === undefined,
     ...(source.reconsider ? { reconsider: source.reconsider.bind(source) } : {}),

@@ -1,14 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { KubeApi } from '../kube/kubeApi.js';
 import type { ClusterView } from '../rules/clusterView.js';
-import { buildRuleSet } from '../rules/ruleSet.js';
+import type { RuleSet } from '../rules/ruleSet.js';
 import type { RuleSettings } from '../rules/settings.js';
 import type { Counter, Gauge } from 'prom-client';
 import { LeaseElector } from '../kube/leaseElector.js';
 import { PolicyReportWriter } from './policyReportWriter.js';
 
-const IN_CLUSTER_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 export const REPORTS_LEASE_NAME = 'kgateway-admission-reports';
 
 export interface RunningReports {
@@ -38,16 +36,19 @@ export function startReports(options: {
   logger: Logger;
   metrics: ReportMetrics;
   settings: RuleSettings;
+  /** The rule set admission uses, so reports and admission decide alike. */
+  ruleSet: RuleSet;
   view: ClusterView;
+  /** Where the Lease lives: the pod's namespace. */
+  leaseNamespace: string;
   leaseDurationSeconds?: number;
 }): RunningReports {
   const { api } = options;
-  const namespace = process.env.POD_NAMESPACE || (existsSync(IN_CLUSTER_NAMESPACE) ? readFileSync(IN_CLUSTER_NAMESPACE, 'utf8').trim() : '') || 'default';
   let writer: PolicyReportWriter | undefined = undefined;
   const elector = new LeaseElector({
     api,
     logger: options.logger,
-    namespace,
+    namespace: options.leaseNamespace,
     name: REPORTS_LEASE_NAME,
     ...(options.leaseDurationSeconds ? { leaseDurationSeconds: options.leaseDurationSeconds } : {}),
     onStartedLeading: () => {
@@ -60,7 +61,7 @@ export function startReports(options: {
   writer = new PolicyReportWriter({
     api,
     logger: options.logger,
-    ruleSet: buildRuleSet(options.settings),
+    ruleSet: options.ruleSet,
     settings: options.settings,
     view: options.view,
     isLeader: () => elector.isLeader(),

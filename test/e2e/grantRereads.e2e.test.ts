@@ -12,7 +12,7 @@ import { admissionRequest, admissionReview, httpListenerPolicy, referenceGrant }
 import { kubeRequest, registerWebhooks, requireControlPlane, startControlPlane, unregisterWebhooks, type ControlPlane } from '../../harness/index.ts';
 import { httpsRequest } from '../support/https.js';
 import { startInProcessWebhook, type InProcessWebhook } from '../support/webhookInProcess.js';
-import { create, ensureNamespaces, PATHS, pollUntil } from './support.js';
+import { create, ensureNamespaces, PATHS, pollUntil, viewSettings } from './support.js';
 
 const skip = await requireControlPlane();
 const from = { group: 'gateway.kgateway.dev', kind: 'HTTPListenerPolicy', namespace: 'kgateway' };
@@ -52,7 +52,7 @@ describe.skipIf(skip)('re-reads of ReferenceGrants before a denial, against a re
     source = new LiveClusterSource({
       api: new KubeApi(relay.kubeConfig),
       logger: pino({ level: process.env.DEBUG_E2E ? 'debug' : 'silent' }),
-      parametersKind: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters' },
+      settings: viewSettings(),
       rereads: { onReread: (result) => rereads.push(result) },
     });
     webhook = await startInProcessWebhook({ source });

@@ -8,7 +8,7 @@ import { parseConfig, ruleSettings } from '../../src/config/config.js';
 import { buildRuleSet } from '../../src/rules/ruleSet.js';
 import { admissionRequest, admissionReview, httpListenerPolicy, referenceGrant } from '../support/builders.js';
 import { kubeRequest, requireControlPlane, startControlPlane, type ControlPlane } from '../../harness/index.ts';
-import { create, ensureNamespaces, PATHS, pollUntil } from './support.js';
+import { create, ensureNamespaces, PATHS, pollUntil, viewSettings } from './support.js';
 
 const skip = await requireControlPlane();
 const from = { group: 'gateway.kgateway.dev', kind: 'HTTPListenerPolicy', namespace: 'kgateway' };
@@ -21,7 +21,7 @@ describe.skipIf(skip)('LiveClusterSource against a real kube-apiserver', () => {
     const source = new LiveClusterSource({
       api: new KubeApi(cp.kubeConfig),
       logger: pino({ level: 'silent' }),
-      parametersKind: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters' },
+      settings: viewSettings(),
     });
     sources.push(source);
     return source;
@@ -69,7 +69,7 @@ describe.skipIf(skip)('LiveClusterSource against a real kube-apiserver', () => {
     const source = new LiveClusterSource({
       api: new KubeApi(cp.kubeConfig),
       logger: pino({ level: 'silent' }),
-      parametersKind: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters' },
+      settings: viewSettings(),
       // The API server ends every watch after 1 s, so several are resumed during the test.
       watchTimeoutSeconds: { min: 1, spread: 0 },
       onList: (resource, reason) => lists.push(`${resource} ${reason}`),

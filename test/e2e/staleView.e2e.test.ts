@@ -11,7 +11,7 @@ import { parseConfig, ruleSettings } from '../../src/config/config.js';
 import { buildRuleSet } from '../../src/rules/ruleSet.js';
 import { admissionRequest, admissionReview, gateway, httpListenerPolicy } from '../support/builders.js';
 import { killKubeApiserver, requireControlPlane, startControlPlane, startKubeApiserver, type ControlPlane } from '../../harness/index.ts';
-import { pollUntil } from './support.js';
+import { pollUntil, viewSettings } from './support.js';
 
 const skip = await requireControlPlane();
 const STALE_AFTER_MS = 4_000;
@@ -25,7 +25,7 @@ describe.skipIf(skip)('a stale live view against a real kube-apiserver', () => {
     source = new LiveClusterSource({
       api: new KubeApi(cp.kubeConfig),
       logger: pino({ level: 'silent' }),
-      parametersKind: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters' },
+      settings: viewSettings(),
       staleAfterMs: STALE_AFTER_MS,
       // The API server ends each watch after 1-2 s, so a healthy quiet watch is renewed well within STALE_AFTER_MS.
       watchTimeoutSeconds: { min: 1, spread: 1 },

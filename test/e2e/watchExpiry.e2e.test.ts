@@ -23,7 +23,7 @@ import { KubeApi } from '../../src/kube/kubeApi.js';
 import { LiveClusterSource } from '../../src/cluster/liveClusterSource.js';
 import { referenceGrant } from '../support/builders.js';
 import { kubeRequest, requireControlPlane, startControlPlane, startKubeApiserver, type ControlPlane } from '../../harness/index.ts';
-import { create, ensureNamespaces, PATHS, pollUntil } from './support.js';
+import { create, ensureNamespaces, PATHS, pollUntil, viewSettings } from './support.js';
 
 const skip = await requireControlPlane();
 const GRANTS = 'referencegrants.gateway.networking.k8s.io/v1';
@@ -112,7 +112,7 @@ describe.skipIf(skip)('a watch resumed from a compacted resourceVersion (410 Gon
     const source = new LiveClusterSource({
       api: new KubeApi(viaRelay),
       logger: pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) }),
-      parametersKind: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters' },
+      settings: viewSettings(),
       // The API server ends every watch after 2 s; each is resumed from the last resourceVersion it saw.
       watchTimeoutSeconds: { min: 2, spread: 0 },
       onList: (resource, reason) => lists.push(`${resource} ${reason}`),
