@@ -108,6 +108,7 @@ export async function composeWebhook(options: ServeOptions): Promise<ComposedWeb
       settings,
       ruleSet,
       view: source.view,
+      objects: () => source.auditedObjects?.() ?? [],
       // Outside a pod (a kubeconfig on a workstation) the Lease goes to default.
       leaseNamespace: podNamespace() ?? 'default',
       ...(leaseDurationSeconds ? { leaseDurationSeconds } : {}),

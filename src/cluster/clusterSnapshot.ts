@@ -1,12 +1,13 @@
 import { collectionPath, NAMESPACES, type KubeApi } from '../kube/kubeApi.js';
 import type { RuleSettings } from '../rules/settings.js';
 import type { KubeObject } from '../rules/types.js';
+import { AuditedObjects } from './auditedObjects.js';
 import { InMemoryClusterView, viewOptionsFor } from './inMemoryClusterView.js';
 import { discoverVersion, watchedKinds } from './watchedKinds.js';
 
 export interface ClusterSnapshot {
   view: InMemoryClusterView;
-  /** Every object read, labelled Namespaces aside, with its apiVersion and kind. */
+  /** The objects the rules run over (Gateways and the kinds with backendRefs), each only as much as the rules read. */
   objects: KubeObject[];
 }
 
@@ -17,7 +18,7 @@ export interface ClusterSnapshot {
  */
 export async function readClusterSnapshot(api: KubeApi, settings: RuleSettings, progress: (text: string) => void = () => {}): Promise<ClusterSnapshot> {
   const view = new InMemoryClusterView(viewOptionsFor(settings));
-  const objects: KubeObject[] = [];
+  const audited = new AuditedObjects(settings);
   for (const kind of watchedKinds(settings, { audit: true })) {
     progress(`discovering ${kind.kind}…`);
     const served = await discoverVersion(api, kind, settings);
@@ -33,7 +34,7 @@ export async function readClusterSnapshot(api: KubeApi, settings: RuleSettings, 
           else {
             const object = { ...item, apiVersion, kind: resource.kind };
             view.upsert(object);
-            objects.push(object);
+            audited.upsert(object);
           }
         }
         read += items.length;
@@ -42,5 +43,5 @@ export async function readClusterSnapshot(api: KubeApi, settings: RuleSettings, 
       kind.listOptions,
     );
   }
-  return { view, objects };
+  return { view, objects: [...audited.values()] };
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { ClusterView, Reconsidered } from '../rules/clusterView.js';
 import type { RuleSettings } from '../rules/settings.js';
 import { GATEWAY_API_GROUP, type KubeObject } from '../rules/types.js';
+import { AuditedObjects } from './auditedObjects.js';
 import type { ClusterSource } from './clusterSource.js';
 import { FreshGrantsView, ungrantedNamespaces } from './freshGrantsView.js';
 import { GrantRereads, type GrantRereadsOptions } from './grantRereads.js';
@@ -56,11 +57,19 @@ export class LiveClusterSource implements ClusterSource {
   private stopped = false;
   private discoveryTimer: NodeJS.Timeout | undefined;
   private readonly rereads: GrantRereads;
+  /** With `audit`: what the policy reports run the rules over, only as much as the rules read. */
+  private readonly audited: AuditedObjects | undefined;
 
   constructor(private readonly options: LiveClusterSourceOptions) {
     this.api = options.api;
     this.rereads = new GrantRereads((namespace) => this.listGrants(namespace), options.rereads);
     this.view = new InMemoryClusterView(viewOptionsFor(options.settings));
+    this.audited = options.audit ? new AuditedObjects(options.settings) : undefined;
+  }
+
+  /** The watched objects an audit runs the rules over (with `audit`; none without). */
+  auditedObjects(): Iterable<KubeObject> {
+    return this.audited?.values() ?? [];
   }
 
   notReadyReason(): string | undefined {
@@ -143,9 +152,21 @@ export class LiveClusterSource implements ClusterSource {
   /** The list+watch of one resource into the view; Namespaces (their labels only) go to the view's own entry. */
   private watchOf(resource: DiscoveredResource, version: string, listOptions?: ListOptions): ResourceWatch {
     const isNamespaces = resource === NAMESPACES;
+    const { audited } = this;
     const apply = isNamespaces
       ? { upsert: (object: KubeObject) => this.view.upsertNamespace(object), remove: (object: KubeObject) => this.view.removeNamespace(object) }
-      : { upsert: (object: KubeObject) => this.view.upsert(withKind(object, resource, version)), remove: (object: KubeObject) => this.view.remove(withKind(object, resource, version)) };
+      : {
+          upsert: (object: KubeObject) => {
+            const typed = withKind(object, resource, version);
+            this.view.upsert(typed);
+            audited?.upsert(typed);
+          },
+          remove: (object: KubeObject) => {
+            const typed = withKind(object, resource, version);
+            this.view.remove(typed);
+            audited?.remove(typed);
+          },
+        };
     const watch: ResourceWatch = new ResourceWatch(
       this.api,
       resource,
@@ -159,7 +180,7 @@ export class LiveClusterSource implements ClusterSource {
           apply.remove(object);
           this.options.onChange?.(watch.name);
         },
-        held: () => this.view.held(resource.group, resource.kind),
+        held: () => (audited ? [...this.view.held(resource.group, resource.kind), ...audited.held(resource.group, resource.kind)] : this.view.held(resource.group, resource.kind)),
         onList: (reason) => this.options.onList?.(watch.name, reason),
         onError: () => this.options.onWatchError?.(watch.name),
       },

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { KubeApi } from '../kube/kubeApi.js';
 import type { ClusterView } from '../rules/clusterView.js';
+import type { KubeObject } from '../rules/types.js';
 import type { RuleSet } from '../rules/ruleSet.js';
 import type { RuleSettings } from '../rules/settings.js';
 import type { Counter, Gauge } from 'prom-client';
@@ -28,8 +29,10 @@ export interface ReportMetrics {
 
 /**
  * `serve --reports`: one replica at a time (a Lease in the pod's namespace)
- * keeps the openreports.io Reports and every replica exports
- * kgateway_admission_findings from its own scans.
+ * audits the watch-fed view, keeps the openreports.io Reports and exports
+ * kgateway_admission_findings; the others only keep their view (a scan on
+ * every replica cost each one the audit, and before, a full LIST of every
+ * policy: issue 21 item 4).
  */
 export function startReports(options: {
   api: KubeApi;
@@ -39,6 +42,8 @@ export function startReports(options: {
   /** The rule set admission uses, so reports and admission decide alike. */
   ruleSet: RuleSet;
   view: ClusterView;
+  /** The watched objects the rules run over (the live view's, only as much as the rules read). */
+  objects: () => Iterable<KubeObject>;
   /** Where the Lease lives: the pod's namespace. */
   leaseNamespace: string;
   leaseDurationSeconds?: number;
@@ -56,7 +61,11 @@ export function startReports(options: {
       writer?.forget();
       writer?.changed();
     },
-    onStoppedLeading: () => options.metrics.reportsLeader.set(0),
+    onStoppedLeading: () => {
+      options.metrics.reportsLeader.set(0);
+      // Only the leader scans: a former leader's findings would go stale.
+      options.metrics.findings.reset();
+    },
   });
   writer = new PolicyReportWriter({
     api,
@@ -64,6 +73,7 @@ export function startReports(options: {
     ruleSet: options.ruleSet,
     settings: options.settings,
     view: options.view,
+    objects: options.objects,
     isLeader: () => elector.isLeader(),
     onScan: (results) => {
       options.metrics.findings.reset();
