@@ -30,6 +30,12 @@ export interface PolicyReportWriterOptions {
   isLeader: () => boolean;
   /** Changes within this long are folded into one scan (default 2 s). */
   debounceMs?: number;
+  /**
+   * A scan at most this long after the first change it folds in (default
+   * 10 s), however often changes keep coming: an object touched every second
+   * must not hold every Report back (issue 21 item 6).
+   */
+  maxDelayMs?: number;
   /** A scan at least this often, whatever the watches saw (default 5 min). */
   resyncMs?: number;
   onScan?: (results: Map<string, ReportResult[]>) => void;
@@ -45,6 +51,8 @@ export interface PolicyReportWriterOptions {
  */
 export class PolicyReportWriter {
   private timer: NodeJS.Timeout | undefined;
+  /** When the first change the pending scan folds in came. */
+  private pendingSince: number | undefined;
   private resync: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
@@ -67,11 +75,21 @@ export class PolicyReportWriter {
     if (this.resync) clearInterval(this.resync);
   }
 
-  /** Something the reports depend on changed: scan once things settle. */
+  /** Something the reports depend on changed: scan once things settle, or once the longest wait is up. */
   changed(): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.scan(), this.options.debounceMs ?? 2_000);
+    const now = Date.now();
+    this.pendingSince ??= now;
+    const untilMax = this.pendingSince + (this.options.maxDelayMs ?? 10_000) - now;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.pendingSince = undefined;
+        void this.scan();
+      },
+      Math.max(0, Math.min(this.options.debounceMs ?? 2_000, untilMax)),
+    );
     this.timer.unref();
   }
 
