@@ -4,21 +4,25 @@
  * audit/ sits on rules/ beside admission/: admission/ applies the rules to one
  * request, audit/ to the objects a cluster already holds (for `audit` in cli/
  * and the policy reports in reports/).
- * Adapters beside them: cluster/ (the cluster view), certificates/, reports/,
- * config/ (configuration loading). An adapter may import rules/ (the
- * vocabulary and the ClusterView interface it implements) but never server/,
- * admission/ or cli/. Among adapters: certificates/ and reports/ may use
- * cluster/ (its Kubernetes API client: the self-managed Secret, the
- * reports); config/ only loads, so it imports no other adapter; reports/ may
- * use audit/, cluster/ and config/ may not. server/ takes an engine and a
- * certificate source as parameters (it imports certificates/ for that
- * interface and the loaded pair's type): building them from the config is
- * wiring, and lives in cli/ (cli/composition.ts).
+ * Adapters beside them: kube/ (the Kubernetes API client: credentials,
+ * requests, list+watch, events, the Lease), cluster/ (the cluster view),
+ * certificates/, reports/, config/ (configuration loading). An adapter may
+ * import rules/ (the vocabulary and the ClusterView interface it implements)
+ * but never server/, admission/ or cli/. Among adapters: kube/ imports no
+ * other; cluster/, certificates/ and reports/ may use kube/ (the view's
+ * watches, the self-managed Secret, the reports and their Lease), and
+ * certificates/ and reports/ nothing of cluster/ (the view reaches reports/
+ * as rules/' ClusterView, given by cli/); config/ only loads, so it imports no
+ * other adapter; reports/ may use audit/, cluster/ and config/ may not.
+ * server/ takes an engine and a certificate source as parameters (it imports
+ * certificates/ for that interface and the loaded pair's type): building them
+ * from the config is wiring, and lives in cli/ (cli/composition.ts), which
+ * also makes the process's one KubeApi and hands it on.
  * Beside src/: harness/ (the test control plane) imports nothing of the
  * repository and src/ never imports it.
  * Run with `npm run lint:layers`; .ci/run fails on a violation.
  */
-const ADAPTERS = '^src/(cluster|certificates|reports|config)/';
+const ADAPTERS = '^src/(kube|cluster|certificates|reports|config)/';
 
 module.exports = {
   forbidden: [
@@ -85,28 +89,35 @@ module.exports = {
       severity: 'error',
       comment: 'config/ loads configuration; what a setting means for the cluster view is decided beside the view.',
       from: { path: '^src/config/' },
-      to: { path: '^src/(cluster|certificates|reports|audit)/' },
+      to: { path: '^src/(kube|cluster|certificates|reports|audit)/' },
+    },
+    {
+      name: 'kube-imports-only-rules',
+      severity: 'error',
+      comment: 'kube/ is the Kubernetes API client: of src/ it uses rules/ only (object and event vocabulary, the profile a cluster calls for).',
+      from: { path: '^src/kube/' },
+      to: { path: '^src/', pathNot: '^src/(kube|rules)/' },
     },
     {
       name: 'cluster-adapter-imports',
       severity: 'error',
-      comment: 'cluster/ may use rules/ only, not certificates/, reports/, config/ or audit/ (they build on it).',
+      comment: 'cluster/ may use rules/ and kube/ (its watches), not certificates/, reports/, config/ or audit/ (they build on it).',
       from: { path: '^src/cluster/' },
       to: { path: '^src/(certificates|reports|config|audit)/' },
     },
     {
       name: 'certificates-imports',
       severity: 'error',
-      comment: 'certificates/ generates, loads and self-manages TLS material; of src/ it uses only cluster/ (the API client, for the self-managed Secret).',
+      comment: 'certificates/ generates, loads and self-manages TLS material; of src/ it uses only kube/ (the API client, for the self-managed Secret).',
       from: { path: '^src/certificates/' },
-      to: { path: '^src/', pathNot: '^src/(certificates|cluster)/' },
+      to: { path: '^src/', pathNot: '^src/(certificates|kube)/' },
     },
     {
       name: 'reports-adapter-imports',
       severity: 'error',
-      comment: 'reports/ may use cluster/ (the API client), audit/ (the findings it reports) and rules/, not config/ or certificates/.',
+      comment: 'reports/ may use kube/ (the API client and Lease), audit/ (the findings it reports) and rules/, not cluster/, config/ or certificates/.',
       from: { path: '^src/reports/' },
-      to: { path: '^src/(config|certificates)/' },
+      to: { path: '^src/(cluster|config|certificates)/' },
     },
     {
       name: 'src-not-harness',

@@ -1,7 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { KubeApi } from '../cluster/kubeApi.js';
-import type { KubeConnectionConfig } from '../cluster/kubeCredentials.js';
+import type { KubeApi, KubeResponse } from '../kube/kubeApi.js';
 import { certificateFilesIn, writeAtomically, type CertificateFiles } from './files.js';
 import { generateCa, issueServingCertificate, splitPem } from './generate.js';
 import {
@@ -40,7 +39,8 @@ import {
  * named Mutating/ValidatingWebhookConfigurations.
  */
 export interface SelfManagedCertificatesOptions {
-  kubeConfig: KubeConnectionConfig;
+  /** The process's one API client (cli/composition.ts). */
+  api: KubeApi;
   namespace: string;
   secretName: string;
   serviceName: string;
@@ -77,9 +77,15 @@ const WEBHOOK_KINDS = [
   { kind: 'ValidatingWebhookConfiguration', plural: 'validatingwebhookconfigurations' },
 ] as const;
 
-interface KubeResponse {
-  status: number;
-  body: any;
+/** The fields read of a Secret or webhook configuration the API server returned. */
+interface StoredObject {
+  metadata?: { labels?: Record<string, string> } & Record<string, unknown>;
+  webhooks?: ObservedWebhook[];
+  message?: string;
+}
+
+function bodyOf(res: KubeResponse): StoredObject {
+  return typeof res.body === 'object' && res.body !== null ? (res.body as StoredObject) : {};
 }
 
 export class SelfManagedCertificatesError extends Error {
@@ -212,7 +218,7 @@ export class SelfManagedCertificates {
       }
       const updated = await this.request('PUT', secretUrl, {
         ...this.secretObject(next),
-        metadata: { ...got.body.metadata, labels: { ...(got.body.metadata?.labels ?? {}), ...this.labels() } },
+        metadata: { ...bodyOf(got).metadata, labels: { ...(bodyOf(got).metadata?.labels ?? {}), ...this.labels() } },
       });
       if (updated.status === 200) {
         logger.info({ secret: `${namespace}/${secretName}`, reason: decision.reason, action: decision.action }, 'self-managed certificates: renewed');
@@ -274,7 +280,7 @@ export class SelfManagedCertificates {
           if (got.status === 404) break;
           if (got.status !== 200) throw this.failure(`read ${kind} ${name}`, got);
           found++;
-          const webhooks = (got.body.webhooks ?? []) as ObservedWebhook[];
+          const webhooks = bodyOf(got).webhooks ?? [];
           if (attempt === 0) this.reportConditions(kind, name, webhooks);
           const ops = caBundlePatch(webhooks, caBundle);
           if (ops.length === 0) break;
@@ -344,16 +350,13 @@ export class SelfManagedCertificates {
   }
 
   private failure(what: string, res: KubeResponse): SelfManagedCertificatesError {
-    const message = typeof res.body === 'object' && res.body?.message ? res.body.message : String(res.body).slice(0, 300);
+    const message = bodyOf(res).message ?? res.text.slice(0, 300);
     const target = what.includes(' ') ? what : `${what} Secret ${this.options.namespace}/${this.options.secretName}`;
     return new SelfManagedCertificatesError(`self-managed certificates: cannot ${target}: ${res.status} ${message}`);
   }
 
-  private api: KubeApi | undefined;
-
   private async request(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<KubeResponse> {
-    if (!this.options.kubeConfig.getCurrentCluster()) throw new SelfManagedCertificatesError('the kubeconfig has no current cluster');
-    this.api ??= new KubeApi(this.options.kubeConfig);
-    return this.api.request(method, path, body, contentType);
+    if (!this.options.api.kubeConfig.getCurrentCluster()) throw new SelfManagedCertificatesError('the kubeconfig has no current cluster');
+    return this.options.api.request(method, path, body, contentType);
   }
 }

@@ -1,12 +1,11 @@
-import { KubeApi, NAMESPACES, collectionPath } from '../cluster/kubeApi.js';
-import { detectProfile, loadKubeConnection } from '../cluster/kubeConnection.js';
-import { InMemoryClusterView } from '../cluster/inMemoryClusterView.js';
+import { readClusterSnapshot, type ClusterSnapshot } from '../cluster/clusterSnapshot.js';
+import { KubeApi } from '../kube/kubeApi.js';
+import type { KubeConnectionConfig } from '../kube/kubeCredentials.js';
+import { detectProfile, loadKubeConnection } from '../kube/kubeConnection.js';
 import { loadConfig, ruleSettings } from '../config/config.js';
-import { viewOptionsFor } from '../cluster/inMemoryClusterView.js';
 import { auditObjects, type Finding } from '../audit/clusterAudit.js';
-import { ENFORCEMENT_LABEL } from '../rules/enforcement.js';
 import { buildRuleSet } from '../rules/ruleSet.js';
-import { GATEWAY_API_GROUP, type KubeObject } from '../rules/types.js';
+import type { RuleSettings } from '../rules/settings.js';
 import { auditSubjects } from './reportFormats/auditSubjects.js';
 import { qualifiedName } from './reportFormats/report.js';
 import { OUTPUT_OPTIONS, OUTPUT_USAGE, outputFormat, writeReport } from './reportFormats/output.js';
@@ -56,13 +55,7 @@ export async function runAudit(args: string[], out: (text: string) => void): Pro
   const { values } = parseCommandArgs(
     'audit',
     args,
-    {
-      kubeconfig: { type: 'string' },
-      ...OUTPUT_OPTIONS,
-      config: { type: 'string' },
-      profile: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    { kubeconfig: { type: 'string' }, ...OUTPUT_OPTIONS, config: { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     false,
   );
   if (values.help) {
@@ -72,62 +65,47 @@ export async function runAudit(args: string[], out: (text: string) => void): Pro
   // html is audit's own (findings by namespace and rule); the rest are every command's.
   const format = values.output === 'html' ? 'html' : outputFormat('audit', values.output);
   const config = await loadConfig(values.config);
-  let kubeConfig;
-  try {
-    kubeConfig = (await loadKubeConnection(values.kubeconfig))?.config;
-  } catch (error) {
-    throw new UsageError(`audit: cannot load the kubeconfig: ${(error as Error).message}`);
-  }
-  if (!kubeConfig) throw new UsageError('audit: no cluster: give --kubeconfig FILE, set KUBECONFIG, or run in a cluster');
+  const kubeConfig = await auditedCluster(values.kubeconfig);
   const api = new KubeApi(kubeConfig);
   const { profile } = await resolveProfile('audit', profileOption(values.profile), config, () => detectProfile(api, 10_000));
   const settings = ruleSettings(config, profile);
-
-  const kinds = [
-    { group: GATEWAY_API_GROUP, kind: 'ReferenceGrant' },
-    { group: GATEWAY_API_GROUP, kind: 'GatewayClass' },
-    { group: GATEWAY_API_GROUP, kind: 'Gateway' },
-    { group: settings.parametersRef.group, kind: settings.parametersRef.kind },
-    ...settings.backendRefKinds,
-    ...settings.scanKinds,
-  ];
-  const progress = progressReporter();
-  const objects: KubeObject[] = [];
-  const seen = new Set<string>();
-  let namespaces: KubeObject[] = [];
-  try {
-    progress.update('listing labelled namespaces…');
-    // Their metadata only, and only those with the label, as serve watches them.
-    namespaces = (await api.listAll(collectionPath(NAMESPACES, 'v1'), undefined, { labelSelector: ENFORCEMENT_LABEL, metadataOnly: true })).items as KubeObject[];
-    for (const { group, kind } of kinds) {
-      if (seen.has(`${group}/${kind}`)) continue;
-      seen.add(`${group}/${kind}`);
-      progress.update(`discovering ${kind}…`);
-      const resource = await api.discover(group, kind);
-      if (!resource) continue;
-      const version = resource.versions.includes('v1') ? 'v1' : resource.versions[0]!;
-      const list = await api.listAll(collectionPath(resource, version), (n) => progress.update(`listing ${resource.plural}: ${n}`));
-      const apiVersion = group ? `${group}/${version}` : version;
-      for (const item of list.items as KubeObject[]) objects.push({ ...item, apiVersion, kind });
-    }
-  } catch (error) {
-    throw new CommandError(`audit: cannot read the cluster: ${(error as Error).message}`);
-  } finally {
-    progress.done();
-  }
-  const view = InMemoryClusterView.fromObjects(objects, viewOptionsFor(settings));
-  for (const namespace of namespaces) view.upsertNamespace(namespace);
+  const { view, objects } = await readCluster(api, settings);
   const findings = auditObjects(objects, buildRuleSet(settings), settings, view);
+  const text = () => formatFindings(findings, objects.length);
   if (format === 'html') {
     const { writeHtmlReport } = await import('./reportFormats/auditHtmlOutput.js');
     const input = { profile, scanned: objects.length, findings, generatedAt: new Date(), cluster: kubeConfig.getCurrentCluster()?.server };
-    await writeHtmlReport(input, values['output-file'], out, () => formatFindings(findings, objects.length));
+    await writeHtmlReport(input, values['output-file'], out, text);
   } else {
     await writeReport(format, values['output-file'], {
-      text: () => formatFindings(findings, objects.length),
+      text,
       data: () => ({ profile, scanned: objects.length, findings }),
       report: async () => ({ command: 'audit', version: await packageVersion(), subjects: auditSubjects(objects, findings) }),
     }, out);
   }
   return findings.length === 0 ? 0 : 1;
+}
+
+/** --kubeconfig, else $KUBECONFIG, else in-cluster: a usage error when there is none. */
+async function auditedCluster(file: string | undefined): Promise<KubeConnectionConfig> {
+  let kubeConfig;
+  try {
+    kubeConfig = (await loadKubeConnection(file))?.config;
+  } catch (error) {
+    throw new UsageError(`audit: cannot load the kubeconfig: ${(error as Error).message}`);
+  }
+  if (!kubeConfig) throw new UsageError('audit: no cluster: give --kubeconfig FILE, set KUBECONFIG, or run in a cluster');
+  return kubeConfig;
+}
+
+/** The cluster as an audit reads it, with progress on a terminal. */
+async function readCluster(api: KubeApi, settings: RuleSettings): Promise<ClusterSnapshot> {
+  const progress = progressReporter();
+  try {
+    return await readClusterSnapshot(api, settings, progress.update);
+  } catch (error) {
+    throw new CommandError(`audit: cannot read the cluster: ${(error as Error).message}`);
+  } finally {
+    progress.done();
+  }
 }

@@ -8,11 +8,11 @@ import {
 } from '../certificates/source.js';
 import { manifestClusterSource, type ClusterSource } from '../cluster/clusterSource.js';
 import { viewOptionsFor } from '../cluster/inMemoryClusterView.js';
-import type { KubeConnectionConfig } from '../cluster/kubeCredentials.js';
-import { loadConfig, ruleSettings, watchedReferrerKinds, type Config } from '../config/config.js';
+import type { KubeApi } from '../kube/kubeApi.js';
+import { loadConfig, ruleSettings, type Config } from '../config/config.js';
 import type { RunningReports } from '../reports/startReports.js';
 import type { ProfileName } from '../rules/profiles.js';
-import { buildRuleSet, handledKinds } from '../rules/ruleSet.js';
+import { buildRuleSet, handledKinds, type RuleSet } from '../rules/ruleSet.js';
 import type { RuleSettings } from '../rules/settings.js';
 import { builtInBackendRefKinds } from '../rules/backendRefKinds.js';
 import { WEBHOOK_NAMES, webhookMatchConditions } from '../rules/matchConditions.js';
@@ -65,11 +65,12 @@ export async function composeWebhook(options: ServeOptions): Promise<ComposedWeb
   const { logger, decisionLogger } = serveLoggers(config.logLevel);
 
   const manifests = 'manifests' in options.cluster ? options.cluster.manifests : undefined;
-  let kubeConfig: KubeConnectionConfig | undefined;
+  // The one API client of the process: the view, the reports, the events and the certificates share it.
+  let api: KubeApi | undefined;
   let detect: (() => Promise<ProfileName>) | undefined;
   if (!('manifests' in options.cluster)) {
     // Only a live view loads the watch code (client-node's Watch and undici, ~30 MiB).
-    const [{ KubeApi }, { detectProfile, loadKubeConnection }] = await Promise.all([import('../cluster/kubeApi.js'), import('../cluster/kubeConnection.js')]);
+    const [{ KubeApi }, { detectProfile, loadKubeConnection }] = await Promise.all([import('../kube/kubeApi.js'), import('../kube/kubeConnection.js')]);
     let connection;
     try {
       connection = await loadKubeConnection(options.cluster.kubeconfig);
@@ -80,9 +81,9 @@ export async function composeWebhook(options: ServeOptions): Promise<ComposedWeb
       throw new UsageError('serve: no cluster view: give --manifests PATH, or --kubeconfig FILE (or set KUBECONFIG, or run in a cluster)');
     }
     logger.info({ credentials: connection.source, server: connection.config.getCurrentCluster()?.server }, 'cluster credentials loaded');
-    const live = connection.config;
-    kubeConfig = live;
-    detect = () => detectProfile(new KubeApi(live));
+    const live = new KubeApi(connection.config);
+    api = live;
+    detect = () => detectProfile(live);
   }
   const { profile, from } = await resolveProfile('serve', options.profile, config, detect);
   if (from === 'cluster') logger.info({ profile }, 'profile chosen from the CRDs the cluster serves');
@@ -90,28 +91,38 @@ export async function composeWebhook(options: ServeOptions): Promise<ComposedWeb
   logger.info({ profile, parametersRef: settings.parametersRef }, 'rules configured');
   const metrics = new AdmissionMetrics({ kinds: handledKinds(settings).map((k) => k.kind) });
 
+  // One rule set for admission and the reports.
+  const ruleSet = buildRuleSet(settings);
   let reports: RunningReports | undefined;
   const source = manifests
     ? await manifestClusterSource(manifests, viewOptionsFor(settings))
-    : await liveSource(kubeConfig!, config, settings, logger, metrics, () => reports?.changed());
+    : await liveSource(api!, config, settings, options.reports !== undefined, logger, metrics, () => reports?.changed());
 
   if (options.reports) {
-    if (!kubeConfig) throw new UsageError('serve: --reports needs a live cluster (--kubeconfig or in-cluster), not --manifests');
+    if (!api) throw new UsageError('serve: --reports needs a live cluster (--kubeconfig or in-cluster), not --manifests');
     const { leaseDurationSeconds } = options.reports;
     const { startReports } = await import('../reports/startReports.js');
-    reports = startReports({ kubeConfig, logger, metrics, settings, view: source.view, ...(leaseDurationSeconds ? { leaseDurationSeconds } : {}) });
+    const { podNamespace } = await import('../kube/podNamespace.js');
+    reports = startReports({
+      api,
+      logger,
+      metrics,
+      settings,
+      ruleSet,
+      view: source.view,
+      objects: () => source.auditedObjects?.() ?? [],
+      // Outside a pod (a kubeconfig on a workstation) the Lease goes to default.
+      leaseNamespace: podNamespace() ?? 'default',
+      ...(leaseDurationSeconds ? { leaseDurationSeconds } : {}),
+    });
   }
   let onDecided: ((request: AdmissionRequest, verdict: Verdict) => void) | undefined;
   let stopEvents = (): void => {};
   if (options.events) {
-    if (!kubeConfig) throw new UsageError('serve: --events needs a live cluster (--kubeconfig or in-cluster), not --manifests');
-    const [{ EventRecorder }, { KubeApi }, { grantChangeTookEffect, warningEvents }] = await Promise.all([
-      import('../cluster/eventRecorder.js'),
-      import('../cluster/kubeApi.js'),
-      import('../rules/warningEvents.js'),
-    ]);
+    if (!api) throw new UsageError('serve: --events needs a live cluster (--kubeconfig or in-cluster), not --manifests');
+    const [{ EventRecorder }, { grantChangeTookEffect, warningEvents }] = await Promise.all([import('../kube/eventRecorder.js'), import('../rules/warningEvents.js')]);
     const recorder = new EventRecorder({
-      api: new KubeApi(kubeConfig),
+      api,
       logger,
       onResult: (result) => metrics.events.inc({ result }),
       grantChangeTookEffect: (after) => grantChangeTookEffect(source.view, after),
@@ -120,8 +131,8 @@ export async function composeWebhook(options: ServeOptions): Promise<ComposedWeb
     stopEvents = () => recorder.stop();
   }
 
-  const certificates = await certificateSource(options.certificates, config, kubeConfig, logger, options.clientCaFile, settings);
-  const server = await startWebhookServer({ config, settings, source, certificates, logger, decisionLogger, metrics, ...(onDecided ? { onDecided } : {}) });
+  const certificates = await certificateSource(options.certificates, config, api, logger, options.clientCaFile, settings);
+  const server = await startWebhookServer({ config, settings, ruleSet, source, certificates, logger, decisionLogger, metrics, ...(onDecided ? { onDecided } : {}) });
   logger.info({ url: server.url, metricsUrl: `${server.metricsUrl}/metrics` }, 'kgateway-admission serving');
   return {
     logger,
@@ -140,20 +151,20 @@ function definedOnly<T extends object>(values: T): Partial<T> {
 }
 
 async function liveSource(
-  kubeConfig: KubeConnectionConfig,
+  api: KubeApi,
   config: Config,
   settings: RuleSettings,
+  audit: boolean,
   logger: Logger,
   metrics: AdmissionMetrics,
   onChange: () => void,
 ): Promise<ClusterSource> {
   const { LiveClusterSource } = await import('../cluster/liveClusterSource.js');
   return new LiveClusterSource({
-    kubeConfig,
+    api,
     logger,
-    parametersKind: { group: settings.parametersRef.group, kind: settings.parametersRef.kind },
-    referrerKinds: watchedReferrerKinds(settings),
-    backendRefs: viewOptionsFor(settings).backendRefs!,
+    settings,
+    audit,
     onList: (resource, reason) => metrics.watchLists.inc({ resource, reason }),
     onChange,
     onWatchError: (resource) => metrics.watchErrors.inc({ resource }),
@@ -165,7 +176,7 @@ async function liveSource(
 async function certificateSource(
   mode: CertificateMode,
   config: Config,
-  kubeConfig: KubeConnectionConfig | undefined,
+  api: KubeApi | undefined,
   logger: Logger,
   clientCaFile: string | undefined,
   settings: RuleSettings,
@@ -182,14 +193,14 @@ async function certificateSource(
       });
     }
     case 'self-managed': {
-      if (!kubeConfig) throw new UsageError('serve: --self-managed-certs needs a live cluster (--kubeconfig or in-cluster), not --manifests');
+      if (!api) throw new UsageError('serve: --self-managed-certs needs a live cluster (--kubeconfig or in-cluster), not --manifests');
       // Loaded only in this mode: it talks to the API server.
       const { SelfManagedCertificates } = await import('../certificates/selfManaged.js');
       const { mode: _mode, ...managed } = mode;
       // The conditions the chart renders for these settings: a webhook with others is reported.
       const conditions = webhookMatchConditions(settings, builtInBackendRefKinds);
       const matchConditions = new Map(Object.entries(WEBHOOK_NAMES).map(([hook, name]) => [name, conditions[hook as keyof typeof WEBHOOK_NAMES]]));
-      return selfManagedCertificateSource(new SelfManagedCertificates({ ...managed, kubeConfig, logger, matchConditions }), clientCa);
+      return selfManagedCertificateSource(new SelfManagedCertificates({ ...managed, api, logger, matchConditions }), clientCa);
     }
   }
 }
@@ -198,6 +209,8 @@ export interface WebhookOptions {
   config: Config;
   /** The rules' settings; from the config and its profile when not given. */
   settings?: RuleSettings;
+  /** The rules of those settings, when the caller shares them (the reports); built from them when not given. */
+  ruleSet?: RuleSet;
   source: ClusterSource;
   /** The serving certificate: a source, or files given (`tls`, polled every `certificatePollMs`). */
   certificates?: CertificateSource;
@@ -228,7 +241,7 @@ export async function startWebhookServer(options: WebhookOptions): Promise<Runni
       : undefined);
   if (!certificates) throw new Error('startWebhookServer: give certificates or tls');
   const engine = new AdmissionEngine({
-    ruleSet: buildRuleSet(settings),
+    ruleSet: options.ruleSet ?? buildRuleSet(settings),
     view: source.view,
     isReady: () => source.notReadyReason() === undefined,
     ...(source.reconsider ? { reconsider: source.reconsider.bind(source) } : {}),

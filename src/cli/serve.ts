@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { podNamespace } from '../kube/podNamespace.js';
 import { composeWebhook, type CertificateMode } from './composition.js';
 import { integerOption, parseCommandArgs, profileOption, UsageError } from './usage.js';
 
@@ -113,8 +113,6 @@ export async function runServe(args: string[]): Promise<number> {
   return 0;
 }
 
-const IN_CLUSTER_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
-
 /** The --self-managed-certs settings, checked; undefined without the flag. */
 function selfManagedOptions(values: {
   'self-managed-certs'?: boolean;
@@ -136,8 +134,7 @@ function selfManagedOptions(values: {
   const secretName = values['secret-name'];
   const serviceName = values['service-name'];
   if (!secretName || !serviceName) throw new UsageError('serve: --self-managed-certs needs --secret-name and --service-name');
-  const namespace =
-    values.namespace || process.env.POD_NAMESPACE || (existsSync(IN_CLUSTER_NAMESPACE) ? readFileSync(IN_CLUSTER_NAMESPACE, 'utf8').trim() : '');
+  const namespace = values.namespace || podNamespace();
   if (!namespace) throw new UsageError('serve: --self-managed-certs needs --namespace (or POD_NAMESPACE, or in-cluster credentials)');
   const webhookConfigs = (values['webhook-config'] ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
   return { namespace, secretName, serviceName, webhookConfigs };

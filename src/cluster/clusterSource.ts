@@ -1,4 +1,5 @@
 import type { ClusterView, Reconsider } from '../rules/clusterView.js';
+import type { KubeObject } from '../rules/types.js';
 import { InMemoryClusterView, type InMemoryClusterViewOptions } from './inMemoryClusterView.js';
 import { loadManifests } from './manifests.js';
 
@@ -11,6 +12,8 @@ export interface ClusterSource {
   stop(): Promise<void>;
   /** Decides again against the source of truth before a denial, when there is one the view can lag. */
   reconsider?: Reconsider;
+  /** The objects an audit runs the rules over, when the source keeps them (a live view for the policy reports). */
+  auditedObjects?(): Iterable<KubeObject>;
 }
 
 /** A view read once from manifest files: the offline check and the embedded default. */

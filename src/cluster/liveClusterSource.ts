@@ -1,24 +1,24 @@
 import type { Logger } from 'pino';
-import { ENFORCEMENT_LABEL } from '../rules/enforcement.js';
 import type { ClusterView, Reconsidered } from '../rules/clusterView.js';
-import type { BackendRefExtractor } from '../rules/crossNamespaceBackendRefs.js';
+import type { RuleSettings } from '../rules/settings.js';
 import { GATEWAY_API_GROUP, type KubeObject } from '../rules/types.js';
+import { AuditedObjects } from './auditedObjects.js';
 import type { ClusterSource } from './clusterSource.js';
 import { FreshGrantsView, ungrantedNamespaces } from './freshGrantsView.js';
 import { GrantRereads, type GrantRereadsOptions } from './grantRereads.js';
-import { InMemoryClusterView } from './inMemoryClusterView.js';
-import { collectionPath, KubeApi, NAMESPACES, type DiscoveredResource, type ListOptions } from './kubeApi.js';
-import type { KubeConnectionConfig } from './kubeCredentials.js';
-import { ResourceWatch, type ResourceWatchHandlers } from './resourceWatch.js';
+import { InMemoryClusterView, viewOptionsFor } from './inMemoryClusterView.js';
+import { collectionPath, NAMESPACES, type KubeApi, type DiscoveredResource, type ListOptions } from '../kube/kubeApi.js';
+import { ResourceWatch } from '../kube/resourceWatch.js';
+import { discoverVersion, watchedKinds } from './watchedKinds.js';
 
 export interface LiveClusterSourceOptions {
-  kubeConfig: KubeConnectionConfig;
+  /** The process's one API client (cli/composition.ts). */
+  api: KubeApi;
   logger: Logger;
-  /** The parameters kind the mutation points at; watched so the mutation can warn when it is missing. */
-  parametersKind: { group: string; kind: string };
-  /** Kinds with backendRefs that need grants; watched so a grant's dependents are known. */
-  referrerKinds?: readonly { group: string; kind: string }[];
-  backendRefs?: BackendRefExtractor;
+  /** What is watched, and at which version, follows from the rules' settings (watchedKinds.ts). */
+  settings: RuleSettings;
+  /** Also watch what an audit reads (the policy reports): Gateways and every kind with backendRefs. */
+  audit?: boolean;
   onList?: (resource: string, reason: 'initial' | 'relist') => void;
   onWatchError?: (resource: string) => void;
   /** An object of a watched resource was added, changed or removed (policy reports rescan on it). */
@@ -40,10 +40,6 @@ export const DEFAULT_STALE_AFTER_MS = 300_000;
 
 const DISCOVERY_RETRY_MAX_MS = 15_000;
 
-function preferredVersion(resource: DiscoveredResource, order: readonly string[]): string {
-  return order.find((v) => resource.versions.includes(v)) ?? resource.versions[0]!;
-}
-
 /**
  * The cluster view kept by list+watch streams: ReferenceGrants (v1 where
  * served, else v1beta1: both are the same stored objects), GatewayClasses, the
@@ -61,14 +57,19 @@ export class LiveClusterSource implements ClusterSource {
   private stopped = false;
   private discoveryTimer: NodeJS.Timeout | undefined;
   private readonly rereads: GrantRereads;
+  /** With `audit`: what the policy reports run the rules over, only as much as the rules read. */
+  private readonly audited: AuditedObjects | undefined;
 
   constructor(private readonly options: LiveClusterSourceOptions) {
-    this.api = new KubeApi(options.kubeConfig);
+    this.api = options.api;
     this.rereads = new GrantRereads((namespace) => this.listGrants(namespace), options.rereads);
-    this.view = new InMemoryClusterView({
-      trackedKinds: [options.parametersKind],
-      ...(options.backendRefs ? { backendRefs: options.backendRefs } : {}),
-    });
+    this.view = new InMemoryClusterView(viewOptionsFor(options.settings));
+    this.audited = options.audit ? new AuditedObjects(options.settings) : undefined;
+  }
+
+  /** The watched objects an audit runs the rules over (with `audit`; none without). */
+  auditedObjects(): Iterable<KubeObject> {
+    return this.audited?.values() ?? [];
   }
 
   notReadyReason(): string | undefined {
@@ -120,16 +121,11 @@ export class LiveClusterSource implements ClusterSource {
 
   private async discoverAndWatch(retryMs: number): Promise<void> {
     if (this.stopped) return;
-    const { logger, parametersKind } = this.options;
-    const referrerKinds = this.options.referrerKinds ?? [];
-    let found: (DiscoveredResource | undefined)[];
+    const { logger, settings } = this.options;
+    const kinds = watchedKinds(settings, { audit: this.options.audit === true });
+    let found: ({ resource: DiscoveredResource; version: string } | undefined)[];
     try {
-      found = await Promise.all([
-        this.api.discover(GATEWAY_API_GROUP, 'ReferenceGrant'),
-        this.api.discover(GATEWAY_API_GROUP, 'GatewayClass'),
-        this.api.discover(parametersKind.group, parametersKind.kind),
-        ...referrerKinds.map((k) => this.api.discover(k.group, k.kind)),
-      ]);
+      found = await Promise.all(kinds.map((kind) => discoverVersion(this.api, kind, settings)));
     } catch (error) {
       this.discoveryError = (error as Error).message;
       logger.warn({ err: error, retryInMs: retryMs }, 'API discovery failed; retrying');
@@ -137,68 +133,63 @@ export class LiveClusterSource implements ClusterSource {
       this.discoveryTimer.unref();
       return;
     }
-    const [referenceGrant, gatewayClass, parameters, ...referrers] = found;
-    if (!referenceGrant) {
-      logger.warn('ReferenceGrant is not served by this cluster: every cross-namespace backendRef will be denied');
-    } else {
-      this.referenceGrants = { resource: referenceGrant, version: preferredVersion(referenceGrant, ['v1', 'v1beta1']) };
-    }
-    if (!parameters) logger.warn({ ...parametersKind }, 'the parameters kind is not served by this cluster');
-    const toWatch: [DiscoveredResource, string][] = [];
-    if (this.referenceGrants) toWatch.push([this.referenceGrants.resource, this.referenceGrants.version]);
-    if (gatewayClass) toWatch.push([gatewayClass, preferredVersion(gatewayClass, ['v1', 'v1beta1'])]);
-    if (parameters) toWatch.push([parameters, parameters.versions[0]!]);
-    for (const referrer of referrers) if (referrer) toWatch.push([referrer, referrer.versions[0]!]);
-    const watchOf = (resource: DiscoveredResource, version: string, apply: Pick<ResourceWatchHandlers, 'upsert' | 'remove' | 'held'>, listOptions?: ListOptions) => {
-      const watch: ResourceWatch = new ResourceWatch(
-        this.api,
-        resource,
-        version,
-        {
-          upsert: (object) => {
-            apply.upsert(object);
-            this.options.onChange?.(watch.name);
-          },
-          remove: (object) => {
-            apply.remove(object);
-            this.options.onChange?.(watch.name);
-          },
-          held: apply.held,
-          onList: (reason) => this.options.onList?.(watch.name, reason),
-          onError: () => this.options.onWatchError?.(watch.name),
-        },
-        logger,
-        this.options.watchTimeoutSeconds,
-        listOptions,
-        this.options.now,
-      );
-      return watch;
-    };
-    this.watches = toWatch.map(([resource, version]) =>
-      watchOf(resource, version, {
-        upsert: (object) => this.view.upsert(withKind(object, resource, version)),
-        remove: (object) => this.view.remove(withKind(object, resource, version)),
-        held: () => this.view.held(resource.group, resource.kind),
-      }),
-    );
-    // Only the Namespaces with the label, and only their metadata: a label
-    // removed is a DELETED event of this selector's watch.
-    this.watches.push(
-      watchOf(
-        NAMESPACES,
-        'v1',
-        {
-          upsert: (object) => this.view.upsertNamespace(object),
-          remove: (object) => this.view.removeNamespace(object),
-          held: () => this.view.held(NAMESPACES.group, NAMESPACES.kind),
-        },
-        { labelSelector: ENFORCEMENT_LABEL, metadataOnly: true },
-      ),
-    );
+    const toWatch: { resource: DiscoveredResource; version: string; listOptions?: ListOptions }[] = [];
+    kinds.forEach((kind, i) => {
+      const served = found[i];
+      if (served) toWatch.push({ ...served, ...(kind.listOptions ? { listOptions: kind.listOptions } : {}) });
+      else if (kind.kind === 'ReferenceGrant' && kind.group === GATEWAY_API_GROUP) logger.warn('ReferenceGrant is not served by this cluster: every cross-namespace backendRef will be denied');
+      else if (kind.kind === settings.parametersRef.kind && kind.group === settings.parametersRef.group) logger.warn({ group: kind.group, kind: kind.kind }, 'the parameters kind is not served by this cluster');
+    });
+    const grants = toWatch.find((w) => w.resource.group === GATEWAY_API_GROUP && w.resource.kind === 'ReferenceGrant');
+    if (grants) this.referenceGrants = { resource: grants.resource, version: grants.version };
+    this.watches = toWatch.map(({ resource, version, listOptions }) => this.watchOf(resource, version, listOptions));
     this.discovered = true;
     this.discoveryError = undefined;
     logger.info({ resources: this.watches.map((w) => w.name) }, 'watching');
     await Promise.all(this.watches.map((w) => w.start()));
+  }
+
+  /** The list+watch of one resource into the view; Namespaces (their labels only) go to the view's own entry. */
+  private watchOf(resource: DiscoveredResource, version: string, listOptions?: ListOptions): ResourceWatch {
+    const isNamespaces = resource === NAMESPACES;
+    const { audited } = this;
+    const apply = isNamespaces
+      ? { upsert: (object: KubeObject) => this.view.upsertNamespace(object), remove: (object: KubeObject) => this.view.removeNamespace(object) }
+      : {
+          upsert: (object: KubeObject) => {
+            const typed = withKind(object, resource, version);
+            this.view.upsert(typed);
+            audited?.upsert(typed);
+          },
+          remove: (object: KubeObject) => {
+            const typed = withKind(object, resource, version);
+            this.view.remove(typed);
+            audited?.remove(typed);
+          },
+        };
+    const watch: ResourceWatch = new ResourceWatch(
+      this.api,
+      resource,
+      version,
+      {
+        upsert: (object) => {
+          apply.upsert(object);
+          this.options.onChange?.(watch.name);
+        },
+        remove: (object) => {
+          apply.remove(object);
+          this.options.onChange?.(watch.name);
+        },
+        held: () => (audited ? [...this.view.held(resource.group, resource.kind), ...audited.held(resource.group, resource.kind)] : this.view.held(resource.group, resource.kind)),
+        onList: (reason) => this.options.onList?.(watch.name, reason),
+        onError: () => this.options.onWatchError?.(watch.name),
+      },
+      this.options.logger,
+      this.options.watchTimeoutSeconds,
+      listOptions,
+      this.options.now,
+    );
+    return watch;
   }
 }
 

@@ -94,21 +94,6 @@ export async function loadConfig(file?: string): Promise<Config> {
   return parseConfig(document, file);
 }
 
-/**
- * The kinds with backendRefs a live view must watch. Only the grant guard
- * reads them (which objects depend on a ReferenceGrant); validating one of
- * them needs only the object under review. So with the guard off none is
- * watched, nor needs list/watch in RBAC: AgentgatewayBackends and
- * AgentgatewayPolicies may carry inline credentials. With the guard on it
- * needs every checked kind, or a grant's dependents of that kind go unseen.
- */
-export function watchedReferrerKinds(settings: Pick<RuleSettings, 'grantGuard' | 'backendRefKinds' | 'scanKinds'>): { group: string; kind: string }[] {
-  if (settings.grantGuard === 'off') return [];
-  const kinds = new Map<string, { group: string; kind: string }>();
-  for (const { group, kind } of [...settings.backendRefKinds, ...settings.scanKinds]) kinds.set(`${group}/${kind}`, { group, kind });
-  return [...kinds.values()];
-}
-
 /** The profile in force: the command line's, else the config file's, else the default. */
 export function profileOf(config: Config, override?: ProfileName): ProfileName {
   return override ?? config.profile ?? DEFAULT_PROFILE;

@@ -1,16 +1,18 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { apiPath, collectionPath, type KubeApi } from '../cluster/kubeApi.js';
+import { apiPath, type KubeApi } from '../kube/kubeApi.js';
 import { auditObjects } from '../audit/clusterAudit.js';
 import type { ClusterView } from '../rules/clusterView.js';
 import { REPORT_NAME, REPORT_SOURCE, reportResults, summarize, type ReportResult } from '../audit/policyReportResults.js';
 import type { RuleSet } from '../rules/ruleSet.js';
 import type { RuleSettings } from '../rules/settings.js';
-import { GATEWAY_API_GROUP, type KubeObject } from '../rules/types.js';
+import type { KubeObject } from '../rules/types.js';
 
 export const REPORT_API = { group: 'openreports.io', version: 'v1alpha1', plural: 'reports' } as const;
 export const FIELD_MANAGER = 'kgateway-admission';
 const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'kgateway-admission' };
+/** Our Reports only: Kyverno's and others' are never listed. */
+const OURS = 'app.kubernetes.io/managed-by=kgateway-admission';
 
 export interface PolicyReportWriterOptions {
   api: KubeApi;
@@ -18,11 +20,23 @@ export interface PolicyReportWriterOptions {
   ruleSet: RuleSet;
   settings: RuleSettings;
   view: ClusterView;
-  /** Writes only while this says so (the Lease holder). */
+  /**
+   * The objects the rules run over, from the watch-fed view (Gateways and the
+   * kinds with backendRefs, only as much as the rules read): a scan lists
+   * nothing but our own Reports.
+   */
+  objects: () => Iterable<KubeObject>;
+  /** Scans and writes only while this says so (the Lease holder). */
   isLeader: () => boolean;
   /** Changes within this long are folded into one scan (default 2 s). */
   debounceMs?: number;
-  /** A scan at least this often, for changes no watch sees (Gateways) (default 5 min). */
+  /**
+   * A scan at most this long after the first change it folds in (default
+   * 10 s), however often changes keep coming: an object touched every second
+   * must not hold every Report back (issue 21 item 6).
+   */
+  maxDelayMs?: number;
+  /** A scan at least this often, whatever the watches saw (default 5 min). */
   resyncMs?: number;
   onScan?: (results: Map<string, ReportResult[]>) => void;
   onWrite?: (outcome: 'applied' | 'deleted' | 'unchanged' | 'failed') => void;
@@ -37,6 +51,8 @@ export interface PolicyReportWriterOptions {
  */
 export class PolicyReportWriter {
   private timer: NodeJS.Timeout | undefined;
+  /** When the first change the pending scan folds in came. */
+  private pendingSince: number | undefined;
   private resync: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
@@ -59,11 +75,21 @@ export class PolicyReportWriter {
     if (this.resync) clearInterval(this.resync);
   }
 
-  /** Something the reports depend on changed: scan once things settle. */
+  /** Something the reports depend on changed: scan once things settle, or once the longest wait is up. */
   changed(): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.scan(), this.options.debounceMs ?? 2_000);
+    const now = Date.now();
+    this.pendingSince ??= now;
+    const untilMax = this.pendingSince + (this.options.maxDelayMs ?? 10_000) - now;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.pendingSince = undefined;
+        void this.scan();
+      },
+      Math.max(0, Math.min(this.options.debounceMs ?? 2_000, untilMax)),
+    );
     this.timer.unref();
   }
 
@@ -88,18 +114,22 @@ export class PolicyReportWriter {
   }
 
   private async scanOnce(): Promise<void> {
+    // Only the leader scans: the others' findings would be the same, at the same cost.
+    if (!this.options.isLeader()) return;
     let results: Map<string, ReportResult[]>;
     try {
-      const objects = await this.listObjects();
+      const objects = [...this.options.objects()];
       const findings = auditObjects(objects, this.options.ruleSet, this.options.settings, this.options.view);
       results = reportResults(objects, findings, this.options.settings, this.options.view);
     } catch (error) {
-      this.options.logger.warn({ err: error }, 'policy reports: could not read the cluster; keeping the last reports');
+      this.options.logger.warn({ err: error }, 'policy reports: the audit failed; keeping the last reports');
       return;
     }
     this.options.onScan?.(results);
-    if (!this.options.isLeader()) return;
-    const existing = await this.existingReports().catch(() => [] as string[]);
+    const existing = await this.existingReports().catch((error: unknown) => {
+      this.options.logger.warn({ err: error }, 'policy reports: could not list our Reports; stale ones are removed next scan');
+      return [] as string[];
+    });
     for (const [namespace, list] of results) {
       if (!this.options.isLeader() || this.stopped) return;
       await this.apply(namespace, list);
@@ -110,35 +140,22 @@ export class PolicyReportWriter {
     }
   }
 
-  private async listObjects(): Promise<KubeObject[]> {
-    const kinds = [{ group: GATEWAY_API_GROUP, kind: 'Gateway' }, ...this.options.settings.backendRefKinds, ...this.options.settings.scanKinds];
-    const objects: KubeObject[] = [];
-    const seen = new Set<string>();
-    for (const { group, kind } of kinds) {
-      if (seen.has(`${group}/${kind}`)) continue;
-      seen.add(`${group}/${kind}`);
-      const resource = await this.options.api.discover(group, kind);
-      if (!resource) continue;
-      const version = resource.versions[0]!;
-      const list = await this.options.api.listAll(collectionPath(resource, version));
-      const apiVersion = group ? `${group}/${version}` : version;
-      for (const item of list.items as KubeObject[]) objects.push({ ...item, apiVersion, kind });
-    }
-    return objects;
-  }
-
   private reportPath(namespace: string, name?: string): string {
     const base = apiPath('apis', REPORT_API.group, REPORT_API.version, 'namespaces', namespace, REPORT_API.plural);
     return name ? `${base}/${encodeURIComponent(name)}` : base;
   }
 
-  /** Namespaces holding a report of ours. */
+  /** Namespaces holding a report of ours: listed by our label, metadata only. */
   private async existingReports(): Promise<string[]> {
-    const list = await this.options.api.listAll(apiPath('apis', REPORT_API.group, REPORT_API.version, REPORT_API.plural));
-    return (list.items as KubeObject[])
-      .filter((i) => i.metadata?.name === REPORT_NAME && i.metadata.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY['app.kubernetes.io/managed-by'])
-      .map((i) => i.metadata?.namespace ?? '')
-      .filter((ns) => ns !== '');
+    const namespaces: string[] = [];
+    await this.options.api.listPages(
+      apiPath('apis', REPORT_API.group, REPORT_API.version, REPORT_API.plural),
+      (items) => {
+        for (const item of items as KubeObject[]) if (item.metadata?.name === REPORT_NAME && item.metadata.namespace) namespaces.push(item.metadata.namespace);
+      },
+      { labelSelector: OURS, metadataOnly: true },
+    );
+    return namespaces;
   }
 
   private async apply(namespace: string, results: ReportResult[]): Promise<void> {

@@ -1,15 +1,13 @@
-import { existsSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { KubeApi } from '../cluster/kubeApi.js';
-import type { KubeConnectionConfig } from '../cluster/kubeCredentials.js';
+import type { KubeApi } from '../kube/kubeApi.js';
 import type { ClusterView } from '../rules/clusterView.js';
-import { buildRuleSet } from '../rules/ruleSet.js';
+import type { KubeObject } from '../rules/types.js';
+import type { RuleSet } from '../rules/ruleSet.js';
 import type { RuleSettings } from '../rules/settings.js';
 import type { Counter, Gauge } from 'prom-client';
-import { LeaseElector } from './leaseElector.js';
+import { LeaseElector } from '../kube/leaseElector.js';
 import { PolicyReportWriter } from './policyReportWriter.js';
 
-const IN_CLUSTER_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 export const REPORTS_LEASE_NAME = 'kgateway-admission-reports';
 
 export interface RunningReports {
@@ -31,24 +29,31 @@ export interface ReportMetrics {
 
 /**
  * `serve --reports`: one replica at a time (a Lease in the pod's namespace)
- * keeps the openreports.io Reports and every replica exports
- * kgateway_admission_findings from its own scans.
+ * audits the watch-fed view, keeps the openreports.io Reports and exports
+ * kgateway_admission_findings; the others only keep their view (a scan on
+ * every replica cost each one the audit, and before, a full LIST of every
+ * policy: issue 21 item 4).
  */
 export function startReports(options: {
-  kubeConfig: KubeConnectionConfig;
+  api: KubeApi;
   logger: Logger;
   metrics: ReportMetrics;
   settings: RuleSettings;
+  /** The rule set admission uses, so reports and admission decide alike. */
+  ruleSet: RuleSet;
   view: ClusterView;
+  /** The watched objects the rules run over (the live view's, only as much as the rules read). */
+  objects: () => Iterable<KubeObject>;
+  /** Where the Lease lives: the pod's namespace. */
+  leaseNamespace: string;
   leaseDurationSeconds?: number;
 }): RunningReports {
-  const api = new KubeApi(options.kubeConfig);
-  const namespace = process.env.POD_NAMESPACE || (existsSync(IN_CLUSTER_NAMESPACE) ? readFileSync(IN_CLUSTER_NAMESPACE, 'utf8').trim() : '') || 'default';
+  const { api } = options;
   let writer: PolicyReportWriter | undefined = undefined;
   const elector = new LeaseElector({
     api,
     logger: options.logger,
-    namespace,
+    namespace: options.leaseNamespace,
     name: REPORTS_LEASE_NAME,
     ...(options.leaseDurationSeconds ? { leaseDurationSeconds: options.leaseDurationSeconds } : {}),
     onStartedLeading: () => {
@@ -56,14 +61,19 @@ export function startReports(options: {
       writer?.forget();
       writer?.changed();
     },
-    onStoppedLeading: () => options.metrics.reportsLeader.set(0),
+    onStoppedLeading: () => {
+      options.metrics.reportsLeader.set(0);
+      // Only the leader scans: a former leader's findings would go stale.
+      options.metrics.findings.reset();
+    },
   });
   writer = new PolicyReportWriter({
     api,
     logger: options.logger,
-    ruleSet: buildRuleSet(options.settings),
+    ruleSet: options.ruleSet,
     settings: options.settings,
     view: options.view,
+    objects: options.objects,
     isLeader: () => elector.isLeader(),
     onScan: (results) => {
       options.metrics.findings.reset();

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeApi } from '../../src/kube/kubeApi.js';
 import { manifestClusterSource } from '../../src/cluster/clusterSource.js';
 import { SelfManagedCertificates } from '../../src/certificates/selfManaged.js';
 import { serviceHostNames } from '../../src/certificates/selfManagedPlan.js';
@@ -53,7 +54,7 @@ describeOnlyOn(
   let counter = 0;
   function manager(name: string, options: Partial<ConstructorParameters<typeof SelfManagedCertificates>[0]> = {}): SelfManagedCertificates {
     const m = new SelfManagedCertificates({
-      kubeConfig: cp.kubeConfig,
+      api: new KubeApi(cp.kubeConfig),
       namespace: NAMESPACE,
       secretName: `${name}-tls`,
       serviceName: name,

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { KubeApi } from '../../src/cluster/kubeApi.js';
+import { KubeApi } from '../../src/kube/kubeApi.js';
 import { parseConfig } from '../../src/config/config.js';
 import { PROFILES } from '../../src/rules/profiles.js';
 import { builtInBackendRefKinds } from '../../src/rules/backendRefKinds.js';

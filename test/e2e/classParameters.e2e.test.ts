@@ -4,11 +4,12 @@
 // watch following the class when its parametersRef changes.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeApi } from '../../src/kube/kubeApi.js';
 import { LiveClusterSource } from '../../src/cluster/liveClusterSource.js';
 import { gateway, gatewayClass } from '../support/builders.js';
 import { kubeRequest, registerWebhooks, requireControlPlane, startControlPlane, unregisterWebhooks, type ControlPlane } from '../../harness/index.ts';
 import { startInProcessWebhook, type InProcessWebhook } from '../support/webhookInProcess.js';
-import { create, ensureNamespaces, PATHS, pollUntil } from './support.js';
+import { create, ensureNamespaces, PATHS, pollUntil, viewSettings } from './support.js';
 
 const skip = await requireControlPlane();
 
@@ -43,9 +44,9 @@ describe.skipIf(skip)("a Gateway whose GatewayClass has a parametersRef, through
     await webhook?.server.close();
     await unregisterWebhooks(cp.kubeConfig);
     const source = new LiveClusterSource({
-      kubeConfig: cp.kubeConfig,
+      api: new KubeApi(cp.kubeConfig),
       logger: pino({ level: 'silent' }),
-      parametersKind: { group: OTEL_REF.group, kind: OTEL_REF.kind },
+      settings: viewSettings(),
     });
     webhook = await startInProcessWebhook({ source, config: { profile, mutation: { classParameters } } });
     await pollUntil('the live view to sync', async () => (source.notReadyReason() === undefined ? true : undefined));

@@ -134,7 +134,7 @@ describe.skipIf(skip)('warn mode through a real kube-apiserver', () => {
   });
 
   it("the server's Namespace list is metadata only, of the labelled Namespaces only", async () => {
-    const { KubeApi, NAMESPACES, collectionPath } = await import('../../src/cluster/kubeApi.js');
+    const { KubeApi, NAMESPACES, collectionPath } = await import('../../src/kube/kubeApi.js');
     const api = new KubeApi(kc());
     const pages: Record<string, unknown>[] = [];
     await api.listPages(collectionPath(NAMESPACES, 'v1'), (items) => pages.push(...items), { labelSelector: ENFORCEMENT_LABEL, metadataOnly: true });

@@ -4,6 +4,7 @@
 // served: the one fault the real API server will not produce on cue.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeApi } from '../../src/kube/kubeApi.js';
 import { LiveClusterSource } from '../../src/cluster/liveClusterSource.js';
 import type { RereadResult } from '../../src/cluster/grantRereads.js';
 import { startApiRelay, type ApiRelay } from '../support/apiRelay.js';
@@ -11,7 +12,7 @@ import { admissionRequest, admissionReview, httpListenerPolicy, referenceGrant }
 import { kubeRequest, registerWebhooks, requireControlPlane, startControlPlane, unregisterWebhooks, type ControlPlane } from '../../harness/index.ts';
 import { httpsRequest } from '../support/https.js';
 import { startInProcessWebhook, type InProcessWebhook } from '../support/webhookInProcess.js';
-import { create, ensureNamespaces, PATHS, pollUntil } from './support.js';
+import { create, ensureNamespaces, PATHS, pollUntil, viewSettings } from './support.js';
 
 const skip = await requireControlPlane();
 const from = { group: 'gateway.kgateway.dev', kind: 'HTTPListenerPolicy', namespace: 'kgateway' };
@@ -49,9 +50,9 @@ describe.skipIf(skip)('re-reads of ReferenceGrants before a denial, against a re
     await ensureNamespaces(cp.kubeConfig, 'kgateway', 'monitoring');
     relay = await startApiRelay(cp.kubeConfig);
     source = new LiveClusterSource({
-      kubeConfig: relay.kubeConfig,
+      api: new KubeApi(relay.kubeConfig),
       logger: pino({ level: process.env.DEBUG_E2E ? 'debug' : 'silent' }),
-      parametersKind: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters' },
+      settings: viewSettings(),
       rereads: { onReread: (result) => rereads.push(result) },
     });
     webhook = await startInProcessWebhook({ source });

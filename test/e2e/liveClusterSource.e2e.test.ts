@@ -1,13 +1,14 @@
 // The watch-backed cluster view, in process, against a real kube-apiserver.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeApi } from '../../src/kube/kubeApi.js';
 import { AdmissionEngine, type ConfirmationOutcome } from '../../src/admission/admissionEngine.js';
 import { LiveClusterSource } from '../../src/cluster/liveClusterSource.js';
 import { parseConfig, ruleSettings } from '../../src/config/config.js';
 import { buildRuleSet } from '../../src/rules/ruleSet.js';
 import { admissionRequest, admissionReview, httpListenerPolicy, referenceGrant } from '../support/builders.js';
 import { kubeRequest, requireControlPlane, startControlPlane, type ControlPlane } from '../../harness/index.ts';
-import { create, ensureNamespaces, PATHS, pollUntil } from './support.js';
+import { create, ensureNamespaces, PATHS, pollUntil, viewSettings } from './support.js';
 
 const skip = await requireControlPlane();
 const from = { group: 'gateway.kgateway.dev', kind: 'HTTPListenerPolicy', namespace: 'kgateway' };
@@ -18,9 +19,9 @@ describe.skipIf(skip)('LiveClusterSource against a real kube-apiserver', () => {
   const sources: LiveClusterSource[] = [];
   const newSource = () => {
     const source = new LiveClusterSource({
-      kubeConfig: cp.kubeConfig,
+      api: new KubeApi(cp.kubeConfig),
       logger: pino({ level: 'silent' }),
-      parametersKind: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters' },
+      settings: viewSettings(),
     });
     sources.push(source);
     return source;
@@ -66,9 +67,9 @@ describe.skipIf(skip)('LiveClusterSource against a real kube-apiserver', () => {
   it('resumes each watch the API server ends from the last resourceVersion, without re-listing', async () => {
     const lists: string[] = [];
     const source = new LiveClusterSource({
-      kubeConfig: cp.kubeConfig,
+      api: new KubeApi(cp.kubeConfig),
       logger: pino({ level: 'silent' }),
-      parametersKind: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters' },
+      settings: viewSettings(),
       // The API server ends every watch after 1 s, so several are resumed during the test.
       watchTimeoutSeconds: { min: 1, spread: 0 },
       onList: (resource, reason) => lists.push(`${resource} ${reason}`),

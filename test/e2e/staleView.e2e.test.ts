@@ -4,13 +4,14 @@
 // API server is back, the watches re-list and it is ready again.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeApi } from '../../src/kube/kubeApi.js';
 import { AdmissionEngine } from '../../src/admission/admissionEngine.js';
 import { LiveClusterSource } from '../../src/cluster/liveClusterSource.js';
 import { parseConfig, ruleSettings } from '../../src/config/config.js';
 import { buildRuleSet } from '../../src/rules/ruleSet.js';
 import { admissionRequest, admissionReview, gateway, httpListenerPolicy } from '../support/builders.js';
 import { killKubeApiserver, requireControlPlane, startControlPlane, startKubeApiserver, type ControlPlane } from '../../harness/index.ts';
-import { pollUntil } from './support.js';
+import { pollUntil, viewSettings } from './support.js';
 
 const skip = await requireControlPlane();
 const STALE_AFTER_MS = 4_000;
@@ -22,9 +23,9 @@ describe.skipIf(skip)('a stale live view against a real kube-apiserver', () => {
   beforeAll(async () => {
     cp = await startControlPlane();
     source = new LiveClusterSource({
-      kubeConfig: cp.kubeConfig,
+      api: new KubeApi(cp.kubeConfig),
       logger: pino({ level: 'silent' }),
-      parametersKind: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters' },
+      settings: viewSettings(),
       staleAfterMs: STALE_AFTER_MS,
       // The API server ends each watch after 1-2 s, so a healthy quiet watch is renewed well within STALE_AFTER_MS.
       watchTimeoutSeconds: { min: 1, spread: 1 },

@@ -4,7 +4,19 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePorts, generateServingCert, kubeRequest, type ControlPlane, type KubeResponse } from '../../harness/index.ts';
+import { parseConfig, ruleSettings } from '../../src/config/config.js';
+import type { ProfileName } from '../../src/rules/profiles.js';
+import type { RuleSettings } from '../../src/rules/settings.js';
 import { REPO } from '../support/cli.js';
+
+/**
+ * The settings of a LiveClusterSource that watches grants, GatewayClasses, the
+ * profile's parameters kind and labelled Namespaces, and no kind with
+ * backendRefs (grant guard off): what these tests look at.
+ */
+export function viewSettings(profile: ProfileName = 'kgateway-v2.1'): RuleSettings {
+  return ruleSettings(parseConfig({ validation: { grantGuard: 'off' } }), profile);
+}
 
 export const PATHS = {
   namespaces: '/api/v1/namespaces',

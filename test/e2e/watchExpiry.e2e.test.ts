@@ -1,6 +1,6 @@
 // A real 410 Gone for our own list+watch (ResourceWatch under LiveClusterSource):
 // the resourceVersion a watch resumes from has been compacted away in etcd.
-// test/unit/cluster/resourceWatch.test.ts scripts the same with a stand-in
+// test/unit/kube/resourceWatch.test.ts scripts the same with a stand-in
 // server; here every part is real: etcd, kube-apiserver, client-node's Watch.
 //
 // A kube-apiserver with its watch cache answers a resume from its own window of
@@ -19,10 +19,11 @@ import * as net from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { KubeApi } from '../../src/kube/kubeApi.js';
 import { LiveClusterSource } from '../../src/cluster/liveClusterSource.js';
 import { referenceGrant } from '../support/builders.js';
 import { kubeRequest, requireControlPlane, startControlPlane, startKubeApiserver, type ControlPlane } from '../../harness/index.ts';
-import { create, ensureNamespaces, PATHS, pollUntil } from './support.js';
+import { create, ensureNamespaces, PATHS, pollUntil, viewSettings } from './support.js';
 
 const skip = await requireControlPlane();
 const GRANTS = 'referencegrants.gateway.networking.k8s.io/v1';
@@ -109,9 +110,9 @@ describe.skipIf(skip)('a watch resumed from a compacted resourceVersion (410 Gon
     const watchErrors: string[] = [];
     const logs: { level: number; msg: string; resource?: string }[] = [];
     const source = new LiveClusterSource({
-      kubeConfig: viaRelay,
+      api: new KubeApi(viaRelay),
       logger: pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line)) }),
-      parametersKind: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters' },
+      settings: viewSettings(),
       // The API server ends every watch after 2 s; each is resumed from the last resourceVersion it saw.
       watchTimeoutSeconds: { min: 2, spread: 0 },
       onList: (resource, reason) => lists.push(`${resource} ${reason}`),

@@ -88,9 +88,18 @@ describe('layer rules', () => {
         'export const source = [GROUP, engine];',
       ].join('\n'),
       'src/cluster/leak.ts': "import { bundle } from '../certificates/certificates.js';\nexport const leak = bundle;\n",
-      'src/certificates/certificates.ts': "import { source } from '../cluster/source.js';\nexport const bundle = source;\n",
+      'src/cluster/watches.ts': "import { client } from '../kube/client.js';\nexport const watches = client;\n",
+      'src/kube/client.ts': "import { GROUP } from '../rules/vocabulary.js';\nexport const client = GROUP;\n",
+      'src/kube/viewed.ts': "import { source } from '../cluster/source.js';\nexport const viewed = source;\n",
+      'src/certificates/certificates.ts': "import { client } from '../kube/client.js';\nimport { source } from '../cluster/source.js';\nexport const bundle = [client, source];\n",
       'src/config/config.ts': "import { GROUP } from '../rules/vocabulary.js';\nimport { source } from '../cluster/source.js';\nexport const loaded = [GROUP, source];\n",
-      'src/reports/writer.ts': "import { source } from '../cluster/source.js';\nimport { findings } from '../audit/findings.js';\nimport { serve } from '../server/app.js';\nexport const writer = [source, findings, serve];\n",
+      'src/reports/writer.ts': [
+        "import { client } from '../kube/client.js';",
+        "import { source } from '../cluster/source.js';",
+        "import { findings } from '../audit/findings.js';",
+        "import { serve } from '../server/app.js';",
+        'export const writer = [client, source, findings, serve];',
+      ].join('\n'),
       'src/cli/main.ts': [
         "import { serve } from '../server/app.js';",
         "import { source } from '../cluster/source.js';",
@@ -110,17 +119,22 @@ describe('layer rules', () => {
         'config-imports-no-adapter: src/config/config.ts -> src/cluster/source.ts',
         'audit-imports-only-rules: src/audit/findings.ts -> src/admission/engine.ts',
         'cluster-adapter-imports: src/cluster/leak.ts -> src/certificates/certificates.ts',
+        'kube-imports-only-rules: src/kube/viewed.ts -> src/cluster/source.ts',
+        'certificates-imports: src/certificates/certificates.ts -> src/cluster/source.ts',
+        'reports-adapter-imports: src/reports/writer.ts -> src/cluster/source.ts',
       ]),
     );
-    // Allowed: down the layers, adapters on rules/, server/ on certificates/ (the source it is given), certificates/ on cluster/, reports/ on cluster/ and audit/, cli/ on anything.
+    // Allowed: down the layers, adapters on rules/, server/ on certificates/ (the source it is given), cluster/, certificates/ and reports/ on kube/, reports/ on audit/, cli/ on anything.
     for (const allowed of [
       'src/admission/engine.ts -> src/rules/vocabulary.ts',
       'src/audit/findings.ts -> src/rules/vocabulary.ts',
       'src/reports/writer.ts -> src/audit/findings.ts',
       'src/cluster/source.ts -> src/rules/vocabulary.ts',
       'src/server/app.ts -> src/certificates/certificates.ts',
-      'src/certificates/certificates.ts -> src/cluster/source.ts',
-      'src/reports/writer.ts -> src/cluster/source.ts',
+      'src/kube/client.ts -> src/rules/vocabulary.ts',
+      'src/cluster/watches.ts -> src/kube/client.ts',
+      'src/certificates/certificates.ts -> src/kube/client.ts',
+      'src/reports/writer.ts -> src/kube/client.ts',
       'src/cli/main.ts -> src/server/app.ts',
       'src/cli/main.ts -> src/config/config.ts',
     ]) {

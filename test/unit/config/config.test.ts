@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseConfig, ruleSettings, watchedReferrerKinds } from '../../../src/config/config.js';
+import { ConfigError, loadConfig, parseConfig, ruleSettings } from '../../../src/config/config.js';
 
 describe('config', () => {
   it('fills every default', () => {
@@ -91,18 +91,3 @@ describe('config', () => {
   });
 });
 
-describe('watchedReferrerKinds', () => {
-  it('watches the kinds with backendRefs only for the grant guard: none when it is off', () => {
-    const on = watchedReferrerKinds(ruleSettings(parseConfig({})));
-    expect(on.map((k) => k.kind)).toEqual(['HTTPListenerPolicy', 'ListenerPolicy', 'GatewayExtension', 'AgentgatewayPolicy', 'AgentgatewayBackend']);
-    expect(watchedReferrerKinds(ruleSettings(parseConfig({ validation: { grantGuard: 'off' } })))).toEqual([]);
-    expect(watchedReferrerKinds(ruleSettings(parseConfig({ validation: { grantGuard: 'deny' } })))).toHaveLength(5);
-  });
-
-  it('adds config rows and scanKinds once each', () => {
-    const kinds = watchedReferrerKinds(
-      ruleSettings(parseConfig({ validation: { backendRefKinds: [{ group: 'x.dev', kind: 'A', paths: ['spec.backendRef'] }], scanKinds: [{ group: 'x.dev', kind: 'A' }, { group: 'x.dev', kind: 'B' }] } })),
-    );
-    expect(kinds.filter((k) => k.group === 'x.dev')).toEqual([{ group: 'x.dev', kind: 'A' }, { group: 'x.dev', kind: 'B' }]);
-  });
-});

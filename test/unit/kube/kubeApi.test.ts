@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { apiPath, collectionPath } from '../../../src/cluster/kubeApi.js';
+import { apiPath, collectionPath } from '../../../src/kube/kubeApi.js';
 
 const grants = { group: 'gateway.networking.k8s.io', plural: 'referencegrants' };
 

@@ -1,6 +1,7 @@
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import type { KubeConnectionConfig } from './kubeCredentials.js';
+import { ListStream } from './listStream.js';
 
 export class KubeApiError extends Error {
   constructor(
@@ -34,6 +35,11 @@ export interface DiscoveredResource {
 }
 
 const LIST_PAGE_SIZE = 500;
+/** Items handed to a list's consumer at once, at most this many or this many bytes of their text. */
+const LIST_BATCH_ITEMS = 100;
+const LIST_BATCH_BYTES = 8 * 1024 * 1024;
+/** What is kept of an error answer's text, for its message. */
+const ERROR_TEXT_BYTES = 64 * 1024;
 
 /** Core v1 Namespaces: served by every API server, no discovery needed. */
 export const NAMESPACES: DiscoveredResource = { group: '', kind: 'Namespace', plural: 'namespaces', namespaced: false, versions: ['v1'] };
@@ -63,6 +69,19 @@ export class KubeApi {
 
   /** One request with the kubeconfig's credentials; the body parsed when it is JSON. */
   async request(method: string, path: string, body?: unknown, contentType = 'application/json', accept = 'application/json'): Promise<KubeResponse> {
+    const res = await this.open(method, path, body, contentType, accept);
+    const text = await readText(res);
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: res.statusCode ?? 0, body: parsed, text };
+  }
+
+  /** Sends a request and resolves with the response as soon as its headers are in; the body is the caller's to read. */
+  private async open(method: string, path: string, body: unknown, contentType: string, accept: string): Promise<IncomingMessage> {
     const cluster = this.kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig has no current cluster');
     const url = new URL(cluster.server.replace(/\/$/, '') + path);
@@ -75,30 +94,70 @@ export class KubeApi {
     const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
     return new Promise((resolve, reject) => {
       const req = send(url, options, (res) => {
-        // Decoded chunk by chunk into a string: a list page is ~1 MiB, and
-        // concatenating Buffers first leaves that much native memory behind
-        // per page, which the allocator keeps after a large list.
+        // Decoded chunk by chunk: a multi-byte character split across chunks stays whole.
         res.setEncoding('utf8');
-        let text = '';
-        res.on('data', (chunk: string) => {
-          text += chunk;
-        });
-        res.on('error', reject);
-        res.on('end', () => {
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            // not JSON: keep the text
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed, text });
-        });
+        resolve(res);
       });
       req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${this.timeoutMs} ms`)));
       req.on('error', reject);
       if (payload !== undefined) req.write(payload);
       req.end();
     });
+  }
+
+  /**
+   * One page of a list, read as it arrives (ListStream): items go to `onItems`
+   * in batches of at most LIST_BATCH_ITEMS or LIST_BATCH_BYTES, so neither the
+   * page's text nor its parsed items are ever held whole, whatever the size
+   * of the objects. Returns the list's metadata.
+   */
+  private async listPage(path: string, accept: string, onItems: (items: Record<string, unknown>[]) => void): Promise<{ resourceVersion?: string; continue?: string }> {
+    const res = await this.open('GET', path, undefined, 'application/json', accept);
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) {
+      const text = await readText(res, ERROR_TEXT_BYTES);
+      let message = text.slice(0, 300);
+      try {
+        message = (JSON.parse(text) as { message?: string }).message ?? message;
+      } catch {
+        // not JSON: the text is the message
+      }
+      throw new KubeApiError(status, `GET ${path}: ${status} ${message}`);
+    }
+    let batch: Record<string, unknown>[] = [];
+    let batchBytes = 0;
+    const flush = (): void => {
+      if (batch.length === 0) return;
+      const items = batch;
+      batch = [];
+      batchBytes = 0;
+      onItems(items);
+    };
+    const stream = new ListStream((item, bytes) => {
+      batch.push(item);
+      batchBytes += bytes;
+      if (batch.length >= LIST_BATCH_ITEMS || batchBytes >= LIST_BATCH_BYTES) flush();
+    });
+    await new Promise<void>((resolve, reject) => {
+      res.on('data', (chunk: string) => {
+        try {
+          stream.write(chunk);
+        } catch (error) {
+          res.destroy();
+          reject(new Error(`GET ${path}: ${(error as Error).message}`));
+        }
+      });
+      res.on('error', reject);
+      res.on('end', resolve);
+    });
+    let list;
+    try {
+      list = stream.end();
+    } catch (error) {
+      throw new Error(`GET ${path}: ${(error as Error).message}`);
+    }
+    flush();
+    return (list.metadata ?? {}) as { resourceVersion?: string; continue?: string };
   }
 
   async getJson(path: string, accept?: string): Promise<Record<string, unknown>> {
@@ -112,9 +171,10 @@ export class KubeApi {
   }
 
   /**
-   * A list read page by page, each page handed to `onPage` and then dropped, so
-   * a list of 100,000 objects never sits in memory whole. Returns the list's
-   * resourceVersion, to watch from.
+   * A list read page by page, each page streamed to `onPage` in batches and
+   * then dropped, so a list of 100,000 objects, or of 70 objects of 1.4 MB,
+   * never sits in memory whole. Returns the list's resourceVersion, to watch
+   * from.
    */
   async listPages(path: string, onPage: (items: Record<string, unknown>[]) => void, options: ListOptions = {}): Promise<string> {
     let continueToken = '';
@@ -123,13 +183,9 @@ export class KubeApi {
       const query = new URLSearchParams({ limit: String(LIST_PAGE_SIZE) });
       if (options.labelSelector) query.set('labelSelector', options.labelSelector);
       if (continueToken) query.set('continue', continueToken);
-      const page = (await this.getJson(`${path}?${query.toString()}`, options.metadataOnly ? METADATA_LIST_ACCEPT : undefined)) as {
-        items?: Record<string, unknown>[];
-        metadata?: { resourceVersion?: string; continue?: string };
-      };
-      onPage(page.items ?? []);
-      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
-      continueToken = page.metadata?.continue ?? '';
+      const metadata = await this.listPage(`${path}?${query.toString()}`, options.metadataOnly ? METADATA_LIST_ACCEPT : 'application/json', onPage);
+      resourceVersion = metadata.resourceVersion ?? resourceVersion;
+      continueToken = metadata.continue ?? '';
     } while (continueToken);
     return resourceVersion;
   }
@@ -179,4 +235,16 @@ export function apiPath(...segments: string[]): string {
 export function collectionPath(resource: { group: string; plural: string }, version: string, namespace?: string): string {
   const base = resource.group === '' ? ['api', version] : ['apis', resource.group, version];
   return namespace ? apiPath(...base, 'namespaces', namespace, resource.plural) : apiPath(...base, resource.plural);
+}
+
+/** The body as text, up to `limit` characters (the rest is read and dropped). */
+function readText(res: IncomingMessage, limit = Infinity): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    res.on('data', (chunk: string) => {
+      if (text.length < limit) text += chunk.length + text.length > limit ? chunk.slice(0, limit - text.length) : chunk;
+    });
+    res.on('error', reject);
+    res.on('end', () => resolve(text));
+  });
 }

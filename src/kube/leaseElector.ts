@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { apiPath, type KubeApi } from '../cluster/kubeApi.js';
+import { apiPath, type KubeApi } from './kubeApi.js';
 
 export interface LeaseElectorOptions {
   api: KubeApi;

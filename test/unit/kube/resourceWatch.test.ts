@@ -9,8 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KubeApi, type ListOptions } from '../../../src/cluster/kubeApi.js';
-import { ResourceWatch } from '../../../src/cluster/resourceWatch.js';
+import { KubeApi, type ListOptions } from '../../../src/kube/kubeApi.js';
+import { ResourceWatch } from '../../../src/kube/resourceWatch.js';
 import type { KubeObject } from '../../../src/rules/types.js';
 
 const PATH = '/apis/gateway.networking.k8s.io/v1/referencegrants';

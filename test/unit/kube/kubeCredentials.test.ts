@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { inClusterConfig, StaticKubeConfig, staticKubeConfigFromFile } from '../../../src/cluster/kubeCredentials.js';
-import { loadKubeConnection } from '../../../src/cluster/kubeConnection.js';
+import { inClusterConfig, StaticKubeConfig, staticKubeConfigFromFile } from '../../../src/kube/kubeCredentials.js';
+import { loadKubeConnection } from '../../../src/kube/kubeConnection.js';
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 
