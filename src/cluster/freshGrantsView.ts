@@ -8,29 +8,6 @@ export interface ListedGrant {
 }
 
 /**
- * The namespaces in which `decide` finds a reference ungranted, in the order it
- * asks: what a denial may rest on. Memory only; the answer of `decide` is dropped.
- */
-export function ungrantedNamespaces(view: ClusterView, decide: (view: ClusterView) => unknown): string[] {
-  const namespaces = new Set<string>();
-  const recording: ClusterView = {
-    isReferenceGranted(from, to) {
-      const granted = view.isReferenceGranted(from, to);
-      if (!granted) namespaces.add(to.namespace);
-      return granted;
-    },
-    gatewayClassController: (className) => view.gatewayClassController(className),
-    gatewayClassParametersRef: (className) => view.gatewayClassParametersRef(className),
-    objectExists: (group, kind, namespace, name) => view.objectExists(group, kind, namespace, name),
-    referenceGrantsIn: (namespace) => view.referenceGrantsIn(namespace),
-    referrersInto: (namespace) => view.referrersInto(namespace),
-    namespaceEnforcement: (namespace) => view.namespaceEnforcement(namespace),
-  };
-  decide(recording);
-  return [...namespaces];
-}
-
-/**
  * A view that answers for the ReferenceGrants of some namespaces from a
  * scratch copy read just now, and for everything else from `base`. The copy is
  * never written into `base`: the watch alone feeds that, so a read older than

@@ -120,30 +120,33 @@ function missingGrantReason(missing: readonly BackendRef[]): string {
 
 /**
  * One ReferenceGrant per missing (from, target), each under a name of its
- * own, for the first MAX_SUGGESTED_GRANTS targets; `targets` counts them all.
- * A ref without a name gets none: a grant with no name would allow every
- * object of the kind.
+ * own, for the first MAX_SUGGESTED_GRANTS targets. `more` says there are
+ * targets past those: they are neither built nor counted, so a request of
+ * tens of thousands of refs costs no more than one of a thousand. A ref
+ * without a name gets none: a grant with no name would allow every object of
+ * the kind.
  */
-function suggestedGrants(from: ReferenceFrom, missing: readonly BackendRef[], view: ClusterView): { grants: KubeObject[]; targets: number } {
+function suggestedGrants(from: ReferenceFrom, missing: readonly BackendRef[], view: ClusterView): { grants: KubeObject[]; more: boolean } {
   const seen = new Set<string>();
   const grants: KubeObject[] = [];
   for (const { target } of missing) {
     if (target.name === '') continue;
     const key = `${target.group}\0${target.kind}\0${target.namespace}\0${target.name}`;
     if (seen.has(key)) continue;
+    if (grants.length === MAX_SUGGESTED_GRANTS) return { grants, more: true };
     seen.add(key);
-    if (grants.length < MAX_SUGGESTED_GRANTS) grants.push(suggestedReferenceGrant(from, target, view));
+    grants.push(suggestedReferenceGrant(from, target, view));
   }
-  return { grants, targets: seen.size };
+  return { grants, more: false };
 }
 
-function createLine(grants: readonly KubeObject[], targets: number): string {
+function createLine(grants: readonly KubeObject[], more: boolean): string {
   const namespaces = [...new Set(grants.map((g) => g.metadata!.namespace!))].sort();
-  if (targets === 1) return `Create this ReferenceGrant in namespace ${namespaces[0]} to allow it:`;
+  if (grants.length === 1 && !more) return `Create this ReferenceGrant in namespace ${namespaces[0]} to allow it:`;
   const where = namespaces.length === 1 ? `namespace ${namespaces[0]}` : `namespaces ${namespaces.slice(0, MAX_LISTED_REFS).join(', ')}${namespaces.length > MAX_LISTED_REFS ? ', …' : ''}`;
-  const listed = grants.length < targets ? `the first ${grants.length}` : 'every one';
-  const shown = grants.length > MAX_SHOWN_GRANTS ? `; the first ${MAX_SHOWN_GRANTS} follow (kgateway-admission check --output json lists ${listed})` : '';
-  return `Create these ${targets} ReferenceGrants, one per target, in ${where} to allow them${shown}:`;
+  const shown = grants.length > MAX_SHOWN_GRANTS ? `; the first ${MAX_SHOWN_GRANTS} follow (kgateway-admission check --output json lists ${more ? `the first ${grants.length}` : 'every one'})` : '';
+  if (more) return `Create one ReferenceGrant per target, more than ${grants.length} in all, to allow them; the first ${grants.length} go in ${where}${shown}:`;
+  return `Create these ${grants.length} ReferenceGrants, one per target, in ${where} to allow them${shown}:`;
 }
 
 export function deniedForMissingGrant(
@@ -159,9 +162,9 @@ export function deniedForMissingGrant(
     ...listed.map((ref) => `- ${ref.location}: ${describeTarget(ref.target)}`),
     ...(missing.length > listed.length ? [`- …and ${missing.length - listed.length} more`] : []),
   ];
-  const { grants: suggestions, targets } = suggestedGrants(from, missing, view);
+  const { grants: suggestions, more } = suggestedGrants(from, missing, view);
   if (suggestions.length > 0) {
-    lines.push(createLine(suggestions, targets));
+    lines.push(createLine(suggestions, more));
     lines.push(suggestions.slice(0, MAX_SHOWN_GRANTS).map((grant) => kubectlYaml(grant).trimEnd()).join('\n---\n'));
   }
   if (enforcement.invalidLabel !== undefined) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FreshGrantsView, ungrantedNamespaces } from '../../../src/cluster/freshGrantsView.js';
+import { FreshGrantsView } from '../../../src/cluster/freshGrantsView.js';
+import { recordingUngranted } from '../../../src/rules/clusterView.js';
 import { InMemoryClusterView } from '../../../src/cluster/inMemoryClusterView.js';
 import { parseConfig, ruleSettings } from '../../../src/config/config.js';
 import { buildRuleSet, decide } from '../../../src/rules/ruleSet.js';
@@ -22,10 +23,14 @@ describe('FreshGrantsView', () => {
     expect(added.isReferenceGranted(from, { ...collector, namespace: 'tracing' })).toBe(false);
   });
 
-  it('ungrantedNamespaces names the namespaces a denial rests on, in the order asked, and none for a granted ref', () => {
+  it('recordingUngranted names the namespaces a denial rests on, in the order asked, and none for a granted ref', () => {
     const policy = httpListenerPolicy({ otelAccessLogRefs: [backendRef(), backendRef({ namespace: 'tracing' }), backendRef({ namespace: 'kgateway' })] });
-    const view = InMemoryClusterView.fromObjects([referenceGrant()]);
-    expect(ungrantedNamespaces(view, (v) => decide(rules, admissionRequest(policy), v))).toEqual(['tracing']);
-    expect(ungrantedNamespaces(InMemoryClusterView.fromObjects([]), (v) => decide(rules, admissionRequest(policy), v))).toEqual(['monitoring', 'tracing']);
+    const ungrantedIn = (view: InMemoryClusterView) => {
+      const recording = recordingUngranted(view);
+      decide(rules, admissionRequest(policy), recording.view);
+      return [...recording.namespaces];
+    };
+    expect(ungrantedIn(InMemoryClusterView.fromObjects([referenceGrant()]))).toEqual(['tracing']);
+    expect(ungrantedIn(InMemoryClusterView.fromObjects([]))).toEqual(['monitoring', 'tracing']);
   });
 });
