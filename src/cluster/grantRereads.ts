@@ -1,7 +1,7 @@
 import { MAX_REREAD_NAMESPACES, type ClusterView, type GrantEntries, type Reconsidered, type UnreadReason } from '../rules/clusterView.js';
 import { isNamespaceName } from '../rules/kubernetesNames.js';
 import { grantEntries } from '../rules/referenceGrants.js';
-import { FreshGrantsView, type ListedGrant } from './freshGrantsView.js';
+import { freshGrantsView, type ListedGrant } from './freshGrantsView.js';
 
 export interface GrantRereadsOptions {
   /** Token bucket over the LISTs sent: this many at once... */
@@ -82,7 +82,7 @@ export class GrantRereads {
   /**
    * Decides again against `view` with the ReferenceGrants of `namespaces`
    * read just now, into a scratch copy dropped afterwards (see
-   * FreshGrantsView). When every namespace read holds the grants the view
+   * freshGrantsView). When every namespace read holds the grants the view
    * already has (what a denial that stands finds), the answer is `decided`:
    * the same view gives the same decision, and a denial of thousands of refs
    * is not built twice.
@@ -92,7 +92,7 @@ export class GrantRereads {
     const { grants, unread, error } = await this.read(namespaces);
     const unchanged = [...grants].every(([namespace, listed]) => sameGrants(view.referenceGrantsIn(namespace), listed));
     return {
-      result: unchanged ? decided : decide(new FreshGrantsView(view, grants)),
+      result: unchanged ? decided : decide(freshGrantsView(view, grants)),
       reread: [...grants.keys()],
       unread,
       ...(error === undefined ? {} : { error }),

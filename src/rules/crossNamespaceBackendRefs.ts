@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { ClusterView, ReferenceFrom, ReferenceTo } from './clusterView.js';
-import { ENFORCEMENT_LABEL, enforcementIn, type EnforcementInForce } from './enforcement.js';
+import { enforcementFor } from './enforcement.js';
 import { compilePath, MAX_SCAN_DEPTH, scanBackendRefs, valuesAt, type CompiledPath, type FoundValue } from './objectPaths.js';
 import { kubectlYaml } from './kubectlYaml.js';
 import { suggestedReferenceGrant } from './referenceGrantSuggestion.js';
@@ -154,7 +154,7 @@ export function deniedForMissingGrant(
   name: string,
   missing: readonly BackendRef[],
   view: ClusterView,
-  enforcement: EnforcementInForce = { mode: 'deny' },
+  notes: readonly string[] = [],
 ): Verdict {
   const listed = missing.slice(0, MAX_LISTED_REFS);
   const lines = [
@@ -167,9 +167,7 @@ export function deniedForMissingGrant(
     lines.push(createLine(suggestions, more));
     lines.push(suggestions.slice(0, MAX_SHOWN_GRANTS).map((grant) => kubectlYaml(grant).trimEnd()).join('\n---\n'));
   }
-  if (enforcement.invalidLabel !== undefined) {
-    lines.push(`(Namespace ${from.namespace} has label ${ENFORCEMENT_LABEL}=${JSON.stringify(enforcement.invalidLabel)}, which is neither deny nor warn: denying.)`);
-  }
+  lines.push(...notes);
   return { ...denied(lines.join('\n')), reason: missingGrantReason(missing), ...(suggestions.length > 0 ? { suggestions } : {}) };
 }
 
@@ -188,14 +186,22 @@ function warningFor(target: ReferenceTo): string {
 
 /**
  * Warn mode: admitted, with one warning per target that no grant allows (as
- * kubectl prints them: `Warning: …`), and counted as warned.
+ * kubectl prints them: `Warning: …`), and counted as warned. It keeps the
+ * message and suggested grants of `denial`, the verdict deny mode gives: what
+ * `audit` and `check` report, since kgateway still refuses the refs.
  */
-export function warnedForMissingGrant(missing: readonly BackendRef[]): Verdict {
+export function warnedForMissingGrant(missing: readonly BackendRef[], denial?: Verdict): Verdict {
   const warnings = [...new Set(missing.map((ref) => warningFor(ref.target)))];
   const named = warnings.slice(0, MAX_WARNED_REFS);
   const rest = warnings.length - named.length;
   const verdict = withWarnings(allowed(), ...named, ...(rest > 0 ? [`admitted in warn mode: ${rest} more refs that no ReferenceGrant allows`] : []));
-  return { ...verdict, warned: true, reason: missingGrantReason(missing) };
+  return {
+    ...verdict,
+    warned: true,
+    reason: missingGrantReason(missing),
+    ...(denial?.message !== undefined ? { message: denial.message } : {}),
+    ...(denial?.suggestions ? { suggestions: denial.suggestions } : {}),
+  };
 }
 
 function isBeingDeleted(request: AdmissionRequest): boolean {
@@ -223,8 +229,9 @@ function refsNotIn(refs: readonly BackendRef[], previous: ReadonlySet<string>): 
  * Rejects an object whose backendRefs point into another namespace unless a
  * ReferenceGrant there allows it (Gateway API GEP-709), naming the grant to
  * create. kgateway itself only reports this later, as a status condition.
- * Where enforcement is warn (config, or the label on the object's own
- * Namespace), it admits the object with a warning per ref instead.
+ * Where enforcement is warn for every ungranted ref (see enforcementFor: the
+ * target Namespace's label, else the object's own Namespace's, else the
+ * config), it admits the object with a warning per ref instead.
  */
 export function crossNamespaceBackendRefRule(settings: Pick<RuleSettings, 'backendRefKinds' | 'scanKinds' | 'enforcement'>): Rule {
   const extract = backendRefExtractor(settings.backendRefKinds, settings.scanKinds);
@@ -284,8 +291,9 @@ export function crossNamespaceBackendRefRule(settings: Pick<RuleSettings, 'backe
       if (missing.length === 0) return allowed();
       // Only the missing grant is softened by warn mode: an object that cannot
       // be checked (above), a not-ready view or a failed evaluation still deny.
-      const enforcement = enforcementIn(from.namespace, settings, view);
-      return enforcement.mode === 'warn' ? warnedForMissingGrant(missing) : deniedForMissingGrant(from, objectName(request), missing, view, enforcement);
+      const enforcement = enforcementFor(from.namespace, missing.map((ref) => ref.target.namespace), settings, view);
+      const denial = deniedForMissingGrant(from, objectName(request), missing, view, enforcement.notes);
+      return enforcement.mode === 'warn' ? warnedForMissingGrant(missing, denial) : denial;
     },
   };
 }

@@ -42,10 +42,15 @@ export function combine(verdicts: readonly Verdict[]): Verdict {
     };
   }
   const warned = verdicts.filter((v) => v.warned);
+  const wouldDeny = warned.filter((v) => v.message !== undefined);
+  const suggestions = warned.flatMap((v) => v.suggestions ?? []);
   return {
     allowed: true,
     patch: verdicts.flatMap((v) => v.patch),
     warnings,
     ...(warned.length > 0 ? { warned: true, reason: warned.map((v) => v.reason ?? '').filter(Boolean).join('; ') } : {}),
+    // What deny mode would say of the warned ones (audit and check report it).
+    ...(wouldDeny.length > 0 ? { message: wouldDeny.map((v) => v.message).join('\n') } : {}),
+    ...(suggestions.length > 0 ? { suggestions } : {}),
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AdmissionEngine, type ConfirmationOutcome } from '../../../src/admission/admissionEngine.js';
-import { FreshGrantsView } from '../../../src/cluster/freshGrantsView.js';
+import { freshGrantsView } from '../../../src/cluster/freshGrantsView.js';
 import { InMemoryClusterView } from '../../../src/cluster/inMemoryClusterView.js';
 import type { ClusterView, Reconsider, Reconsidered } from '../../../src/rules/clusterView.js';
 import type { KubeObject } from '../../../src/rules/types.js';
@@ -62,7 +62,7 @@ describe('AdmissionEngine', () => {
     async <T,>(asked: readonly string[], decide: (view: ClusterView) => T) => {
       const namespaces = [...asked];
       calls.push(namespaces);
-      return { result: decide(new FreshGrantsView(InMemoryClusterView.fromObjects([]), new Map(namespaces.map((ns) => [ns, grants.filter((g) => g.metadata?.namespace === ns).map((g) => ({ name: g.metadata!.name!, spec: g.spec }))])))), reread: namespaces, unread: [], ...extra };
+      return { result: decide(freshGrantsView(InMemoryClusterView.fromObjects([]), new Map(namespaces.map((ns) => [ns, grants.filter((g) => g.metadata?.namespace === ns).map((g) => ({ name: g.metadata!.name!, spec: g.spec }))])))), reread: namespaces, unread: [], ...extra };
     };
 
   it('decides again before denying, with the namespaces the denial rests on, and admits when the API server now allows it', async () => {

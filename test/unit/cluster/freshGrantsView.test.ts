@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FreshGrantsView } from '../../../src/cluster/freshGrantsView.js';
+import { freshGrantsView } from '../../../src/cluster/freshGrantsView.js';
 import { recordingUngranted } from '../../../src/rules/clusterView.js';
 import { InMemoryClusterView } from '../../../src/cluster/inMemoryClusterView.js';
 import { parseConfig, ruleSettings } from '../../../src/config/config.js';
@@ -10,15 +10,15 @@ const rules = buildRuleSet(ruleSettings(parseConfig({}))).validating;
 const from = { group: 'gateway.kgateway.dev', kind: 'HTTPListenerPolicy', namespace: 'kgateway' };
 const collector = { group: '', kind: 'Service', namespace: 'monitoring', name: 'otel-collector-collector' };
 
-describe('FreshGrantsView', () => {
+describe('freshGrantsView', () => {
   it('answers for the re-read namespaces from the scratch copy alone, and never changes the view under it', () => {
     const base = InMemoryClusterView.fromObjects([referenceGrant()]);
     // The API server no longer holds the grant the watch-fed view still has.
-    const fresh = new FreshGrantsView(base, new Map([['monitoring', []]]));
+    const fresh = freshGrantsView(base, new Map([['monitoring', []]]));
     expect(fresh.isReferenceGranted(from, collector)).toBe(false);
     expect(fresh.referenceGrantsIn('monitoring').size).toBe(0);
     expect(base.isReferenceGranted(from, collector)).toBe(true);
-    const added = new FreshGrantsView(InMemoryClusterView.fromObjects([]), new Map([['monitoring', [{ name: 'g', spec: referenceGrant().spec }]]]));
+    const added = freshGrantsView(InMemoryClusterView.fromObjects([]), new Map([['monitoring', [{ name: 'g', spec: referenceGrant().spec }]]]));
     expect(added.isReferenceGranted(from, collector)).toBe(true);
     expect(added.isReferenceGranted(from, { ...collector, namespace: 'tracing' })).toBe(false);
   });
