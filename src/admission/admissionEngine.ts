@@ -1,7 +1,7 @@
 import { MAX_REREAD_NAMESPACES, recordingUngranted, type ClusterView, type Reconsider, type Reconsidered, type UnreadReason } from '../rules/clusterView.js';
 import { decide, isHandled, type RuleSet } from '../rules/ruleSet.js';
 import type { AdmissionRequest, Verdict } from '../rules/types.js';
-import { allowed, denied, withWarnings } from '../rules/verdicts.js';
+import { allowed, errored, withWarnings } from '../rules/verdicts.js';
 import { completeResponse, decodeAdmissionReview, rejectedReview, type AdmissionReviewResponse } from './admissionReview.js';
 
 export type Endpoint = 'mutate' | 'validate';
@@ -67,7 +67,7 @@ export class AdmissionEngine {
     let decision: Decision;
     try {
       if (this.options.isReady && !this.options.isReady() && isHandled(rules, request)) {
-        verdict = denied(
+        verdict = errored(
           'kgateway-admission is not ready: its view of the cluster has not synced yet (or has gone stale), so it cannot decide on this change. Retry shortly.',
           503,
         );
@@ -90,7 +90,7 @@ export class AdmissionEngine {
       // and says why it was left alone.
       verdict =
         endpoint === 'validate'
-          ? denied(`kgateway-admission could not evaluate this object (${detail}); denying rather than admitting it unchecked`, 500)
+          ? errored(`kgateway-admission could not evaluate this object (${detail}); denying rather than admitting it unchecked`)
           : withWarnings(allowed(), `kgateway-admission could not evaluate this object (${detail}); admitted unchanged`);
       decision = 'error';
     }

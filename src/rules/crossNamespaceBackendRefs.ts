@@ -6,7 +6,7 @@ import { kubectlYaml } from './kubectlYaml.js';
 import { suggestedReferenceGrant } from './referenceGrantSuggestion.js';
 import { objectName, objectNamespace, type Rule } from './rule.js';
 import type { BackendRefKind, RuleSettings } from './settings.js';
-import type { AdmissionRequest, KubeObject, Operation, Verdict } from './types.js';
+import type { AdmissionRequest, KubeObject, Verdict } from './types.js';
 import { allowed, denied, withWarnings } from './verdicts.js';
 import { isRecord } from './objectPaths.js';
 import { isNamespaceName, isObjectName, quoted } from './kubernetesNames.js';
@@ -236,16 +236,10 @@ function refsNotIn(refs: readonly BackendRef[], previous: ReadonlySet<string>): 
 export function crossNamespaceBackendRefRule(settings: Pick<RuleSettings, 'backendRefKinds' | 'scanKinds' | 'enforcement'>): Rule {
   const extract = backendRefExtractor(settings.backendRefKinds, settings.scanKinds);
   const handledKinds = new Set([...settings.backendRefKinds, ...settings.scanKinds].map((k) => `${k.group}/${k.kind}`));
-  const operations: readonly Operation[] = ['CREATE', 'UPDATE'];
   return {
     name: 'cross-namespace-backend-refs',
-    operations,
-    handles(request) {
-      return (
-        operations.includes(request.operation) &&
-        handledKinds.has(`${request.kind.group}/${request.kind.kind}`)
-      );
-    },
+    operations: ['CREATE', 'UPDATE'],
+    handles: (request) => handledKinds.has(`${request.kind.group}/${request.kind.kind}`),
     decide(request: AdmissionRequest, view: ClusterView): Verdict {
       const object = request.object;
       if (!object) return allowed();

@@ -2,7 +2,7 @@ import type { ClusterView, GrantEntries, Referrer } from './clusterView.js';
 import { GrantLookup, grantEntries } from './referenceGrants.js';
 import type { Rule } from './rule.js';
 import type { RuleSettings } from './settings.js';
-import { GATEWAY_API_GROUP, type AdmissionRequest, type Operation, type Verdict } from './types.js';
+import { GATEWAY_API_GROUP, type AdmissionRequest, type Verdict } from './types.js';
 import { allowed, denied, withWarnings } from './verdicts.js';
 import { namespaceOf } from './objectRequest.js';
 
@@ -54,18 +54,10 @@ function describe(referrer: Referrer): string {
  * them to fail later in kgateway's status conditions.
  */
 export function referenceGrantGuardRule(settings: Pick<RuleSettings, 'grantGuard'>): Rule {
-  const operations: readonly Operation[] = ['UPDATE', 'DELETE'];
   return {
     name: 'reference-grant-guard',
-    operations,
-    handles(request) {
-      return (
-        settings.grantGuard !== 'off' &&
-        operations.includes(request.operation) &&
-        request.kind.group === GATEWAY_API_GROUP &&
-        request.kind.kind === 'ReferenceGrant'
-      );
-    },
+    operations: ['UPDATE', 'DELETE'],
+    handles: (request) => settings.grantGuard !== 'off' && request.kind.group === GATEWAY_API_GROUP && request.kind.kind === 'ReferenceGrant',
     decide(request: AdmissionRequest, view: ClusterView): Verdict {
       const old = request.oldObject;
       if (!old) return allowed();

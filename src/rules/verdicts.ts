@@ -11,6 +11,15 @@ export function denied(message: string, code = 403): Verdict {
   return { allowed: false, message, code, patch: [], warnings: [] };
 }
 
+/**
+ * A request that could not be decided (controller-runtime's `Errored`): not
+ * admitted, with a server-side code (500, or 503 while not ready) so that it
+ * reads as a fault, not a policy decision.
+ */
+export function errored(message: string, code = 500): Verdict {
+  return denied(message, code);
+}
+
 export function patched(patch: JsonPatchOperation[]): Verdict {
   return { allowed: true, patch, warnings: [] };
 }
