@@ -129,7 +129,7 @@ describe('enforcement of a missing ReferenceGrant', () => {
     const grant = referenceGrant();
     const settings = ruleSettings(parseConfig({ validation: { enforcement: 'warn', grantGuard: 'deny' } }));
     const view = InMemoryClusterView.fromObjects([policy, grant, namespace('monitoring', 'warn'), namespace('kgateway', 'warn')], viewOptionsFor(settings));
-    const verdict = decide(buildRuleSet(settings).validating, admissionRequest(null, 'DELETE', grant), view);
+    const verdict = decide(buildRuleSet(settings).validating, admissionRequest(referenceGrant({ to: [{ name: 'other' }] }), 'UPDATE', grant), view);
     expect(verdict.allowed).toBe(false);
     expect(verdict.message).toContain('would break 1 object(s)');
   });
