@@ -9,7 +9,7 @@ import type { BackendRefKind, RuleSettings } from './settings.js';
 import type { AdmissionRequest, KubeObject, Verdict } from './types.js';
 import { allowed, denied, withWarnings } from './verdicts.js';
 import { isRecord } from './objectPaths.js';
-import { isNamespaceName, isObjectName, quoted } from './kubernetesNames.js';
+import { isGroupName, isKindName, isNamespaceName, isObjectName, quoted } from './kubernetesNames.js';
 
 export interface BackendRef {
   location: string;
@@ -80,9 +80,18 @@ export function backendRefExtractor(kinds: readonly BackendRefKind[], scanKinds:
 /**
  * Why a cross-namespace backendRef cannot name a real object, or undefined.
  * Checked before any grant is looked up: the namespace keys the grant index and
- * the API reads made before a denial, so only a real namespace name may reach them.
+ * the API reads made before a denial, so only a real namespace name may reach
+ * them; and every part of the target is written into the denial, so only
+ * well-formed ones may reach it (a kind from a CRD without enum limits may hold
+ * newlines, which would add lines of the sender's choosing to the message).
  */
 export function malformedTarget(target: ReferenceTo): string | undefined {
+  if (!isGroupName(target.group)) {
+    return `group ${quoted(target.group)} is not a valid API group (empty for the core group, or an RFC 1123 subdomain: lowercase letters, digits, '-' and '.')`;
+  }
+  if (!isKindName(target.kind)) {
+    return `kind ${quoted(target.kind)} is not a valid kind (at most 63 letters, digits or '-', starting with a letter and ending with a letter or digit)`;
+  }
   if (!isNamespaceName(target.namespace)) {
     return `namespace ${quoted(target.namespace)} is not a valid namespace name (an RFC 1123 label: at most 63 lowercase letters, digits or '-', starting and ending with a letter or digit)`;
   }

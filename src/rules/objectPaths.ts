@@ -74,6 +74,8 @@ export function valuesAt(root: unknown, path: CompiledPath): FoundValue[] {
   return found;
 }
 
+const FIELD_NAME = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
+
 // Objects nest far less than this; the bound keeps a hostile one from
 // costing more than a fixed walk.
 export const MAX_SCAN_DEPTH = 64;
@@ -96,7 +98,9 @@ export function scanBackendRefs(root: unknown, rootLocation: string): { found: F
       return;
     }
     for (const [key, value] of Object.entries(node)) {
-      const here = `${location}.${key}`;
+      // A field name is the sender's text: one that is not a plain name is
+      // written quoted (`spec["a\nb"]`), so it cannot add lines to a message.
+      const here = FIELD_NAME.test(key) ? `${location}.${key}` : `${location}[${JSON.stringify(key)}]`;
       if (key === 'backendRef' && isRecord(value)) found.push({ value, location: here });
       else if (key === 'backendRefs' && Array.isArray(value)) {
         value.forEach((item, i) => {
