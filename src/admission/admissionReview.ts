@@ -113,6 +113,32 @@ export function boundedMessage(message: string): string {
   return `${kept}\n… (${message.length - kept.length} more characters not shown)`;
 }
 
+// metav1.StatusReason by HTTP status code (k8s.io/apimachinery
+// pkg/apis/meta/v1/types.go): what kubectl and clients read to tell a refusal
+// from a fault.
+const STATUS_REASONS: Readonly<Record<number, string>> = {
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  405: 'MethodNotAllowed',
+  406: 'NotAcceptable',
+  409: 'Conflict',
+  410: 'Gone',
+  413: 'RequestEntityTooLarge',
+  415: 'UnsupportedMediaType',
+  422: 'Invalid',
+  429: 'TooManyRequests',
+  500: 'InternalError',
+  503: 'ServiceUnavailable',
+  504: 'Timeout',
+};
+
+/** The status reason of an answer with this code, for every answer alike: another 5xx is an InternalError, another 4xx a BadRequest. */
+export function statusReason(code: number): string {
+  return STATUS_REASONS[code] ?? (code >= 500 ? 'InternalError' : 'BadRequest');
+}
+
 /**
  * The one finishing step for every verdict (controller-runtime's
  * Response.Complete): echoes the uid, sets the status code of a denial, and
@@ -125,7 +151,7 @@ export function completeResponse(uid: string, verdict: Verdict, apiVersion = ADM
     response.status = {
       code,
       message: boundedMessage(verdict.message ?? 'denied'),
-      reason: code === 403 ? 'Forbidden' : code === 503 ? 'ServiceUnavailable' : code === 400 ? 'BadRequest' : 'InternalError',
+      reason: statusReason(code),
     };
   } else if (verdict.patch.length > 0) {
     response.patchType = 'JSONPatch';
@@ -141,6 +167,6 @@ export function rejectedReview(uid: string, code: number, message: string): Admi
   return {
     apiVersion: ADMISSION_API_VERSION,
     kind: 'AdmissionReview',
-    response: { uid, allowed: false, status: { code, message, reason: code === 413 ? 'RequestEntityTooLarge' : code === 401 ? 'Unauthorized' : 'BadRequest' } },
+    response: { uid, allowed: false, status: { code, message, reason: statusReason(code) } },
   };
 }

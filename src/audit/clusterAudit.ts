@@ -15,24 +15,11 @@ export interface Finding {
   namespace: string;
   name: string;
   problem: Problem;
-  /** For ungranted-reference: what admission does with such an object in its namespace now. */
+  /** For ungranted-reference: what admission does with such an object now (the labels of its namespace and its targets'). */
   enforcement?: Enforcement;
   message: string;
   /** Objects that, applied, would resolve the finding (the ReferenceGrants an object lacks); often []. */
   suggestions: KubeObject[];
-}
-
-/** The same view, enforcing deny everywhere: for the full message (and the grant to create) of a warned object. */
-function enforcingDeny(view: ClusterView): ClusterView {
-  return {
-    isReferenceGranted: (from, to) => view.isReferenceGranted(from, to),
-    gatewayClassController: (className) => view.gatewayClassController(className),
-    gatewayClassParametersRef: (className) => view.gatewayClassParametersRef(className),
-    objectExists: (group, kind, namespace, name) => view.objectExists(group, kind, namespace, name),
-    referenceGrantsIn: (namespace) => view.referenceGrantsIn(namespace),
-    referrersInto: (namespace) => view.referrersInto(namespace),
-    namespaceEnforcement: () => 'deny',
-  };
 }
 
 /**
@@ -60,9 +47,9 @@ export function auditObjects(objects: Iterable<KubeObject>, ruleSet: RuleSet, se
     };
     const validation = decide(ruleSet.validating, request, view);
     if (!validation.allowed || validation.warned) {
-      // Warn mode admits it, but kgateway still refuses the ref: a finding all the same.
-      const denial = validation.allowed ? decide(ruleSet.validating, request, enforcingDeny(view)) : validation;
-      findings.push({ ...base, problem: 'ungranted-reference', enforcement: validation.allowed ? 'warn' : 'deny', message: denial.message ?? '', suggestions: denial.suggestions ?? [] });
+      // Warn mode admits it, but kgateway still refuses the ref: a finding all
+      // the same, with the message deny mode gives (the warned verdict keeps it).
+      findings.push({ ...base, problem: 'ungranted-reference', enforcement: validation.allowed ? 'warn' : 'deny', message: validation.message ?? '', suggestions: validation.suggestions ?? [] });
       continue;
     }
     if (request.kind.group !== GATEWAY_API_GROUP || request.kind.kind !== 'Gateway') continue;

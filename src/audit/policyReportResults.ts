@@ -20,7 +20,7 @@ export interface ReportResult {
   result: ResultValue;
   message: string;
   resources: { apiVersion: string; kind: string; namespace: string; name: string; uid?: string }[];
-  /** missingRefs: the refs no ReferenceGrant allows, `path: Kind namespace/name`, joined by "; "; problem: the audit's word; enforcement: deny or warn (the namespace admitted it). */
+  /** missingRefs: the refs no ReferenceGrant allows, `path: Kind namespace/name`, joined by "; "; problem: the audit's word; enforcement: deny or warn (admission admits it, by the labels of its namespace and its targets'). */
   properties?: Record<string, string>;
 }
 

@@ -23,12 +23,12 @@ export interface CheckResult {
   file: string;
   line: number;
   allowed: boolean;
-  /** Admitted only because enforcement is warn for its namespace; with deny it would be denied. */
+  /** Admitted only because enforcement is warn for its refs' namespaces; with deny it would be denied (`message` and `suggestions` say what deny would). */
   warned: boolean;
   message: string;
   patch: JsonPatchOperation[];
   warnings: string[];
-  /** Objects that, applied, would get a denied object admitted (the ReferenceGrants it lacks); [] when allowed. */
+  /** Objects that, applied, would get a denied or warned object admitted (the ReferenceGrants it lacks); [] when allowed. */
   suggestions: KubeObject[];
 }
 

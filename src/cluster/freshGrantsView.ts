@@ -1,33 +1,9 @@
-import type { ClusterView, GatewayClassParametersRef, ReferenceFrom, Referrer, ReferenceTo } from '../rules/clusterView.js';
-import type { GrantEntries } from '../rules/clusterView.js';
+import { overlayView, type ClusterView } from '../rules/clusterView.js';
 import { ReferenceGrantIndex } from './referenceGrantIndex.js';
 
 export interface ListedGrant {
   name: string;
   spec: unknown;
-}
-
-/**
- * The namespaces in which `decide` finds a reference ungranted, in the order it
- * asks: what a denial may rest on. Memory only; the answer of `decide` is dropped.
- */
-export function ungrantedNamespaces(view: ClusterView, decide: (view: ClusterView) => unknown): string[] {
-  const namespaces = new Set<string>();
-  const recording: ClusterView = {
-    isReferenceGranted(from, to) {
-      const granted = view.isReferenceGranted(from, to);
-      if (!granted) namespaces.add(to.namespace);
-      return granted;
-    },
-    gatewayClassController: (className) => view.gatewayClassController(className),
-    gatewayClassParametersRef: (className) => view.gatewayClassParametersRef(className),
-    objectExists: (group, kind, namespace, name) => view.objectExists(group, kind, namespace, name),
-    referenceGrantsIn: (namespace) => view.referenceGrantsIn(namespace),
-    referrersInto: (namespace) => view.referrersInto(namespace),
-    namespaceEnforcement: (namespace) => view.namespaceEnforcement(namespace),
-  };
-  decide(recording);
-  return [...namespaces];
 }
 
 /**
@@ -37,45 +13,11 @@ export function ungrantedNamespaces(view: ClusterView, decide: (view: ClusterVie
  * the last event cannot bring back a deleted grant (controller-runtime's
  * APIReader: direct reads bypass the cache instead of filling it).
  */
-export class FreshGrantsView implements ClusterView {
-  private readonly fresh = new ReferenceGrantIndex();
-  private readonly namespaces = new Set<string>();
-
-  constructor(
-    private readonly base: ClusterView,
-    grants: ReadonlyMap<string, readonly ListedGrant[]>,
-  ) {
-    for (const [namespace, list] of grants) {
-      this.namespaces.add(namespace);
-      this.fresh.replaceNamespace(namespace, list);
-    }
-  }
-
-  isReferenceGranted(from: ReferenceFrom, to: ReferenceTo): boolean {
-    return this.namespaces.has(to.namespace) ? this.fresh.isGranted(from, to) : this.base.isReferenceGranted(from, to);
-  }
-
-  referenceGrantsIn(namespace: string): ReadonlyMap<string, GrantEntries> {
-    return this.namespaces.has(namespace) ? this.fresh.grantsIn(namespace) : this.base.referenceGrantsIn(namespace);
-  }
-
-  gatewayClassController(className: string): string | undefined {
-    return this.base.gatewayClassController(className);
-  }
-
-  gatewayClassParametersRef(className: string): GatewayClassParametersRef | undefined {
-    return this.base.gatewayClassParametersRef(className);
-  }
-
-  objectExists(group: string, kind: string, namespace: string, name: string): boolean | undefined {
-    return this.base.objectExists(group, kind, namespace, name);
-  }
-
-  referrersInto(namespace: string): readonly Referrer[] {
-    return this.base.referrersInto(namespace);
-  }
-
-  namespaceEnforcement(namespace: string): string | undefined {
-    return this.base.namespaceEnforcement(namespace);
-  }
+export function freshGrantsView(base: ClusterView, grants: ReadonlyMap<string, readonly ListedGrant[]>): ClusterView {
+  const fresh = new ReferenceGrantIndex();
+  for (const [namespace, list] of grants) fresh.replaceNamespace(namespace, list);
+  return overlayView(base, {
+    isReferenceGranted: (from, to) => (grants.has(to.namespace) ? fresh.isGranted(from, to) : base.isReferenceGranted(from, to)),
+    referenceGrantsIn: (namespace) => (grants.has(namespace) ? fresh.grantsIn(namespace) : base.referenceGrantsIn(namespace)),
+  });
 }

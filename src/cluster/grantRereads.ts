@@ -1,6 +1,7 @@
-import { MAX_REREAD_NAMESPACES, type UnreadReason } from '../rules/clusterView.js';
+import { MAX_REREAD_NAMESPACES, type ClusterView, type GrantEntries, type Reconsidered, type UnreadReason } from '../rules/clusterView.js';
 import { isNamespaceName } from '../rules/kubernetesNames.js';
-import type { ListedGrant } from './freshGrantsView.js';
+import { grantEntries } from '../rules/referenceGrants.js';
+import { freshGrantsView, type ListedGrant } from './freshGrantsView.js';
 
 export interface GrantRereadsOptions {
   /** Token bucket over the LISTs sent: this many at once... */
@@ -78,6 +79,26 @@ export class GrantRereads {
     return { grants, unread, ...(error === undefined ? {} : { error }) };
   }
 
+  /**
+   * Decides again against `view` with the ReferenceGrants of `namespaces`
+   * read just now, into a scratch copy dropped afterwards (see
+   * freshGrantsView). When every namespace read holds the grants the view
+   * already has (what a denial that stands finds), the answer is `decided`:
+   * the same view gives the same decision, and a denial of thousands of refs
+   * is not built twice.
+   */
+  async reconsider<T>(view: ClusterView, namespaces: readonly string[], decide: (view: ClusterView) => T, decided: T): Promise<Reconsidered<T>> {
+    if (namespaces.length === 0) return { result: decided, reread: [], unread: [] };
+    const { grants, unread, error } = await this.read(namespaces);
+    const unchanged = [...grants].every(([namespace, listed]) => sameGrants(view.referenceGrantsIn(namespace), listed));
+    return {
+      result: unchanged ? decided : decide(freshGrantsView(view, grants)),
+      reread: [...grants.keys()],
+      unread,
+      ...(error === undefined ? {} : { error }),
+    };
+  }
+
   private unread(namespace: string, reason: UnreadReason): { namespace: string; reason: UnreadReason } {
     this.options.onReread?.(reason);
     return { namespace, reason };
@@ -120,4 +141,22 @@ export class GrantRereads {
     this.tokens -= 1;
     return true;
   }
+}
+
+/** Whether grants listed from the API server allow exactly what `held` (the view's grants of that namespace) allows, entry for entry. */
+function sameGrants(held: ReadonlyMap<string, GrantEntries>, listed: readonly ListedGrant[]): boolean {
+  if (held.size !== listed.length) return false;
+  return listed.every(({ name, spec }) => {
+    const before = held.get(name);
+    return before !== undefined && sameEntries(before, grantEntries(spec));
+  });
+}
+
+function sameEntries(a: GrantEntries, b: GrantEntries): boolean {
+  return (
+    a.from.length === b.from.length &&
+    a.to.length === b.to.length &&
+    a.from.every((f, i) => f.group === b.from[i]!.group && f.kind === b.from[i]!.kind && f.namespace === b.from[i]!.namespace) &&
+    a.to.every((t, i) => t.group === b.to[i]!.group && t.kind === b.to[i]!.kind && t.name === b.to[i]!.name)
+  );
 }

@@ -4,7 +4,6 @@ import type { RuleSettings } from '../rules/settings.js';
 import { GATEWAY_API_GROUP, type KubeObject } from '../rules/types.js';
 import { AuditedObjects } from './auditedObjects.js';
 import type { ClusterSource } from './clusterSource.js';
-import { FreshGrantsView, ungrantedNamespaces } from './freshGrantsView.js';
 import { GrantRereads, type GrantRereadsOptions } from './grantRereads.js';
 import { InMemoryClusterView, viewOptionsFor } from './inMemoryClusterView.js';
 import { collectionPath, NAMESPACES, type KubeApi, type DiscoveredResource, type ListOptions } from '../kube/kubeApi.js';
@@ -98,19 +97,10 @@ export class LiveClusterSource implements ClusterSource {
 
   /**
    * Decides again against the API server's ReferenceGrants for the namespaces
-   * the cached view finds ungranted, read into a scratch copy that is dropped
-   * afterwards (see FreshGrantsView).
+   * the cached view found ungranted (see GrantRereads.reconsider).
    */
-  async reconsider<T>(decide: (view: ClusterView) => T): Promise<Reconsidered<T>> {
-    const namespaces = this.referenceGrants ? ungrantedNamespaces(this.view, decide) : [];
-    if (namespaces.length === 0) return { result: decide(this.view), reread: [], unread: [] };
-    const { grants, unread, error } = await this.rereads.read(namespaces);
-    return {
-      result: decide(new FreshGrantsView(this.view, grants)),
-      reread: [...grants.keys()],
-      unread,
-      ...(error === undefined ? {} : { error }),
-    };
+  async reconsider<T>(namespaces: readonly string[], decide: (view: ClusterView) => T, decided: T): Promise<Reconsidered<T>> {
+    return this.rereads.reconsider(this.view, this.referenceGrants ? namespaces : [], decide, decided);
   }
 
   private async listGrants(namespace: string): Promise<{ name: string; spec: unknown }[]> {

@@ -79,5 +79,42 @@ export interface Reconsidered<T> {
   error?: unknown;
 }
 
-/** Decides again with fresh ReferenceGrants for the namespaces `decide` finds ungranted. */
-export type Reconsider = <T>(decide: (view: ClusterView) => T) => Promise<Reconsidered<T>>;
+/**
+ * Decides again with fresh ReferenceGrants for `namespaces`: those the first
+ * decision, `decided`, found ungranted (see `recordingUngranted`), in the
+ * order it asked. When the grants read are the ones the view already holds,
+ * `decided` is the answer as it is (deciding is pure): no second decision.
+ */
+export type Reconsider = <T>(namespaces: readonly string[], decide: (view: ClusterView) => T, decided: T) => Promise<Reconsidered<T>>;
+
+/**
+ * `base` with some of its answers replaced: the one wrapper for every view
+ * that differs from another in a question or two (the grants read again
+ * before a denial, a view that records what was asked). Built on the
+ * prototype chain, so a method added to ClusterView needs no edit here: the
+ * methods not overridden are base's, run with the overlay as `this`, and find
+ * base's state through the chain (a view's questions only read, never write).
+ */
+export function overlayView(base: ClusterView, overrides: Partial<ClusterView>): ClusterView {
+  return Object.assign(Object.create(base) as ClusterView, overrides);
+}
+
+/**
+ * `view`, recording each namespace in which it finds a reference ungranted:
+ * what a denial decided on it may rest on, so the namespaces whose grants are
+ * worth reading again. Recorded during the decision itself, in the order
+ * asked, rather than by deciding a second time.
+ */
+export function recordingUngranted(view: ClusterView): { view: ClusterView; namespaces: Set<string> } {
+  const namespaces = new Set<string>();
+  return {
+    namespaces,
+    view: overlayView(view, {
+      isReferenceGranted(from, to) {
+        const granted = view.isReferenceGranted(from, to);
+        if (!granted) namespaces.add(to.namespace);
+        return granted;
+      },
+    }),
+  };
+}

@@ -1,15 +1,15 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { ClusterView, ReferenceFrom, ReferenceTo } from './clusterView.js';
-import { ENFORCEMENT_LABEL, enforcementIn, type EnforcementInForce } from './enforcement.js';
+import { enforcementFor } from './enforcement.js';
 import { compilePath, MAX_SCAN_DEPTH, scanBackendRefs, valuesAt, type CompiledPath, type FoundValue } from './objectPaths.js';
 import { kubectlYaml } from './kubectlYaml.js';
 import { suggestedReferenceGrant } from './referenceGrantSuggestion.js';
 import { objectName, objectNamespace, type Rule } from './rule.js';
 import type { BackendRefKind, RuleSettings } from './settings.js';
-import type { AdmissionRequest, KubeObject, Operation, Verdict } from './types.js';
+import type { AdmissionRequest, KubeObject, Verdict } from './types.js';
 import { allowed, denied, withWarnings } from './verdicts.js';
 import { isRecord } from './objectPaths.js';
-import { isNamespaceName, isObjectName, quoted } from './kubernetesNames.js';
+import { isGroupName, isKindName, isNamespaceName, isObjectName, quoted } from './kubernetesNames.js';
 
 export interface BackendRef {
   location: string;
@@ -80,9 +80,18 @@ export function backendRefExtractor(kinds: readonly BackendRefKind[], scanKinds:
 /**
  * Why a cross-namespace backendRef cannot name a real object, or undefined.
  * Checked before any grant is looked up: the namespace keys the grant index and
- * the API reads made before a denial, so only a real namespace name may reach them.
+ * the API reads made before a denial, so only a real namespace name may reach
+ * them; and every part of the target is written into the denial, so only
+ * well-formed ones may reach it (a kind from a CRD without enum limits may hold
+ * newlines, which would add lines of the sender's choosing to the message).
  */
 export function malformedTarget(target: ReferenceTo): string | undefined {
+  if (!isGroupName(target.group)) {
+    return `group ${quoted(target.group)} is not a valid API group (empty for the core group, or an RFC 1123 subdomain: lowercase letters, digits, '-' and '.')`;
+  }
+  if (!isKindName(target.kind)) {
+    return `kind ${quoted(target.kind)} is not a valid kind (at most 63 letters, digits or '-', starting with a letter and ending with a letter or digit)`;
+  }
   if (!isNamespaceName(target.namespace)) {
     return `namespace ${quoted(target.namespace)} is not a valid namespace name (an RFC 1123 label: at most 63 lowercase letters, digits or '-', starting and ending with a letter or digit)`;
   }
@@ -120,30 +129,33 @@ function missingGrantReason(missing: readonly BackendRef[]): string {
 
 /**
  * One ReferenceGrant per missing (from, target), each under a name of its
- * own, for the first MAX_SUGGESTED_GRANTS targets; `targets` counts them all.
- * A ref without a name gets none: a grant with no name would allow every
- * object of the kind.
+ * own, for the first MAX_SUGGESTED_GRANTS targets. `more` says there are
+ * targets past those: they are neither built nor counted, so a request of
+ * tens of thousands of refs costs no more than one of a thousand. A ref
+ * without a name gets none: a grant with no name would allow every object of
+ * the kind.
  */
-function suggestedGrants(from: ReferenceFrom, missing: readonly BackendRef[], view: ClusterView): { grants: KubeObject[]; targets: number } {
+function suggestedGrants(from: ReferenceFrom, missing: readonly BackendRef[], view: ClusterView): { grants: KubeObject[]; more: boolean } {
   const seen = new Set<string>();
   const grants: KubeObject[] = [];
   for (const { target } of missing) {
     if (target.name === '') continue;
     const key = `${target.group}\0${target.kind}\0${target.namespace}\0${target.name}`;
     if (seen.has(key)) continue;
+    if (grants.length === MAX_SUGGESTED_GRANTS) return { grants, more: true };
     seen.add(key);
-    if (grants.length < MAX_SUGGESTED_GRANTS) grants.push(suggestedReferenceGrant(from, target, view));
+    grants.push(suggestedReferenceGrant(from, target, view));
   }
-  return { grants, targets: seen.size };
+  return { grants, more: false };
 }
 
-function createLine(grants: readonly KubeObject[], targets: number): string {
+function createLine(grants: readonly KubeObject[], more: boolean): string {
   const namespaces = [...new Set(grants.map((g) => g.metadata!.namespace!))].sort();
-  if (targets === 1) return `Create this ReferenceGrant in namespace ${namespaces[0]} to allow it:`;
+  if (grants.length === 1 && !more) return `Create this ReferenceGrant in namespace ${namespaces[0]} to allow it:`;
   const where = namespaces.length === 1 ? `namespace ${namespaces[0]}` : `namespaces ${namespaces.slice(0, MAX_LISTED_REFS).join(', ')}${namespaces.length > MAX_LISTED_REFS ? ', …' : ''}`;
-  const listed = grants.length < targets ? `the first ${grants.length}` : 'every one';
-  const shown = grants.length > MAX_SHOWN_GRANTS ? `; the first ${MAX_SHOWN_GRANTS} follow (kgateway-admission check --output json lists ${listed})` : '';
-  return `Create these ${targets} ReferenceGrants, one per target, in ${where} to allow them${shown}:`;
+  const shown = grants.length > MAX_SHOWN_GRANTS ? `; the first ${MAX_SHOWN_GRANTS} follow (kgateway-admission check --output json lists ${more ? `the first ${grants.length}` : 'every one'})` : '';
+  if (more) return `Create one ReferenceGrant per target, more than ${grants.length} in all, to allow them; the first ${grants.length} go in ${where}${shown}:`;
+  return `Create these ${grants.length} ReferenceGrants, one per target, in ${where} to allow them${shown}:`;
 }
 
 export function deniedForMissingGrant(
@@ -151,7 +163,7 @@ export function deniedForMissingGrant(
   name: string,
   missing: readonly BackendRef[],
   view: ClusterView,
-  enforcement: EnforcementInForce = { mode: 'deny' },
+  notes: readonly string[] = [],
 ): Verdict {
   const listed = missing.slice(0, MAX_LISTED_REFS);
   const lines = [
@@ -159,14 +171,12 @@ export function deniedForMissingGrant(
     ...listed.map((ref) => `- ${ref.location}: ${describeTarget(ref.target)}`),
     ...(missing.length > listed.length ? [`- …and ${missing.length - listed.length} more`] : []),
   ];
-  const { grants: suggestions, targets } = suggestedGrants(from, missing, view);
+  const { grants: suggestions, more } = suggestedGrants(from, missing, view);
   if (suggestions.length > 0) {
-    lines.push(createLine(suggestions, targets));
+    lines.push(createLine(suggestions, more));
     lines.push(suggestions.slice(0, MAX_SHOWN_GRANTS).map((grant) => kubectlYaml(grant).trimEnd()).join('\n---\n'));
   }
-  if (enforcement.invalidLabel !== undefined) {
-    lines.push(`(Namespace ${from.namespace} has label ${ENFORCEMENT_LABEL}=${JSON.stringify(enforcement.invalidLabel)}, which is neither deny nor warn: denying.)`);
-  }
+  lines.push(...notes);
   return { ...denied(lines.join('\n')), reason: missingGrantReason(missing), ...(suggestions.length > 0 ? { suggestions } : {}) };
 }
 
@@ -185,14 +195,22 @@ function warningFor(target: ReferenceTo): string {
 
 /**
  * Warn mode: admitted, with one warning per target that no grant allows (as
- * kubectl prints them: `Warning: …`), and counted as warned.
+ * kubectl prints them: `Warning: …`), and counted as warned. It keeps the
+ * message and suggested grants of `denial`, the verdict deny mode gives: what
+ * `audit` and `check` report, since kgateway still refuses the refs.
  */
-export function warnedForMissingGrant(missing: readonly BackendRef[]): Verdict {
+export function warnedForMissingGrant(missing: readonly BackendRef[], denial?: Verdict): Verdict {
   const warnings = [...new Set(missing.map((ref) => warningFor(ref.target)))];
   const named = warnings.slice(0, MAX_WARNED_REFS);
   const rest = warnings.length - named.length;
   const verdict = withWarnings(allowed(), ...named, ...(rest > 0 ? [`admitted in warn mode: ${rest} more refs that no ReferenceGrant allows`] : []));
-  return { ...verdict, warned: true, reason: missingGrantReason(missing) };
+  return {
+    ...verdict,
+    warned: true,
+    reason: missingGrantReason(missing),
+    ...(denial?.message !== undefined ? { message: denial.message } : {}),
+    ...(denial?.suggestions ? { suggestions: denial.suggestions } : {}),
+  };
 }
 
 function isBeingDeleted(request: AdmissionRequest): boolean {
@@ -220,22 +238,17 @@ function refsNotIn(refs: readonly BackendRef[], previous: ReadonlySet<string>): 
  * Rejects an object whose backendRefs point into another namespace unless a
  * ReferenceGrant there allows it (Gateway API GEP-709), naming the grant to
  * create. kgateway itself only reports this later, as a status condition.
- * Where enforcement is warn (config, or the label on the object's own
- * Namespace), it admits the object with a warning per ref instead.
+ * Where enforcement is warn for every ungranted ref (see enforcementFor: the
+ * target Namespace's label, else the object's own Namespace's, else the
+ * config), it admits the object with a warning per ref instead.
  */
 export function crossNamespaceBackendRefRule(settings: Pick<RuleSettings, 'backendRefKinds' | 'scanKinds' | 'enforcement'>): Rule {
   const extract = backendRefExtractor(settings.backendRefKinds, settings.scanKinds);
   const handledKinds = new Set([...settings.backendRefKinds, ...settings.scanKinds].map((k) => `${k.group}/${k.kind}`));
-  const operations: readonly Operation[] = ['CREATE', 'UPDATE'];
   return {
     name: 'cross-namespace-backend-refs',
-    operations,
-    handles(request) {
-      return (
-        operations.includes(request.operation) &&
-        handledKinds.has(`${request.kind.group}/${request.kind.kind}`)
-      );
-    },
+    operations: ['CREATE', 'UPDATE'],
+    handles: (request) => handledKinds.has(`${request.kind.group}/${request.kind.kind}`),
     decide(request: AdmissionRequest, view: ClusterView): Verdict {
       const object = request.object;
       if (!object) return allowed();
@@ -281,8 +294,9 @@ export function crossNamespaceBackendRefRule(settings: Pick<RuleSettings, 'backe
       if (missing.length === 0) return allowed();
       // Only the missing grant is softened by warn mode: an object that cannot
       // be checked (above), a not-ready view or a failed evaluation still deny.
-      const enforcement = enforcementIn(from.namespace, settings, view);
-      return enforcement.mode === 'warn' ? warnedForMissingGrant(missing) : deniedForMissingGrant(from, objectName(request), missing, view, enforcement);
+      const enforcement = enforcementFor(from.namespace, missing.map((ref) => ref.target.namespace), settings, view);
+      const denial = deniedForMissingGrant(from, objectName(request), missing, view, enforcement.notes);
+      return enforcement.mode === 'warn' ? warnedForMissingGrant(missing, denial) : denial;
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { ClusterView, GatewayClassParametersRef } from './clusterView.js';
 import type { Rule } from './rule.js';
 import type { RuleSettings } from './settings.js';
-import { GATEWAY_API_GROUP, type AdmissionRequest, type JsonPatchOperation, type KubeObject, type Operation, type Verdict } from './types.js';
+import { GATEWAY_API_GROUP, type AdmissionRequest, type JsonPatchOperation, type KubeObject, type Verdict } from './types.js';
 import { allowed, patched, withWarnings } from './verdicts.js';
 import { isRecord } from './objectPaths.js';
 import { namespaceOf } from './objectRequest.js';
@@ -73,17 +73,10 @@ function patchWanted(gateway: KubeObject, settings: RuleSettings, view: ClusterV
 }
 
 export function gatewayParametersRefRule(settings: RuleSettings): Rule {
-  const operations: readonly Operation[] = ['CREATE', 'UPDATE'];
   return {
     name: 'gateway-parameters-ref',
-    operations,
-    handles(request) {
-      return (
-        operations.includes(request.operation) &&
-        request.kind.group === GATEWAY_API_GROUP &&
-        request.kind.kind === 'Gateway'
-      );
-    },
+    operations: ['CREATE', 'UPDATE'],
+    handles: (request) => request.kind.group === GATEWAY_API_GROUP && request.kind.kind === 'Gateway',
     decide(request: AdmissionRequest, view: ClusterView): Verdict {
       const gateway = request.object;
       if (!gateway) return allowed();

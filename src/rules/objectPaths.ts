@@ -33,27 +33,48 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * Every value at `path` under `root`. The location of a value is written only
+ * once it is found: a path that matches nothing in an array of thousands of
+ * items builds no string for them.
+ */
 export function valuesAt(root: unknown, path: CompiledPath): FoundValue[] {
   const found: FoundValue[] = [];
-  const walk = (node: unknown, index: number, location: string): void => {
+  const indices: number[] = [];
+  const locationOf = (): string => {
+    let location = '';
+    let each = 0;
+    for (const segment of path) {
+      location = location === '' ? segment.field : `${location}.${segment.field}`;
+      if (segment.each) location += `[${indices[each++]}]`;
+    }
+    return location;
+  };
+  const walk = (node: unknown, index: number): void => {
     if (index === path.length) {
-      if (node !== undefined && node !== null) found.push({ value: node, location });
+      if (node !== undefined && node !== null) found.push({ value: node, location: locationOf() });
       return;
     }
     if (!isRecord(node)) return;
     const segment = path[index]!;
     const child = node[segment.field];
-    const here = location === '' ? segment.field : `${location}.${segment.field}`;
     if (!segment.each) {
-      walk(child, index + 1, here);
+      walk(child, index + 1);
       return;
     }
     if (!Array.isArray(child)) return;
-    for (let i = 0; i < child.length; i++) walk(child[i], index + 1, `${here}[${i}]`);
+    const depth = indices.length;
+    for (let i = 0; i < child.length; i++) {
+      indices[depth] = i;
+      walk(child[i], index + 1);
+    }
+    indices.length = depth;
   };
-  walk(root, 0, '');
+  walk(root, 0);
   return found;
 }
+
+const FIELD_NAME = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
 
 // Objects nest far less than this; the bound keeps a hostile one from
 // costing more than a fixed walk.
@@ -77,7 +98,9 @@ export function scanBackendRefs(root: unknown, rootLocation: string): { found: F
       return;
     }
     for (const [key, value] of Object.entries(node)) {
-      const here = `${location}.${key}`;
+      // A field name is the sender's text: one that is not a plain name is
+      // written quoted (`spec["a\nb"]`), so it cannot add lines to a message.
+      const here = FIELD_NAME.test(key) ? `${location}.${key}` : `${location}[${JSON.stringify(key)}]`;
       if (key === 'backendRef' && isRecord(value)) found.push({ value, location: here });
       else if (key === 'backendRefs' && Array.isArray(value)) {
         value.forEach((item, i) => {

@@ -2,7 +2,7 @@ import type { ClusterView, GrantEntries, Referrer } from './clusterView.js';
 import { GrantLookup, grantEntries } from './referenceGrants.js';
 import type { Rule } from './rule.js';
 import type { RuleSettings } from './settings.js';
-import { GATEWAY_API_GROUP, type AdmissionRequest, type Operation, type Verdict } from './types.js';
+import { GATEWAY_API_GROUP, type AdmissionRequest, type Verdict } from './types.js';
 import { allowed, denied, withWarnings } from './verdicts.js';
 import { namespaceOf } from './objectRequest.js';
 
@@ -50,22 +50,17 @@ function describe(referrer: Referrer): string {
 /**
  * Guards ReferenceGrants that existing objects depend on: an UPDATE or DELETE
  * that would take away a permission in use is admitted with a warning naming
- * the objects that break (or denied, when configured), instead of leaving
- * them to fail later in kgateway's status conditions.
+ * the objects that break, instead of leaving them to fail later in kgateway's
+ * status conditions. `grantGuard: deny` denies such an UPDATE, never a
+ * DELETE: a grant is its namespace owner's consent, so a referrer in another
+ * namespace must not be able to keep its owner from revoking it, nor hold a
+ * Namespace in Terminating (the namespace controller deletes its grants).
  */
 export function referenceGrantGuardRule(settings: Pick<RuleSettings, 'grantGuard'>): Rule {
-  const operations: readonly Operation[] = ['UPDATE', 'DELETE'];
   return {
     name: 'reference-grant-guard',
-    operations,
-    handles(request) {
-      return (
-        settings.grantGuard !== 'off' &&
-        operations.includes(request.operation) &&
-        request.kind.group === GATEWAY_API_GROUP &&
-        request.kind.kind === 'ReferenceGrant'
-      );
-    },
+    operations: ['UPDATE', 'DELETE'],
+    handles: (request) => settings.grantGuard !== 'off' && request.kind.group === GATEWAY_API_GROUP && request.kind.kind === 'ReferenceGrant',
     decide(request: AdmissionRequest, view: ClusterView): Verdict {
       const old = request.oldObject;
       if (!old) return allowed();
@@ -75,12 +70,12 @@ export function referenceGrantGuardRule(settings: Pick<RuleSettings, 'grantGuard
       const losing = referrersLosingGrant(view, namespace, name, grantEntries(old.spec), next);
       if (losing.length === 0) return allowed();
       const verb = request.operation === 'DELETE' ? 'deleting' : 'this change to';
-      if (settings.grantGuard === 'deny') {
+      if (settings.grantGuard === 'deny' && request.operation !== 'DELETE') {
         return denied(
           [
             `${verb} ReferenceGrant ${namespace}/${name} would break ${losing.length} object(s) that refer into ${namespace} through it:`,
             ...losing.map((r) => `- ${describe(r)} -> ${r.targets.map((t) => `${t.kind} ${t.name}`).join(', ')}`),
-            'Change or delete those objects first, or set validation.grantGuard to warn.',
+            'Change or delete those objects first (deleting the grant is never refused), or set validation.grantGuard to warn.',
           ].join('\n'),
         );
       }

@@ -2,7 +2,7 @@ import type { ClusterView } from './clusterView.js';
 import { crossNamespaceBackendRefRule } from './crossNamespaceBackendRefs.js';
 import { gatewayParametersRefRule } from './gatewayParametersRef.js';
 import { referenceGrantGuardRule } from './referenceGrantGuard.js';
-import type { Rule } from './rule.js';
+import { appliesTo, type Rule } from './rule.js';
 import type { RuleSettings } from './settings.js';
 import { GATEWAY_API_GROUP, type AdmissionRequest, type Verdict } from './types.js';
 import { allowed, combine, denied } from './verdicts.js';
@@ -83,7 +83,7 @@ export function withVersionGate(rules: readonly Rule[], known: ReadonlyMap<strin
   const gate: Rule = {
     name: 'unknown-api-version',
     operations: [...new Set(rules.flatMap((rule) => rule.operations))],
-    handles: (request) => !isKnown(request) && rules.some((rule) => rule.handles(request)),
+    handles: (request) => !isKnown(request) && rules.some((rule) => appliesTo(rule, request)),
     decide(request) {
       const { group, version, kind } = request.kind;
       const versions = known.get(`${group}/${kind}`) ?? [];
@@ -98,13 +98,14 @@ export function withVersionGate(rules: readonly Rule[], known: ReadonlyMap<strin
 }
 
 /**
- * A list of rules is a rule: every rule that handles the request decides, and
+ * A list of rules is a rule: every rule that applies to the request (its
+ * operations, then `handles`) decides, and
  * the verdicts are combined (deny wins, patches and warnings concatenate).
  */
 export function decide(rules: readonly Rule[], request: AdmissionRequest, view: ClusterView): Verdict {
   const verdicts: Verdict[] = [];
   for (const rule of rules) {
-    if (rule.handles(request)) verdicts.push(rule.decide(request, view));
+    if (appliesTo(rule, request)) verdicts.push(rule.decide(request, view));
   }
   if (verdicts.length === 0) return allowed();
   return verdicts.length === 1 ? verdicts[0]! : combine(verdicts);
@@ -112,5 +113,5 @@ export function decide(rules: readonly Rule[], request: AdmissionRequest, view: 
 
 /** Whether any rule in the list looks at this request at all. */
 export function isHandled(rules: readonly Rule[], request: AdmissionRequest): boolean {
-  return rules.some((rule) => rule.handles(request));
+  return rules.some((rule) => appliesTo(rule, request));
 }

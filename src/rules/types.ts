@@ -53,7 +53,11 @@ export interface JsonPatchOperation {
  */
 export interface Verdict {
   allowed: boolean;
-  /** Shown to the user on denial (status.message). */
+  /**
+   * Shown to the user on denial (status.message). On a verdict admitted in
+   * warn mode (`warned`), the message deny mode would give: not sent, but what
+   * `audit` and `check` report, since kgateway still refuses the refs.
+   */
   message?: string;
   /** HTTP-style status code for a denial: 403 for policy, 503 when not ready. */
   code?: number;
@@ -68,8 +72,9 @@ export interface Verdict {
   /** Why it was denied or warned, on one line, for the decision log; names only. */
   reason?: string;
   /**
-   * On denial: objects that, created as they are (`kubectl apply`), would get
-   * the request admitted, e.g. the ReferenceGrants it lacks. The message shows
+   * On denial (and on a warned verdict, as `message`): objects that, created
+   * as they are (`kubectl apply`), would get the request admitted, e.g. the
+   * ReferenceGrants it lacks. The message shows
    * them as YAML; `check` and `audit` print them as JSON.
    */
   suggestions?: KubeObject[];

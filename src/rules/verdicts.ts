@@ -11,6 +11,15 @@ export function denied(message: string, code = 403): Verdict {
   return { allowed: false, message, code, patch: [], warnings: [] };
 }
 
+/**
+ * A request that could not be decided (controller-runtime's `Errored`): not
+ * admitted, with a server-side code (500, or 503 while not ready) so that it
+ * reads as a fault, not a policy decision.
+ */
+export function errored(message: string, code = 500): Verdict {
+  return denied(message, code);
+}
+
 export function patched(patch: JsonPatchOperation[]): Verdict {
   return { allowed: true, patch, warnings: [] };
 }
@@ -42,10 +51,15 @@ export function combine(verdicts: readonly Verdict[]): Verdict {
     };
   }
   const warned = verdicts.filter((v) => v.warned);
+  const wouldDeny = warned.filter((v) => v.message !== undefined);
+  const suggestions = warned.flatMap((v) => v.suggestions ?? []);
   return {
     allowed: true,
     patch: verdicts.flatMap((v) => v.patch),
     warnings,
     ...(warned.length > 0 ? { warned: true, reason: warned.map((v) => v.reason ?? '').filter(Boolean).join('; ') } : {}),
+    // What deny mode would say of the warned ones (audit and check report it).
+    ...(wouldDeny.length > 0 ? { message: wouldDeny.map((v) => v.message).join('\n') } : {}),
+    ...(suggestions.length > 0 ? { suggestions } : {}),
   };
 }

@@ -1,7 +1,8 @@
 // Warn mode for rollouts through the real API server: a policy with an
 // ungranted ref is denied in one namespace and admitted with kubectl warnings
 // in a namespace labelled kgateway-admission.dev/enforcement=warn; flipping
-// the label takes effect through the server's Namespace watch; audit reads the
+// the label takes effect through the server's Namespace watch; a target
+// Namespace's label has the last word (issue 21 item 2); audit reads the
 // label the same way.
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -131,6 +132,26 @@ describe.skipIf(skip)('warn mode through a real kube-apiserver', () => {
     expect((await label('team-flip', null)).status).toBe(200);
     await pollUntil('the removal to reach the view', async () => ((await outcomeIn('team-flip')) === 'denied' ? true : undefined));
     expect(await metricValue(server.metricsUrl, 'kgateway_admission_watch_errors_total')).toBe(0);
+  });
+
+  it("the target's label has the last word: deny from a warn namespace is denied, warn into an unlabelled source's refs is warned", async () => {
+    await ensureNamespaces(kc(), 'locked', 'open-target');
+    expect((await label('locked', 'deny')).status).toBe(200);
+    expect((await label('open-target', 'warn')).status).toBe(200);
+    const into = (namespace: string, target: string) =>
+      create(kc(), PATHS.httpListenerPolicies(namespace), httpListenerPolicy({ name: `into-${target}`, namespace, otelAccessLogRefs: [backendRef({ namespace: target })] }), { dryRun: true });
+    // team-rollout is labelled warn, yet its refs into a namespace labelled deny are denied.
+    const locked = await pollUntil('the deny label to reach the view', async () => {
+      const res = await into('team-rollout', 'locked');
+      return res.status === 403 ? res : undefined;
+    });
+    expect(locked.value.text).toContain(`Namespace locked has label ${ENFORCEMENT_LABEL}=deny`);
+    // team-strict follows the config (deny), but the target's owner chose warn.
+    const open = await pollUntil('the warn label to reach the view', async () => {
+      const res = await into('team-strict', 'open-target');
+      return res.status === 201 ? res : undefined;
+    });
+    expect(open.value.warnings).toEqual(['admitted in warn mode: no ReferenceGrant allows Service open-target/otel-collector-collector']);
   });
 
   it("the server's Namespace list is metadata only, of the labelled Namespaces only", async () => {

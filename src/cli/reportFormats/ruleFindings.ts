@@ -1,5 +1,5 @@
 import type { ClusterView } from '../../rules/clusterView.js';
-import type { Rule } from '../../rules/rule.js';
+import { appliesTo, type Rule } from '../../rules/rule.js';
 import type { AdmissionRequest } from '../../rules/types.js';
 import type { ReportFinding } from './report.js';
 
@@ -9,7 +9,7 @@ import type { ReportFinding } from './report.js';
  * parametersRef on admission is the webhook's job, not a fault of the manifest.
  */
 export function ruleFindings(rules: readonly Rule[], request: AdmissionRequest, view: ClusterView): ReportFinding[] {
-  const verdicts = rules.filter((rule) => rule.handles(request)).map((rule) => ({ rule: rule.name, verdict: rule.decide(request, view) }));
+  const verdicts = rules.filter((rule) => appliesTo(rule, request)).map((rule) => ({ rule: rule.name, verdict: rule.decide(request, view) }));
   const findings: ReportFinding[] = [];
   for (const { rule, verdict } of verdicts) {
     if (!verdict.allowed) findings.push({ rule, level: 'error', message: verdict.message ?? 'denied' });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AdmissionEngine, type ConfirmationOutcome } from '../../../src/admission/admissionEngine.js';
-import { FreshGrantsView, ungrantedNamespaces } from '../../../src/cluster/freshGrantsView.js';
+import { freshGrantsView } from '../../../src/cluster/freshGrantsView.js';
 import { InMemoryClusterView } from '../../../src/cluster/inMemoryClusterView.js';
 import type { ClusterView, Reconsider, Reconsidered } from '../../../src/rules/clusterView.js';
 import type { KubeObject } from '../../../src/rules/types.js';
@@ -59,10 +59,10 @@ describe('AdmissionEngine', () => {
   const denyingPolicy = () => admissionReview(admissionRequest(httpListenerPolicy()));
   /** A reconsider that decides on a view holding `grants`, as a live re-read of them would find. */
   const rereadFinding = (grants: KubeObject[], extra: Partial<Omit<Reconsidered<unknown>, 'result'>> = {}, calls: string[][] = []): Reconsider =>
-    async <T,>(decide: (view: ClusterView) => T) => {
-      const namespaces = ungrantedNamespaces(InMemoryClusterView.fromObjects([]), decide);
+    async <T,>(asked: readonly string[], decide: (view: ClusterView) => T) => {
+      const namespaces = [...asked];
       calls.push(namespaces);
-      return { result: decide(new FreshGrantsView(InMemoryClusterView.fromObjects([]), new Map(namespaces.map((ns) => [ns, grants.filter((g) => g.metadata?.namespace === ns).map((g) => ({ name: g.metadata!.name!, spec: g.spec }))])))), reread: namespaces, unread: [], ...extra };
+      return { result: decide(freshGrantsView(InMemoryClusterView.fromObjects([]), new Map(namespaces.map((ns) => [ns, grants.filter((g) => g.metadata?.namespace === ns).map((g) => ({ name: g.metadata!.name!, spec: g.spec }))])))), reread: namespaces, unread: [], ...extra };
     };
 
   it('decides again before denying, with the namespaces the denial rests on, and admits when the API server now allows it', async () => {
@@ -121,7 +121,7 @@ describe('AdmissionEngine', () => {
     const rateLimited = new AdmissionEngine({
       ruleSet,
       view: InMemoryClusterView.fromObjects([]),
-      reconsider: async <T,>(decide: (view: ClusterView) => T) => ({ result: decide(InMemoryClusterView.fromObjects([])), reread: [], unread: [{ namespace: 'monitoring', reason: 'rate-limit' as const }] }),
+      reconsider: async <T,>(_namespaces: readonly string[], decide: (view: ClusterView) => T) => ({ result: decide(InMemoryClusterView.fromObjects([])), reread: [], unread: [{ namespace: 'monitoring', reason: 'rate-limit' as const }] }),
       onConfirmation: (o) => outcomes.push(o),
     });
     const skipped = await rateLimited.review('validate', denyingPolicy());
@@ -132,14 +132,14 @@ describe('AdmissionEngine', () => {
   it('leaves a denial that rests on no missing grant alone, and counts no confirmation for it', async () => {
     const outcomes: ConfirmationOutcome[] = [];
     const calls: string[][] = [];
-    const engine = new AdmissionEngine({ ruleSet, view: InMemoryClusterView.fromObjects([]), reconsider: async <T,>(decide: (view: ClusterView) => T) => {
-      calls.push(ungrantedNamespaces(InMemoryClusterView.fromObjects([]), decide));
+    const engine = new AdmissionEngine({ ruleSet, view: InMemoryClusterView.fromObjects([]), reconsider: async <T,>(namespaces: readonly string[], decide: (view: ClusterView) => T) => {
+      calls.push([...namespaces]);
       return { result: decide(InMemoryClusterView.fromObjects([])), reread: [], unread: [] };
     }, onConfirmation: (o) => outcomes.push(o) });
     const malformed = httpListenerPolicy({ otelAccessLogRefs: [{ name: 'c', namespace: 'Not_A_Namespace', port: 4317 }] });
     const outcome = await engine.review('validate', admissionReview(admissionRequest(malformed)));
     expect(outcome.decision).toBe('denied');
-    expect(calls).toEqual([[]]);
+    expect(calls).toEqual([]);
     expect(outcomes).toEqual([]);
   });
 
@@ -151,7 +151,7 @@ describe('AdmissionEngine', () => {
       const engine = new AdmissionEngine({
         ruleSet: warnRules,
         view: InMemoryClusterView.fromObjects([]),
-        reconsider: async <T,>(decide: (view: ClusterView) => T) => {
+        reconsider: async <T,>(_namespaces: readonly string[], decide: (view: ClusterView) => T) => {
           rereads++;
           return { result: decide(InMemoryClusterView.fromObjects([])), reread: [], unread: [] };
         },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { boundedWarnings, completeResponse, decodeAdmissionReview, rejectedReview } from '../../../src/admission/admissionReview.js';
-import { allowed, denied, patched, withWarnings } from '../../../src/rules/verdicts.js';
+import { boundedWarnings, completeResponse, decodeAdmissionReview, rejectedReview, statusReason } from '../../../src/admission/admissionReview.js';
+import { allowed, denied, errored, patched, withWarnings } from '../../../src/rules/verdicts.js';
 import { admissionRequest, admissionReview, gateway } from '../../support/builders.js';
 
 describe('decodeAdmissionReview', () => {
@@ -73,6 +73,32 @@ describe('completeResponse', () => {
     expect(warnings.join('').length).toBeLessThanOrEqual(4096);
     expect(warnings.length).toBeGreaterThan(10);
     expect(boundedWarnings(['a\n  b'])).toEqual(['a b']);
+  });
+
+  it.each([
+    [400, 'BadRequest'],
+    [401, 'Unauthorized'],
+    [403, 'Forbidden'],
+    [413, 'RequestEntityTooLarge'],
+    [415, 'UnsupportedMediaType'],
+    [429, 'TooManyRequests'],
+    [500, 'InternalError'],
+    [503, 'ServiceUnavailable'],
+    [418, 'BadRequest'],
+    [502, 'InternalError'],
+  ])('gives status code %i the reason %s, in a verdict and in a rejected body alike', (code, reason) => {
+    expect(statusReason(code)).toBe(reason);
+    expect(completeResponse('u', denied('no', code)).response.status!.reason).toBe(reason);
+    expect(rejectedReview('', code, 'no').response.status!.reason).toBe(reason);
+  });
+
+  it('labels a 500 InternalError: an errored verdict, and a rejected body', () => {
+    expect(completeResponse('u7', errored('could not evaluate')).response).toEqual({
+      uid: 'u7',
+      allowed: false,
+      status: { code: 500, message: 'could not evaluate', reason: 'InternalError' },
+    });
+    expect(rejectedReview('', 500, 'broke').response.status).toEqual({ code: 500, message: 'broke', reason: 'InternalError' });
   });
 
   it('wraps a rejected body in an AdmissionReview too', () => {

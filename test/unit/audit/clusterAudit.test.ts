@@ -5,7 +5,7 @@ import { viewOptionsFor } from '../../../src/cluster/inMemoryClusterView.js';
 import { auditObjects } from '../../../src/audit/clusterAudit.js';
 import { buildRuleSet } from '../../../src/rules/ruleSet.js';
 import type { KubeObject } from '../../../src/rules/types.js';
-import { gateway, gatewayClass, httpListenerPolicy, referenceGrant } from '../../support/builders.js';
+import { backendRef, gateway, gatewayClass, httpListenerPolicy, referenceGrant } from '../../support/builders.js';
 
 const settings = ruleSettings(parseConfig({}));
 const params = (namespace: string, name = 'agentgateway-otel'): KubeObject => ({ apiVersion: 'gateway.kgateway.dev/v1alpha1', kind: 'GatewayParameters', metadata: { name, namespace } });
@@ -77,5 +77,22 @@ describe('audit', () => {
     ]);
     expect(findings[0]!.message).toContain('Create this ReferenceGrant in namespace monitoring');
     expect(findings[0]!.message).toContain('namespace: team-warn');
+    expect(findings[0]!.suggestions).toHaveLength(1);
+  });
+
+  it('marks deny a warn namespace\'s ref into a namespace labelled deny: the target\'s label has the last word', () => {
+    const objects: KubeObject[] = [
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-warn', labels: { 'kgateway-admission.dev/enforcement': 'warn' } } },
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'locked', labels: { 'kgateway-admission.dev/enforcement': 'deny' } } },
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'open', labels: { 'kgateway-admission.dev/enforcement': 'warn' } } },
+      httpListenerPolicy({ name: 'into-locked', namespace: 'team-warn', otelAccessLogRefs: [backendRef({ namespace: 'locked' })] }),
+      httpListenerPolicy({ name: 'into-open', namespace: 'kgateway', otelAccessLogRefs: [backendRef({ namespace: 'open' })] }),
+    ];
+    const findings = auditObjects(objects, buildRuleSet(settings), settings, InMemoryClusterView.fromObjects(objects, viewOptionsFor(settings)));
+    expect(findings.map((f) => [f.name, f.enforcement])).toEqual([
+      ['into-locked', 'deny'],
+      ['into-open', 'warn'],
+    ]);
+    expect(findings[1]!.message).toContain('Create this ReferenceGrant in namespace open');
   });
 });

@@ -95,6 +95,12 @@ describe('kgateway-admission check', () => {
     expect(mixed.code).toBe(1);
     expect(mixed.stdout).toContain('DENIED   HTTPListenerPolicy team-deny/strict');
     expect(mixed.stdout).toContain('WARNED   HTTPListenerPolicy other/loose');
+    // The target's owner has the last word: a ref into a namespace labelled deny is denied even from a warn namespace.
+    const locked = await file('locked.yaml', docs(labelled('team-warn', 'warn'), labelled('monitoring', 'deny'), httpListenerPolicy({ name: 'rolling', namespace: 'team-warn' })));
+    const lockedRun = await runCli(['check', '--config', warnConfig, locked]);
+    expect(lockedRun.code).toBe(1);
+    expect(lockedRun.stdout).toContain('DENIED   HTTPListenerPolicy team-warn/rolling');
+    expect(lockedRun.stdout).toContain('Namespace monitoring has label kgateway-admission.dev/enforcement=deny');
     const bad = await runCli(['check', '--config', await file('bad-enforcement.yaml', 'validation:\n  enforcement: audit\n'), strict]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('validation.enforcement: must be one of deny, warn');

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { GrantRereads, type RereadResult } from '../../../src/cluster/grantRereads.js';
 import type { ListedGrant } from '../../../src/cluster/freshGrantsView.js';
+import { InMemoryClusterView } from '../../../src/cluster/inMemoryClusterView.js';
 
 /** A LIST stand-in whose answers the test releases one by one. */
 function heldLists() {
@@ -77,5 +78,31 @@ describe('GrantRereads', () => {
     expect(grants.size).toBe(0);
     expect(unread).toEqual([{ namespace: 'ok', reason: 'failed' }]);
     expect((error as Error).message).toBe('GET: 500');
+  });
+});
+
+describe('GrantRereads.reconsider', () => {
+  const grant = (name: string, to: string) => ({ name, spec: { from: [{ group: 'g', kind: 'K', namespace: 'app' }], to: [{ group: '', kind: 'Service', name: to }] } });
+  const from = { group: 'g', kind: 'K', namespace: 'app' };
+  const target = (name: string) => ({ group: '', kind: 'Service', namespace: 'monitoring', name });
+
+  it('keeps the first decision, deciding nothing again, when the grants read are those the view holds', async () => {
+    const view = new InMemoryClusterView();
+    view.referenceGrants.upsert('monitoring', 'a', grant('a', 'one').spec);
+    const rereads = new GrantRereads(async () => [grant('a', 'one')]);
+    let decisions = 0;
+    const again = await rereads.reconsider(view, ['monitoring'], () => ++decisions, 0);
+    expect(again).toEqual({ result: 0, reread: ['monitoring'], unread: [] });
+    expect(decisions).toBe(0);
+  });
+
+  it('decides again on the fresh grants when they differ from the view in a name, an entry or a count', async () => {
+    const view = new InMemoryClusterView();
+    view.referenceGrants.upsert('monitoring', 'a', grant('a', 'one').spec);
+    for (const listed of [[grant('a', 'two')], [grant('b', 'one')], [grant('a', 'one'), grant('b', 'two')], []]) {
+      const rereads = new GrantRereads(async () => listed);
+      const again = await rereads.reconsider(view, ['monitoring'], (fresh) => listed.map((g) => fresh.isReferenceGranted(from, target(g.spec.to[0]!.name))), []);
+      expect(again.result).toEqual(listed.map(() => true));
+    }
   });
 });

@@ -228,11 +228,15 @@ describe('cross-namespace backendRefs need a ReferenceGrant (GEP-709)', () => {
     expect(validate(httpListenerPolicy({ otelAccessLogRefs: refs }), verdict.suggestions!).allowed).toBe(true);
   });
 
-  it('suggests grants for the first 1,000 distinct targets and counts the rest, so a huge object is decided in bounded time', () => {
+  it('suggests grants for the first 1,000 distinct targets and says there are more, so a huge object is decided in bounded time', () => {
     const refs = Array.from({ length: 1_200 }, (_, i) => backendRef({ name: `svc-${i % 1_100}` }));
     const verdict = validate(httpListenerPolicy({ otelAccessLogRefs: refs }), []);
     expect(verdict.suggestions).toHaveLength(1_000);
-    expect(verdict.message).toContain('Create these 1100 ReferenceGrants, one per target, in namespace monitoring to allow them; the first 20 follow (kgateway-admission check --output json lists the first 1000):');
+    expect(verdict.message).toContain(
+      'Create one ReferenceGrant per target, more than 1000 in all, to allow them; the first 1000 go in namespace monitoring; the first 20 follow (kgateway-admission check --output json lists the first 1000):',
+    );
+    const exactly = validate(httpListenerPolicy({ otelAccessLogRefs: refs.slice(0, 1_000) }), []);
+    expect(exactly.message).toContain('Create these 1000 ReferenceGrants, one per target, in namespace monitoring to allow them; the first 20 follow (kgateway-admission check --output json lists every one):');
   });
 
   it('suggests no grant for a ref without a name (it would have to allow every Service)', () => {

@@ -1,6 +1,7 @@
 // Warn mode for rollouts (Gatekeeper's enforcementAction: warn, Kyverno's
 // Audit): validation.enforcement, overridden by the label on the Namespace
-// of the object being admitted.
+// of the object being admitted, itself overridden by the label on the target
+// Namespace (issue 21 item 2: the target's owner has the last word).
 import { describe, expect, it } from 'vitest';
 import { InMemoryClusterView } from '../../../src/cluster/inMemoryClusterView.js';
 import { parseConfig, ruleSettings } from '../../../src/config/config.js';
@@ -28,25 +29,48 @@ describe('enforcement of a missing ReferenceGrant', () => {
     ['config deny, the policy namespace labelled warn', 'deny', [namespace('kgateway', 'warn')], 'warned'],
     ['config warn, the policy namespace labelled deny', 'warn', [namespace('kgateway', 'deny')], 'denied'],
     ['config warn, the policy namespace unlabelled', 'warn', [namespace('kgateway')], 'warned'],
-    ['config deny, only the target namespace labelled warn', 'deny', [namespace('monitoring', 'warn')], 'denied'],
     ['config deny, another namespace labelled warn', 'deny', [namespace('apps', 'warn')], 'denied'],
     ['config warn, a label that is neither deny nor warn', 'warn', [namespace('kgateway', 'Warn')], 'denied'],
     ['config warn, an empty label', 'warn', [namespace('kgateway', '')], 'denied'],
+    // The target's owner has the last word.
+    ['the policy namespace labelled warn, the target labelled deny', 'deny', [namespace('kgateway', 'warn'), namespace('monitoring', 'deny')], 'denied'],
+    ['config warn, the target labelled deny', 'warn', [namespace('monitoring', 'deny')], 'denied'],
+    ['config warn, the target labelled with neither deny nor warn', 'warn', [namespace('monitoring', 'audit')], 'denied'],
+    ['config deny, the target labelled warn', 'deny', [namespace('monitoring', 'warn')], 'warned'],
+    ['the policy namespace labelled deny, the target labelled warn', 'deny', [namespace('kgateway', 'deny'), namespace('monitoring', 'warn')], 'warned'],
   ])('%s: %s', (_name, enforcement, objects, expected) => {
     const verdict = decide(rulesFor(enforcement), admissionRequest(httpListenerPolicy()), InMemoryClusterView.fromObjects(objects));
+    expect(verdict.message).toContain('Create this ReferenceGrant in namespace monitoring');
     if (expected === 'denied') {
       expect(verdict).toMatchObject({ allowed: false, code: 403, warnings: [] });
       expect(verdict.warned).toBeUndefined();
-      expect(verdict.message).toContain('Create this ReferenceGrant in namespace monitoring');
     } else {
-      expect(verdict).toEqual({
+      expect(verdict).toMatchObject({
         allowed: true,
         patch: [],
         warnings: [REF_WARNING],
         warned: true,
         reason: 'no ReferenceGrant allows spec.accessLog[0].openTelemetry.grpcService.backendRef -> Service monitoring/otel-collector-collector',
       });
+      expect(verdict.code).toBeUndefined();
+      // What deny mode would say, kept for audit and check, never sent (the response of an allowed verdict has no status).
+      expect(verdict.suggestions).toHaveLength(1);
     }
+  });
+
+  it('denies an object with one ref into a namespace labelled deny, whatever its other refs and its own label, and says why', () => {
+    const policy = httpListenerPolicy({ otelAccessLogRefs: [backendRef({ namespace: 'open' }), backendRef({ namespace: 'locked' }), backendRef({ namespace: 'plain' })] });
+    const labels = [namespace('kgateway', 'warn'), namespace('open', 'warn'), namespace('locked', 'deny')];
+    const verdict = decide(rulesFor('deny'), admissionRequest(policy), InMemoryClusterView.fromObjects(labels));
+    expect(verdict.allowed).toBe(false);
+    // Every ungranted ref is listed: kgateway refuses them all.
+    for (const ns of ['open', 'locked', 'plain']) expect(verdict.message).toContain(`Service ${ns}/otel-collector-collector`);
+    expect(verdict.message).toContain(`(Namespace locked has label ${ENFORCEMENT_LABEL}=deny: refs into it are denied without a grant, whatever the referring namespace's enforcement.)`);
+    // Without the locked ref, the warn labels admit it.
+    const rest = httpListenerPolicy({ otelAccessLogRefs: [backendRef({ namespace: 'open' }), backendRef({ namespace: 'plain' })] });
+    expect(decide(rulesFor('deny'), admissionRequest(rest), InMemoryClusterView.fromObjects(labels))).toMatchObject({ allowed: true, warned: true });
+    // An unlabelled target under an unlabelled source follows the config.
+    expect(decide(rulesFor('deny'), admissionRequest(rest), InMemoryClusterView.fromObjects([namespace('open', 'warn')])).allowed).toBe(false);
   });
 
   it('admits a granted or same-namespace ref without a warning in warn mode', () => {
@@ -59,7 +83,9 @@ describe('enforcement of a missing ReferenceGrant', () => {
 
   it('says in the denial when the label has a value it does not know', () => {
     const verdict = decide(rulesFor('deny'), admissionRequest(httpListenerPolicy()), InMemoryClusterView.fromObjects([namespace('kgateway', 'audit')]));
-    expect(verdict.message).toContain(`Namespace kgateway has label ${ENFORCEMENT_LABEL}="audit", which is neither deny nor warn: denying.`);
+    expect(verdict.message).toContain(`(Namespace kgateway has label ${ENFORCEMENT_LABEL}="audit", which is neither deny nor warn: enforced as deny.)`);
+    const target = decide(rulesFor('warn'), admissionRequest(httpListenerPolicy()), InMemoryClusterView.fromObjects([namespace('monitoring', 'Deny')]));
+    expect(target.message).toContain(`(Namespace monitoring has label ${ENFORCEMENT_LABEL}="Deny", which is neither deny nor warn: enforced as deny.)`);
   });
 
   it('warns once per missing target, names each in at most 120 characters, and counts past ten', () => {
@@ -103,7 +129,7 @@ describe('enforcement of a missing ReferenceGrant', () => {
     const grant = referenceGrant();
     const settings = ruleSettings(parseConfig({ validation: { enforcement: 'warn', grantGuard: 'deny' } }));
     const view = InMemoryClusterView.fromObjects([policy, grant, namespace('monitoring', 'warn'), namespace('kgateway', 'warn')], viewOptionsFor(settings));
-    const verdict = decide(buildRuleSet(settings).validating, admissionRequest(null, 'DELETE', grant), view);
+    const verdict = decide(buildRuleSet(settings).validating, admissionRequest(referenceGrant({ to: [{ name: 'other' }] }), 'UPDATE', grant), view);
     expect(verdict.allowed).toBe(false);
     expect(verdict.message).toContain('would break 1 object(s)');
   });

@@ -79,6 +79,29 @@ describe('backendRefs of the other kgateway and agentgateway kinds', () => {
     expect(verdict.message).not.toContain('local');
   });
 
+  it('adds no line to a denial for a kind, group or field name holding newlines (a scanned CRD without enum limits): denied as unmatchable, quoted', () => {
+    const injected = 'Service\n- spec.injected: Service monitoring/looks-ungranted\nCreate this ReferenceGrant in namespace evil to allow it:';
+    const spec = {
+      byKind: { backendRef: { ...ref('one'), kind: injected } },
+      byGroup: { backendRef: { ...ref('two'), group: 'example.com\nforged line' } },
+      'field\nforged: Service auth/x': { backendRef: ref('three') },
+    };
+    const verdict = validate(object('example.com', 'Thing', spec), { validation: { scanKinds: [{ group: 'example.com', kind: 'Thing' }] } });
+    expect(verdict.allowed).toBe(false);
+    const lines = verdict.message!.split('\n');
+    expect(lines).toEqual([
+      'Thing apps/obj has backendRefs into other namespaces that no object can match:',
+      `- spec.byKind.backendRef: kind ${JSON.stringify(injected.slice(0, 80) + '…')} is not a valid kind (at most 63 letters, digits or '-', starting with a letter and ending with a letter or digit)`,
+      `- spec.byGroup.backendRef: group "example.com\\nforged line" is not a valid API group (empty for the core group, or an RFC 1123 subdomain: lowercase letters, digits, '-' and '.')`,
+    ]);
+    // A field name is quoted where a location shows it; this ref itself is well formed, so it meets the grant check.
+    const byField = validate(object('example.com', 'Thing', { 'field\nforged: Service auth/x': spec['field\nforged: Service auth/x'] }), {
+      validation: { scanKinds: [{ group: 'example.com', kind: 'Thing' }] },
+    });
+    expect(byField.message).toContain('- spec["field\\nforged: Service auth/x"].backendRef: Service auth/three');
+    expect(byField.message!.split('\n').filter((l) => l.startsWith('forged'))).toEqual([]);
+  });
+
   it('prefers a table row over a scan of the same kind', () => {
     const policy = object('gateway.kgateway.dev', 'HTTPListenerPolicy', { somewhere: { backendRef: ref('ignored') } });
     expect(validate(policy, { validation: { scanKinds: [{ group: 'gateway.kgateway.dev', kind: 'HTTPListenerPolicy' }] } }).allowed).toBe(true);

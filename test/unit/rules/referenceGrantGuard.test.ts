@@ -22,14 +22,29 @@ describe('ReferenceGrant guard', () => {
     expect(verdict.warnings).toEqual(['deleting ReferenceGrant monitoring/allow-otel-collector-access breaks HTTPListenerPolicy kgateway/logging-policy']);
   });
 
-  it('denies instead when configured, listing every dependent and what it loses', () => {
+  it('denies an UPDATE instead when configured, listing every dependent and what it loses', () => {
+    const perPort = listenerPolicy({ name: 'lp', perPortRefs: [backendRef()] });
+    const grant = referenceGrant({ from: [{}, { kind: 'ListenerPolicy' }] });
+    const verdict = guard('deny', [logging, perPort], 'UPDATE', grant, referenceGrant({ to: [{ name: 'something-else' }] }));
+    expect(verdict.allowed).toBe(false);
+    expect(verdict.message).toContain('this change to ReferenceGrant monitoring/allow-otel-collector-access would break 2 object(s)');
+    expect(verdict.message).toContain('- HTTPListenerPolicy kgateway/logging-policy -> Service otel-collector-collector');
+    expect(verdict.message).toContain('- ListenerPolicy kgateway/lp -> Service otel-collector-collector');
+    expect(verdict.message).toContain('deleting the grant is never refused');
+  });
+
+  it('never denies a DELETE, even when configured to deny: the owner can always revoke a grant, and a terminating namespace can always empty', () => {
     const perPort = listenerPolicy({ name: 'lp', perPortRefs: [backendRef()] });
     const grant = referenceGrant({ from: [{}, { kind: 'ListenerPolicy' }] });
     const verdict = guard('deny', [logging, perPort], 'DELETE', grant);
-    expect(verdict.allowed).toBe(false);
-    expect(verdict.message).toContain('deleting ReferenceGrant monitoring/allow-otel-collector-access would break 2 object(s)');
-    expect(verdict.message).toContain('- HTTPListenerPolicy kgateway/logging-policy -> Service otel-collector-collector');
-    expect(verdict.message).toContain('- ListenerPolicy kgateway/lp -> Service otel-collector-collector');
+    expect(verdict.allowed).toBe(true);
+    expect(verdict.warnings).toEqual([
+      'deleting ReferenceGrant monitoring/allow-otel-collector-access breaks HTTPListenerPolicy kgateway/logging-policy',
+      'deleting ReferenceGrant monitoring/allow-otel-collector-access breaks ListenerPolicy kgateway/lp',
+    ]);
+    // What the namespace controller sends while the Namespace terminates: a DELETE of each grant in it.
+    const terminating = { ...grant, metadata: { ...grant.metadata, deletionTimestamp: '2026-12-07T15:00:00Z' } };
+    expect(guard('deny', [logging, perPort], 'DELETE', terminating).allowed).toBe(true);
   });
 
   it('says nothing when another grant still allows the reference, or nobody depends on it', () => {
