@@ -524,10 +524,17 @@ describeOnlyOn(target, ['process'], ON_PROCESS_ONLY)('Helm chart against a real 
         ['timeoutSeconds changed', mutatingPath, [{ op: 'replace', path: '/webhooks/0/timeoutSeconds', value: 1 }]],
         ['a webhook removed', validatingPath, [{ op: 'remove', path: '/webhooks/1' }]],
         ['a label added', mutatingPath, [{ op: 'add', path: '/metadata/labels/owned', value: 'yes' }]],
+        // An owner that does not exist: the garbage collector would delete the configuration.
+        ['an ownerReference added', mutatingPath, [{ op: 'add', path: '/metadata/ownerReferences', value: [{ apiVersion: 'v1', kind: 'Namespace', name: 'gone', uid: '00000000-0000-4000-8000-000000000000' }] }]],
+        ['an ownerReference added', validatingPath, [{ op: 'add', path: '/metadata/ownerReferences', value: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'gone', uid: '00000000-0000-4000-8000-000000000001' }] }]],
+        // A finalizer nobody removes: `helm uninstall` would leave the configuration Terminating.
+        ['a finalizer added', validatingPath, [{ op: 'add', path: '/metadata/finalizers', value: ['example.com/hold'] }]],
+        ['an annotation added', validatingPath, [{ op: 'add', path: '/metadata/annotations', value: { owned: 'yes' } }]],
       ];
 
-      // The policy takes effect once the API server has loaded it.
-      await pollUntil('the policy to deny a failurePolicy change', async () => ((await asServiceAccount(mutatingPath, attempts[0]![2])).status === 200 ? undefined : true), 15_000, 200);
+      // The policy takes effect once the API server has loaded it. The probe is a dry run: a
+      // change that went through before that would make every later probe no change at all.
+      await pollUntil('the policy to deny a failurePolicy change', async () => ((await asServiceAccount(`${mutatingPath}?dryRun=All`, attempts[0]![2])).status === 200 ? undefined : true), 15_000, 200);
       for (const [what, path, ops] of attempts) {
         const res = await asServiceAccount(path, ops);
         expect(res.status, `${what}: ${res.text}`).toBe(403);
@@ -540,6 +547,13 @@ describeOnlyOn(target, ['process'], ON_PROCESS_ONLY)('Helm chart against a real 
         const res = await asServiceAccount(path, ops);
         expect(res.status, res.text).toBe(200);
         for (const webhook of res.body.webhooks) expect(webhook.clientConfig.caBundle).toBe(caBundle);
+      }
+      // The caBundle patches left every other field and all of metadata as they were.
+      for (const path of [mutatingPath, validatingPath]) {
+        const { metadata } = (await kubeRequest(cp.kubeConfig, 'GET', path)).body;
+        expect(metadata.ownerReferences, path).toBeUndefined();
+        expect(metadata.finalizers, path).toBeUndefined();
+        expect(metadata.labels?.owned, path).toBeUndefined();
       }
       // The cluster admin (helm) is not bound by it.
       const admin = await kubeRequest(cp.kubeConfig, 'PATCH', mutatingPath, { body: [{ op: 'replace', path: '/webhooks/0/timeoutSeconds', value: 6 }], contentType: 'application/json-patch+json' });
