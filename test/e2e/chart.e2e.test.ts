@@ -449,8 +449,8 @@ describeOnlyOn(target, ['process'], ON_PROCESS_ONLY)('Helm chart against a real 
       expect(await dispatched()).toBeGreaterThan(before);
     });
 
-    it.each(forbiddenRequests(namespace, release, fullname))('is forbidden to %s %s (%s)', async (method, path) => {
-      const res = await kubeRequest(saKc, method, path, method === 'POST' || method === 'PATCH' ? { body: method === 'PATCH' ? [] : { apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', metadata: { name: 'x' }, spec: { from: [], to: [] } }, contentType: method === 'PATCH' ? 'application/json-patch+json' : 'application/json' } : {});
+    it.each(forbiddenRequests(namespace, release, fullname))('is forbidden to %s %s (%s)', async (method, path, _what, body) => {
+      const res = await kubeRequest(saKc, method, path, requestOptions(method, body));
       expect(res.status, res.text).toBe(403);
     });
 
@@ -573,13 +573,58 @@ describeOnlyOn(target, ['process'], ON_PROCESS_ONLY)('Helm chart against a real 
         await kubeRequest(cp.kubeConfig, 'PATCH', mutatingPath, { body: [{ op: 'replace', path: '/webhooks/0/failurePolicy', value: 'Fail' }], contentType: 'application/json-patch+json' });
       }
     });
+
+    it('the ValidatingAdmissionPolicy lets the ServiceAccount create only its certificate Secret, of type kubernetes.io/tls; without its binding RBAC alone let it create any Secret', async () => {
+      const secrets = `/api/v1/namespaces/${namespace}/secrets?dryRun=All`;
+      const asServiceAccount = (body: unknown) => kubeRequest(saKc, 'POST', secrets, { body });
+      const message = `${fullname} may create only the Secret ${secretName}, of type kubernetes.io/tls`;
+      const attempts: [string, unknown][] = [
+        ['an Opaque Secret', secretObject('planted', 'Opaque')],
+        ["a token Secret for the namespace's default ServiceAccount", tokenSecret('stolen-token', 'default')],
+        ['a token Secret under the certificate Secret name (the token would be readable with its get)', tokenSecret(secretName, 'default')],
+        ['a forged Helm release record', { ...secretObject(`sh.helm.release.v1.${release}.v9`, 'helm.sh/release.v1'), metadata: { name: `sh.helm.release.v1.${release}.v9`, labels: { owner: 'helm', name: release } } }],
+        ['a kubernetes.io/tls Secret under another name', secretObject('other-tls', 'kubernetes.io/tls')],
+      ];
+      await pollUntil('the policy to deny an Opaque Secret', async () => ((await asServiceAccount(attempts[0]![1])).status === 403 ? true : undefined), 15_000, 200);
+      for (const [what, body] of attempts) {
+        const res = await asServiceAccount(body);
+        expect(res.status, `${what}: ${res.text}`).toBe(403);
+        expect(res.body.message, what).toContain(message);
+      }
+      // Its own certificate Secret passes the policy (409 when an earlier test's servers created it).
+      const own = await asServiceAccount(secretObject(secretName, 'kubernetes.io/tls'));
+      expect([201, 409], own.text).toContain(own.status);
+
+      // Without the binding, the same token creates an Opaque Secret: the hole RBAC leaves.
+      const bindingPath = `/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/${fullname}-certificate-secret-only`;
+      const binding = (await kubeRequest(cp.kubeConfig, 'GET', bindingPath)).body;
+      expect((await kubeRequest(cp.kubeConfig, 'DELETE', bindingPath)).status).toBe(200);
+      try {
+        await pollUntil('RBAC alone to let the ServiceAccount create a token Secret', async () => ((await asServiceAccount(attempts[1]![1])).status === 201 ? true : undefined), 15_000, 200);
+      } finally {
+        const { metadata, ...rest } = binding;
+        await kubeRequest(cp.kubeConfig, 'POST', '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings', { body: { ...rest, metadata: { name: metadata.name, labels: metadata.labels } } });
+      }
+    });
   });
 });
 
-/** Requests the chart's ServiceAccount must be refused (RBAC and the webhook VAP), for a release. */
-function forbiddenRequests(namespace: string, release: string, fullname: string): [string, string, string][] {
+function secretObject(name: string, type: string): Record<string, unknown> {
+  // Each type's required keys, so the API server's validation passes and only the policy can refuse.
+  const data = type === 'kubernetes.io/tls' ? { 'tls.crt': '', 'tls.key': '' } : { value: '' };
+  return { apiVersion: 'v1', kind: 'Secret', metadata: { name }, type, data };
+}
+
+/** A Secret the API server fills with a token of ServiceAccount `account`. */
+function tokenSecret(name: string, account: string): Record<string, unknown> {
+  return { apiVersion: 'v1', kind: 'Secret', metadata: { name, annotations: { 'kubernetes.io/service-account.name': account } }, type: 'kubernetes.io/service-account-token' };
+}
+
+/** Requests the chart's ServiceAccount must be refused (RBAC and the chart's ValidatingAdmissionPolicies), for a release. */
+function forbiddenRequests(namespace: string, release: string, fullname: string): [string, string, string, unknown?][] {
   const secretName = `${fullname}-tls`;
   return [
+    ['POST', `/api/v1/namespaces/${namespace}/secrets?dryRun=All`, "create a token Secret for the namespace's default ServiceAccount", tokenSecret('stolen-token', 'default')],
     ['GET', '/api/v1/secrets', 'list Secrets cluster-wide'],
     ['GET', `/api/v1/namespaces/${namespace}/secrets`, 'list Secrets in its own namespace'],
     ['GET', `/api/v1/namespaces/${namespace}/secrets/sh.helm.release.v1.${release}.v1`, 'read another Secret'],
@@ -595,6 +640,14 @@ function forbiddenRequests(namespace: string, release: string, fullname: string)
     ['GET', `/apis/admissionregistration.k8s.io/v1/${WEBHOOK_PLURALS.ValidatingWebhookConfiguration}`, 'list webhook configurations'],
     ['DELETE', `/api/v1/namespaces/${namespace}/secrets/${secretName}`, 'delete its own certificate Secret'],
   ];
+}
+
+/** The body of a forbidden request: its own, else an empty JSON patch or a ReferenceGrant. */
+function requestOptions(method: string, body: unknown): { body?: unknown; contentType?: string } {
+  if (body !== undefined) return { body };
+  if (method === 'PATCH') return { body: [], contentType: 'application/json-patch+json' };
+  if (method === 'POST') return { body: { apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', metadata: { name: 'x' }, spec: { from: [], to: [] } } };
+  return {};
 }
 
 describeOnlyOn(target, ['node', 'kind'], 'the process target has no pods: the server under the chart token is the process case above')("the chart's pods under their ServiceAccount", () => {
@@ -647,8 +700,8 @@ describeOnlyOn(target, ['node', 'kind'], 'the process target has no pods: the se
   });
 
   // The release node.sh and kindTarget.ts install: kgateway-admission in kgateway-system.
-  it.each(forbiddenRequests('kgateway-system', 'kgateway-admission', 'kgateway-admission'))('the token of the pods is forbidden to %s %s (%s)', async (method, path) => {
-    const res = await kubeRequest(saKc, method, path, method === 'POST' || method === 'PATCH' ? { body: method === 'PATCH' ? [] : { apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', metadata: { name: 'x' }, spec: { from: [], to: [] } }, contentType: method === 'PATCH' ? 'application/json-patch+json' : 'application/json' } : {});
+  it.each(forbiddenRequests('kgateway-system', 'kgateway-admission', 'kgateway-admission'))('the token of the pods is forbidden to %s %s (%s)', async (method, path, _what, body) => {
+    const res = await kubeRequest(saKc, method, path, requestOptions(method, body));
     expect(res.status, res.text).toBe(403);
   });
 
