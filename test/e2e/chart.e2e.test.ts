@@ -255,6 +255,31 @@ describeOnlyOn(target, ['process'], ON_PROCESS_ONLY)('Helm chart against a real 
     expect(find(rendered.selfManaged, 'MutatingWebhookConfiguration').webhooks[0].clientConfig.caBundle).toBeUndefined();
   });
 
+  it("certManager mode: the chart's CA lives 1 year and is renewed with a new key; a CA that a serving certificate could outlive is refused", async () => {
+    const ca = find(rendered.certManager, 'Certificate', 'cm-kgateway-admission-ca');
+    expect(ca.spec).toMatchObject({ isCA: true, duration: '8760h', privateKey: { algorithm: 'ECDSA', rotationPolicy: 'Always' } });
+    // cert-manager's default renewal: with a third of the lifetime left (~4 months), as selfManaged rotates its CA.
+    expect(ca.spec.renewBefore).toBeUndefined();
+    expect(ca.spec.renewBeforePercentage).toBeUndefined();
+    const serving = find(rendered.certManager, 'Certificate', 'cm-kgateway-admission-serving');
+    expect(serving.spec).toMatchObject({ duration: '2160h', renewBefore: '360h', privateKey: { rotationPolicy: 'Always' }, issuerRef: { name: 'cm-kgateway-admission-ca', kind: 'Issuer' } });
+    const cases: [Record<string, unknown>, boolean][] = [
+      [{ caDuration: '6480h' }, true], // exactly 3 × the default 2160h
+      [{ caDuration: '388800m' }, true], // the same in minutes
+      [{ caDuration: '6479h59m' }, false],
+      [{ caDuration: '87600h' }, true],
+      [{ caDuration: '4320h', duration: '1440h', renewBefore: '240h' }, true],
+      [{ caDuration: '2h', duration: '1h0m1s' }, false],
+      // With an issuer of yours the chart makes no CA and checks nothing.
+      [{ caDuration: '1h', issuerRef: { name: 'corp', kind: 'ClusterIssuer', group: 'cert-manager.io' } }, true],
+    ];
+    for (const [certManager, renders] of cases) {
+      const res = await runHelm(helm, ['template', 'cm', CHART_DIR, ...(await valuesArgs({ certificates: { mode: 'certManager', certManager } }))]);
+      expect(res.code === 0, `${JSON.stringify(certManager)}: ${res.stderr}`).toBe(renders);
+      if (!renders) expect(res.stderr).toContain('must be at least 3 times certificates.certManager.duration');
+    }
+  });
+
   it("renders the config file from values, valid for the server, and the chart's schema of it is the server's", async () => {
     for (const mode of MODE_NAMES) {
       const text = find(rendered[mode], 'ConfigMap', `${MODES[mode].release}-kgateway-admission`).data['config.yaml'];
