@@ -1,7 +1,8 @@
 // The chart's RBAC for reports.enabled and events.enabled, for real: the
 // server runs under the chart's ServiceAccount token with --reports and
 // --events; it takes the Lease, writes the openreports.io Report, and records
-// a Warning event, with nothing failing for want of a permission. On a chart
+// a Warning event, with nothing failing for want of a permission; the same
+// token cannot write or delete Reports of other names (Kyverno's). On a chart
 // target (node, kind) the pods do it with their own token, reports.enabled=true.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,6 +25,7 @@ describeOnlyOn(target, ['process'], 'on a chart target its pods do it, in the ne
   let cp: ControlPlane;
   let server: WebhookServer | undefined;
   let work: string;
+  let saKc: import('@kubernetes/client-node').KubeConfig;
 
   beforeAll(async () => {
     const helm = await helmBinary();
@@ -39,6 +41,9 @@ describeOnlyOn(target, ['process'], 'on a chart target its pods do it, in the ne
     }
     expect((await create(cp.kubeConfig, PATHS.httpListenerPolicies('kgateway'), httpListenerPolicy({ name: 'ungranted' }))).status).toBe(201);
     const kubeconfigPath = await serviceAccountKubeconfig(cp, NAMESPACE, FULLNAME, work);
+    const { KubeConfig } = await import('@kubernetes/client-node');
+    saKc = new KubeConfig();
+    saKc.loadFromFile(kubeconfigPath);
     server = await startWebhookServer({
       kubeconfigPath,
       extraArgs: ['--profile', 'kgateway-v2.1', '--reports', '--events', '--reports-lease-seconds', '3'],
@@ -76,6 +81,35 @@ describeOnlyOn(target, ['process'], 'on a chart target its pods do it, in the ne
     expect(res.warnings).toHaveLength(1);
     await pollUntil('the event to be recorded', async () => ((await metricValue(server!.metricsUrl, 'kgateway_admission_events_total', { result: 'recorded' })) >= 1 ? true : undefined), 15_000, 100);
     expect(await metricValue(server!.metricsUrl, 'kgateway_admission_events_total', { result: 'failed' })).toBe(0);
+  });
+
+  it("the token may create, change and delete only Reports named like ours, in any namespace; Kyverno's and anyone else's are out of its reach", async () => {
+    const reports = (ns: string) => `/apis/openreports.io/v1alpha1/namespaces/${ns}/reports`;
+    const report = (ns: string, name: string, source: string) => ({ apiVersion: 'openreports.io/v1alpha1', kind: 'Report', metadata: { name, namespace: ns }, source, results: [] });
+    // A Report as Kyverno names them (after the resource's UID), written by someone else.
+    const kyverno = '6f1c0e9a-2b1d-4c8e-9a57-0d3f4b2e8c11';
+    const made = await kubeRequest(cp.kubeConfig, 'POST', reports('monitoring'), { body: report('monitoring', kyverno, 'kyverno') });
+    expect(made.status, made.text).toBe(201);
+    const apply = { contentType: 'application/apply-patch+yaml' };
+    const attempts: [string, string, string, { body?: unknown; contentType?: string }][] = [
+      ["patch Kyverno's Report", 'PATCH', `${reports('monitoring')}/${kyverno}`, { body: { results: [] }, contentType: 'application/merge-patch+json' }],
+      ["server-side apply over Kyverno's Report", 'PATCH', `${reports('monitoring')}/${kyverno}?fieldManager=kgateway-admission&force=true`, { ...apply, body: report('monitoring', kyverno, 'kgateway-admission') }],
+      ["delete Kyverno's Report", 'DELETE', `${reports('monitoring')}/${kyverno}`, {}],
+      ['create a Report of another name', 'POST', reports('kgateway'), { body: report('kgateway', 'planted', 'kgateway-admission') }],
+      ['create a Report of another name by server-side apply', 'PATCH', `${reports('kgateway')}/planted?fieldManager=kgateway-admission`, { ...apply, body: report('kgateway', 'planted', 'kgateway-admission') }],
+    ];
+    for (const [what, method, path, options] of attempts) {
+      const res = await kubeRequest(saKc, method, path, options);
+      expect(res.status, `${what}: ${res.text}`).toBe(403);
+    }
+    const kept = await kubeRequest(cp.kubeConfig, 'GET', `${reports('monitoring')}/${kyverno}`);
+    expect(kept.status, kept.text).toBe(200);
+    expect(kept.body.metadata.managedFields.map((f: { manager: string }) => f.manager)).not.toContain('kgateway-admission');
+    // Its own name, in a namespace where it has none yet: server-side apply creates it (dry run).
+    const own = await kubeRequest(saKc, 'PATCH', `${reports('monitoring')}/kgateway-admission?fieldManager=kgateway-admission&dryRun=All`, { ...apply, body: report('monitoring', 'kgateway-admission', 'kgateway-admission') });
+    expect(own.status, own.text).toBe(201);
+    // And listing stays cluster-wide (RBAC cannot filter a list by name).
+    expect((await kubeRequest(saKc, 'GET', '/apis/openreports.io/v1alpha1/reports')).status).toBe(200);
   });
 });
 

@@ -255,6 +255,31 @@ describeOnlyOn(target, ['process'], ON_PROCESS_ONLY)('Helm chart against a real 
     expect(find(rendered.selfManaged, 'MutatingWebhookConfiguration').webhooks[0].clientConfig.caBundle).toBeUndefined();
   });
 
+  it("certManager mode: the chart's CA lives 1 year and is renewed with a new key; a CA that a serving certificate could outlive is refused", async () => {
+    const ca = find(rendered.certManager, 'Certificate', 'cm-kgateway-admission-ca');
+    expect(ca.spec).toMatchObject({ isCA: true, duration: '8760h', privateKey: { algorithm: 'ECDSA', rotationPolicy: 'Always' } });
+    // cert-manager's default renewal: with a third of the lifetime left (~4 months), as selfManaged rotates its CA.
+    expect(ca.spec.renewBefore).toBeUndefined();
+    expect(ca.spec.renewBeforePercentage).toBeUndefined();
+    const serving = find(rendered.certManager, 'Certificate', 'cm-kgateway-admission-serving');
+    expect(serving.spec).toMatchObject({ duration: '2160h', renewBefore: '360h', privateKey: { rotationPolicy: 'Always' }, issuerRef: { name: 'cm-kgateway-admission-ca', kind: 'Issuer' } });
+    const cases: [Record<string, unknown>, boolean][] = [
+      [{ caDuration: '6480h' }, true], // exactly 3 × the default 2160h
+      [{ caDuration: '388800m' }, true], // the same in minutes
+      [{ caDuration: '6479h59m' }, false],
+      [{ caDuration: '87600h' }, true],
+      [{ caDuration: '4320h', duration: '1440h', renewBefore: '240h' }, true],
+      [{ caDuration: '2h', duration: '1h0m1s' }, false],
+      // With an issuer of yours the chart makes no CA and checks nothing.
+      [{ caDuration: '1h', issuerRef: { name: 'corp', kind: 'ClusterIssuer', group: 'cert-manager.io' } }, true],
+    ];
+    for (const [certManager, renders] of cases) {
+      const res = await runHelm(helm, ['template', 'cm', CHART_DIR, ...(await valuesArgs({ certificates: { mode: 'certManager', certManager } }))]);
+      expect(res.code === 0, `${JSON.stringify(certManager)}: ${res.stderr}`).toBe(renders);
+      if (!renders) expect(res.stderr).toContain('must be at least 3 times certificates.certManager.duration');
+    }
+  });
+
   it("renders the config file from values, valid for the server, and the chart's schema of it is the server's", async () => {
     for (const mode of MODE_NAMES) {
       const text = find(rendered[mode], 'ConfigMap', `${MODES[mode].release}-kgateway-admission`).data['config.yaml'];
@@ -449,8 +474,8 @@ describeOnlyOn(target, ['process'], ON_PROCESS_ONLY)('Helm chart against a real 
       expect(await dispatched()).toBeGreaterThan(before);
     });
 
-    it.each(forbiddenRequests(namespace, release, fullname))('is forbidden to %s %s (%s)', async (method, path) => {
-      const res = await kubeRequest(saKc, method, path, method === 'POST' || method === 'PATCH' ? { body: method === 'PATCH' ? [] : { apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', metadata: { name: 'x' }, spec: { from: [], to: [] } }, contentType: method === 'PATCH' ? 'application/json-patch+json' : 'application/json' } : {});
+    it.each(forbiddenRequests(namespace, release, fullname))('is forbidden to %s %s (%s)', async (method, path, _what, body) => {
+      const res = await kubeRequest(saKc, method, path, requestOptions(method, body));
       expect(res.status, res.text).toBe(403);
     });
 
@@ -524,10 +549,17 @@ describeOnlyOn(target, ['process'], ON_PROCESS_ONLY)('Helm chart against a real 
         ['timeoutSeconds changed', mutatingPath, [{ op: 'replace', path: '/webhooks/0/timeoutSeconds', value: 1 }]],
         ['a webhook removed', validatingPath, [{ op: 'remove', path: '/webhooks/1' }]],
         ['a label added', mutatingPath, [{ op: 'add', path: '/metadata/labels/owned', value: 'yes' }]],
+        // An owner that does not exist: the garbage collector would delete the configuration.
+        ['an ownerReference added', mutatingPath, [{ op: 'add', path: '/metadata/ownerReferences', value: [{ apiVersion: 'v1', kind: 'Namespace', name: 'gone', uid: '00000000-0000-4000-8000-000000000000' }] }]],
+        ['an ownerReference added', validatingPath, [{ op: 'add', path: '/metadata/ownerReferences', value: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'gone', uid: '00000000-0000-4000-8000-000000000001' }] }]],
+        // A finalizer nobody removes: `helm uninstall` would leave the configuration Terminating.
+        ['a finalizer added', validatingPath, [{ op: 'add', path: '/metadata/finalizers', value: ['example.com/hold'] }]],
+        ['an annotation added', validatingPath, [{ op: 'add', path: '/metadata/annotations', value: { owned: 'yes' } }]],
       ];
 
-      // The policy takes effect once the API server has loaded it.
-      await pollUntil('the policy to deny a failurePolicy change', async () => ((await asServiceAccount(mutatingPath, attempts[0]![2])).status === 200 ? undefined : true), 15_000, 200);
+      // The policy takes effect once the API server has loaded it. The probe is a dry run: a
+      // change that went through before that would make every later probe no change at all.
+      await pollUntil('the policy to deny a failurePolicy change', async () => ((await asServiceAccount(`${mutatingPath}?dryRun=All`, attempts[0]![2])).status === 200 ? undefined : true), 15_000, 200);
       for (const [what, path, ops] of attempts) {
         const res = await asServiceAccount(path, ops);
         expect(res.status, `${what}: ${res.text}`).toBe(403);
@@ -540,6 +572,13 @@ describeOnlyOn(target, ['process'], ON_PROCESS_ONLY)('Helm chart against a real 
         const res = await asServiceAccount(path, ops);
         expect(res.status, res.text).toBe(200);
         for (const webhook of res.body.webhooks) expect(webhook.clientConfig.caBundle).toBe(caBundle);
+      }
+      // The caBundle patches left every other field and all of metadata as they were.
+      for (const path of [mutatingPath, validatingPath]) {
+        const { metadata } = (await kubeRequest(cp.kubeConfig, 'GET', path)).body;
+        expect(metadata.ownerReferences, path).toBeUndefined();
+        expect(metadata.finalizers, path).toBeUndefined();
+        expect(metadata.labels?.owned, path).toBeUndefined();
       }
       // The cluster admin (helm) is not bound by it.
       const admin = await kubeRequest(cp.kubeConfig, 'PATCH', mutatingPath, { body: [{ op: 'replace', path: '/webhooks/0/timeoutSeconds', value: 6 }], contentType: 'application/json-patch+json' });
@@ -559,13 +598,58 @@ describeOnlyOn(target, ['process'], ON_PROCESS_ONLY)('Helm chart against a real 
         await kubeRequest(cp.kubeConfig, 'PATCH', mutatingPath, { body: [{ op: 'replace', path: '/webhooks/0/failurePolicy', value: 'Fail' }], contentType: 'application/json-patch+json' });
       }
     });
+
+    it('the ValidatingAdmissionPolicy lets the ServiceAccount create only its certificate Secret, of type kubernetes.io/tls; without its binding RBAC alone let it create any Secret', async () => {
+      const secrets = `/api/v1/namespaces/${namespace}/secrets?dryRun=All`;
+      const asServiceAccount = (body: unknown) => kubeRequest(saKc, 'POST', secrets, { body });
+      const message = `${fullname} may create only the Secret ${secretName}, of type kubernetes.io/tls`;
+      const attempts: [string, unknown][] = [
+        ['an Opaque Secret', secretObject('planted', 'Opaque')],
+        ["a token Secret for the namespace's default ServiceAccount", tokenSecret('stolen-token', 'default')],
+        ['a token Secret under the certificate Secret name (the token would be readable with its get)', tokenSecret(secretName, 'default')],
+        ['a forged Helm release record', { ...secretObject(`sh.helm.release.v1.${release}.v9`, 'helm.sh/release.v1'), metadata: { name: `sh.helm.release.v1.${release}.v9`, labels: { owner: 'helm', name: release } } }],
+        ['a kubernetes.io/tls Secret under another name', secretObject('other-tls', 'kubernetes.io/tls')],
+      ];
+      await pollUntil('the policy to deny an Opaque Secret', async () => ((await asServiceAccount(attempts[0]![1])).status === 403 ? true : undefined), 15_000, 200);
+      for (const [what, body] of attempts) {
+        const res = await asServiceAccount(body);
+        expect(res.status, `${what}: ${res.text}`).toBe(403);
+        expect(res.body.message, what).toContain(message);
+      }
+      // Its own certificate Secret passes the policy (409 when an earlier test's servers created it).
+      const own = await asServiceAccount(secretObject(secretName, 'kubernetes.io/tls'));
+      expect([201, 409], own.text).toContain(own.status);
+
+      // Without the binding, the same token creates an Opaque Secret: the hole RBAC leaves.
+      const bindingPath = `/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/${fullname}-certificate-secret-only`;
+      const binding = (await kubeRequest(cp.kubeConfig, 'GET', bindingPath)).body;
+      expect((await kubeRequest(cp.kubeConfig, 'DELETE', bindingPath)).status).toBe(200);
+      try {
+        await pollUntil('RBAC alone to let the ServiceAccount create a token Secret', async () => ((await asServiceAccount(attempts[1]![1])).status === 201 ? true : undefined), 15_000, 200);
+      } finally {
+        const { metadata, ...rest } = binding;
+        await kubeRequest(cp.kubeConfig, 'POST', '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings', { body: { ...rest, metadata: { name: metadata.name, labels: metadata.labels } } });
+      }
+    });
   });
 });
 
-/** Requests the chart's ServiceAccount must be refused (RBAC and the webhook VAP), for a release. */
-function forbiddenRequests(namespace: string, release: string, fullname: string): [string, string, string][] {
+function secretObject(name: string, type: string): Record<string, unknown> {
+  // Each type's required keys, so the API server's validation passes and only the policy can refuse.
+  const data = type === 'kubernetes.io/tls' ? { 'tls.crt': '', 'tls.key': '' } : { value: '' };
+  return { apiVersion: 'v1', kind: 'Secret', metadata: { name }, type, data };
+}
+
+/** A Secret the API server fills with a token of ServiceAccount `account`. */
+function tokenSecret(name: string, account: string): Record<string, unknown> {
+  return { apiVersion: 'v1', kind: 'Secret', metadata: { name, annotations: { 'kubernetes.io/service-account.name': account } }, type: 'kubernetes.io/service-account-token' };
+}
+
+/** Requests the chart's ServiceAccount must be refused (RBAC and the chart's ValidatingAdmissionPolicies), for a release. */
+function forbiddenRequests(namespace: string, release: string, fullname: string): [string, string, string, unknown?][] {
   const secretName = `${fullname}-tls`;
   return [
+    ['POST', `/api/v1/namespaces/${namespace}/secrets?dryRun=All`, "create a token Secret for the namespace's default ServiceAccount", tokenSecret('stolen-token', 'default')],
     ['GET', '/api/v1/secrets', 'list Secrets cluster-wide'],
     ['GET', `/api/v1/namespaces/${namespace}/secrets`, 'list Secrets in its own namespace'],
     ['GET', `/api/v1/namespaces/${namespace}/secrets/sh.helm.release.v1.${release}.v1`, 'read another Secret'],
@@ -581,6 +665,14 @@ function forbiddenRequests(namespace: string, release: string, fullname: string)
     ['GET', `/apis/admissionregistration.k8s.io/v1/${WEBHOOK_PLURALS.ValidatingWebhookConfiguration}`, 'list webhook configurations'],
     ['DELETE', `/api/v1/namespaces/${namespace}/secrets/${secretName}`, 'delete its own certificate Secret'],
   ];
+}
+
+/** The body of a forbidden request: its own, else an empty JSON patch or a ReferenceGrant. */
+function requestOptions(method: string, body: unknown): { body?: unknown; contentType?: string } {
+  if (body !== undefined) return { body };
+  if (method === 'PATCH') return { body: [], contentType: 'application/json-patch+json' };
+  if (method === 'POST') return { body: { apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', metadata: { name: 'x' }, spec: { from: [], to: [] } } };
+  return {};
 }
 
 describeOnlyOn(target, ['node', 'kind'], 'the process target has no pods: the server under the chart token is the process case above')("the chart's pods under their ServiceAccount", () => {
@@ -633,8 +725,8 @@ describeOnlyOn(target, ['node', 'kind'], 'the process target has no pods: the se
   });
 
   // The release node.sh and kindTarget.ts install: kgateway-admission in kgateway-system.
-  it.each(forbiddenRequests('kgateway-system', 'kgateway-admission', 'kgateway-admission'))('the token of the pods is forbidden to %s %s (%s)', async (method, path) => {
-    const res = await kubeRequest(saKc, method, path, method === 'POST' || method === 'PATCH' ? { body: method === 'PATCH' ? [] : { apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', metadata: { name: 'x' }, spec: { from: [], to: [] } }, contentType: method === 'PATCH' ? 'application/json-patch+json' : 'application/json' } : {});
+  it.each(forbiddenRequests('kgateway-system', 'kgateway-admission', 'kgateway-admission'))('the token of the pods is forbidden to %s %s (%s)', async (method, path, _what, body) => {
+    const res = await kubeRequest(saKc, method, path, requestOptions(method, body));
     expect(res.status, res.text).toBe(403);
   });
 

@@ -3,7 +3,9 @@
 // module (scripts/cert-manager.sh), run as processes against the node's API
 // server. The chart's self-signed root, CA and serving Certificate are
 // issued, the injector puts the CA into every webhook's caBundle, the pods
-// serve cert-manager's certificate, and the API server calls the webhooks.
+// serve cert-manager's certificate, and the API server calls the webhooks;
+// the CA is rotated and the serving certificate reissued from it with no
+// call failing.
 // Figures: docs/real-node.md.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -145,5 +147,83 @@ s.on('error', (e) => { console.error(e.message); process.exit(1); });`;
     const denied = await create(cluster.kc, PATHS.httpListenerPolicies('cm-webhook-check'), httpListenerPolicy({ name: 'cm', namespace: 'cm-webhook-check' }));
     expect(denied.status, denied.text).toBe(403);
     expect(denied.body.message).toContain('denied the request');
+  });
+
+  it("the chart's CA is rotated (new key) and the serving certificate reissued from it without one failed call: the injector keeps the old CA beside the new one", async () => {
+    const certPath = (name: string) => `${CM}/namespaces/${RELEASE_NS}/certificates/${name}`;
+    const secretPem = async (name: string, key: string) => Buffer.from((await kubeRequest(cluster.kc, 'GET', `/api/v1/namespaces/${RELEASE_NS}/secrets/${name}`)).body.data[key], 'base64').toString('utf8');
+    const bundles = async () => {
+      const all: string[][] = [];
+      for (const kind of ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations']) {
+        const res = await kubeRequest(cluster.kc, 'GET', `/apis/admissionregistration.k8s.io/v1/${kind}/${RELEASE}`);
+        for (const w of res.body.webhooks as { clientConfig: { caBundle?: string } }[]) {
+          all.push((Buffer.from(w.clientConfig.caBundle ?? '', 'base64').toString('utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((pem) => new X509Certificate(pem).fingerprint256));
+        }
+      }
+      return all;
+    };
+    // What `cmctl renew` does: the Issuing condition, set on the status.
+    const renew = async (name: string) => {
+      const cert = (await kubeRequest(cluster.kc, 'GET', certPath(name))).body;
+      const conditions = [...(cert.status?.conditions ?? []).filter((c: { type: string }) => c.type !== 'Issuing'), { type: 'Issuing', status: 'True', reason: 'ManuallyTriggered', message: 'rotation test' }];
+      const res = await kubeRequest(cluster.kc, 'PATCH', `${certPath(name)}/status`, { body: { status: { conditions } }, contentType: 'application/merge-patch+json' });
+      expect(res.status, res.text).toBe(200);
+    };
+    const oldCa = new X509Certificate(await secretPem(`${RELEASE}-ca`, 'tls.crt'));
+    const oldLeaf = new X509Certificate(await secretPem(SERVING_SECRET, 'tls.crt'));
+
+    // Writes through the API server all along: each must be answered by the webhook (a denial), never fail a call.
+    let stop = false;
+    const failures: string[] = [];
+    let calls = 0;
+    const writes = (async () => {
+      while (!stop) {
+        const res = await create(cluster.kc, PATHS.httpListenerPolicies('cm-webhook-check'), httpListenerPolicy({ name: `rotation-${calls}`, namespace: 'cm-webhook-check' }), { dryRun: true });
+        calls++;
+        if (res.status !== 403 || !String(res.body?.message).includes('denied the request')) failures.push(`${res.status} ${String(res.body?.message ?? res.text).slice(0, 200)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    try {
+      await renew(`${RELEASE}-ca`);
+      const { value: newCa } = await pollUntil('the renewed CA', async () => {
+        const ca = new X509Certificate(await secretPem(`${RELEASE}-ca`, 'tls.crt'));
+        return ca.fingerprint256 !== oldCa.fingerprint256 ? ca : undefined;
+      }, 120_000, 500);
+      // rotationPolicy: Always: a new key, not the old one re-signed.
+      expect(newCa.publicKey.export({ format: 'der', type: 'spki' }).equals(oldCa.publicKey.export({ format: 'der', type: 'spki' }))).toBe(false);
+      // cert-manager does not reissue the serving certificate for a new CA: caBundle keeps the old CA until it is.
+      expect((await bundles()).every((b) => b.length === 1 && b[0] === oldCa.fingerprint256)).toBe(true);
+
+      await renew(`${RELEASE}-serving`);
+      const { value: newLeaf } = await pollUntil('the serving certificate signed by the new CA', async () => {
+        const leaf = new X509Certificate(await secretPem(SERVING_SECRET, 'tls.crt'));
+        return leaf.fingerprint256 !== oldLeaf.fingerprint256 ? leaf : undefined;
+      }, 120_000, 500);
+      expect(newLeaf.verify(newCa.publicKey)).toBe(true);
+      // The injector (CAInjectorMerging) adds the new CA and keeps the old one, which the pods may still serve under.
+      const { value: merged } = await pollUntil('both CAs in every caBundle', async () => {
+        const all = await bundles();
+        return all.every((b) => b.includes(oldCa.fingerprint256) && b.includes(newCa.fingerprint256)) ? all : undefined;
+      }, 60_000, 250);
+      expect(merged.every((b) => b.length === 2)).toBe(true);
+      // Until every pod serves the new certificate (the kubelet's Secret update), and a little after.
+      const script = `const s = require('node:tls').connect({ host: process.argv[1], port: 8443, rejectUnauthorized: false }, () => { console.log(s.getPeerCertificate().fingerprint256); s.end(); });
+s.on('error', (e) => { console.error(e.message); process.exit(1); });`;
+      const { ms } = await pollUntil('every pod serving the new certificate', async () => {
+        for (const pod of await webhookPods(cluster.kc)) {
+          if ((await cluster.inNode(process.execPath, ['-e', script, pod.ip!])).output.trim() !== newLeaf.fingerprint256) return undefined;
+        }
+        return true;
+      }, 300_000, 1_000);
+      process.stderr.write(`[e2e] certManager CA rotation: pods served the new CA's certificate ${(ms / 1000).toFixed(1)} s after it was issued\n`);
+      await new Promise((r) => setTimeout(r, 3_000));
+    } finally {
+      stop = true;
+      await writes;
+    }
+    process.stderr.write(`[e2e] certManager CA rotation: ${calls} writes through the API server, ${failures.length} failed\n`);
+    expect(calls).toBeGreaterThan(10);
+    expect(failures).toEqual([]);
   });
 });
