@@ -134,5 +134,6 @@ export function ruleSettings(config: Config, profileOverride?: ProfileName): Rul
     grantModes: config.validation.grantModes,
     enforcement: config.validation.enforcement,
     missingParametersWarning: config.validation.missingParametersWarning,
+    deprecatedKinds: 'deprecatedKinds' in profile ? profile.deprecatedKinds : [],
   };
 }

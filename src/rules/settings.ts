@@ -1,5 +1,6 @@
 import type { Enforcement } from './enforcement.js';
 import type { GrantControl, GrantModes } from './grantModes.js';
+import type { DeprecatedKind } from './profiles.js';
 
 /** The part of the configuration that decisions depend on. */
 export interface ParametersRef {
@@ -54,4 +55,6 @@ export interface RuleSettings {
   /** What an ungranted backendRef gets where no Namespace label says otherwise. */
   enforcement: Enforcement;
   missingParametersWarning: boolean;
+  /** Kinds the profile's release deprecates, admitted with a warning. */
+  deprecatedKinds: readonly DeprecatedKind[];
 }
