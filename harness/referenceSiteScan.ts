@@ -103,18 +103,30 @@ export function sitesOfCrd(crd: Crd): ScannedSite[] {
 }
 
 /**
- * The CRDs in a chart's templates folder. Lines that are only a Helm
- * directive (`{{- if … }}`) are dropped, as harness/crds.ts does when it
- * installs them.
+ * A CRD chart template as Helm would render it, for templates that only
+ * guard (`{{- if … }}` lines, dropped) and escape (`{{ "{{route_name}}" }}`,
+ * kgateway v2.4's TrafficPolicy descriptions: the string literal). Anything
+ * else is left, for the caller to refuse.
  */
+export function renderCrdTemplate(text: string): { text: string; templateLeft: boolean } {
+  const guardsDropped = text
+    .split('\n')
+    .filter((l) => !/^\s*\{\{-?.*-?\}\}\s*$/.test(l))
+    .join('\n');
+  const literal = /\{\{-?\s*"((?:[^"\\]|\\.)*)"\s*-?\}\}/g;
+  return {
+    text: guardsDropped.replace(literal, (_all, value: string) => JSON.parse(`"${value}"`) as string),
+    templateLeft: guardsDropped.replace(literal, '').includes('{{'),
+  };
+}
+
+/** The CRDs in a chart's templates folder (renderCrdTemplate: as harness/crds.ts installs them). */
 export async function readCrds(dir: string): Promise<Crd[]> {
   const files = (await fsp.readdir(dir)).filter((f) => f.endsWith('.yaml') || f.endsWith('.yml')).sort();
   const crds: Crd[] = [];
   for (const f of files) {
-    const text = (await fsp.readFile(path.join(dir, f), 'utf8'))
-      .split('\n')
-      .filter((l) => !/^\s*\{\{-?.*-?\}\}\s*$/.test(l))
-      .join('\n');
+    const { text, templateLeft } = renderCrdTemplate(await fsp.readFile(path.join(dir, f), 'utf8'));
+    if (templateLeft) throw new Error(`${path.join(dir, f)}: Helm template expressions other than guards and string literals`);
     for (const doc of parseAllDocuments(text)) {
       if (doc.errors.length) throw new Error(`${path.join(dir, f)}: ${doc.errors[0]?.message}`);
       const obj = doc.toJS() as Crd | null;
