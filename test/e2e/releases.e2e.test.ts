@@ -6,10 +6,13 @@
 // denied with a suggested ReferenceGrant where the controller needs one in its
 // default mode, admitted once that grant is applied; and the Gateway cases of
 // the release's profile. Process target only (each release needs its own CRDs).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse as parseYaml } from 'yaml';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
-import { installCrds, registerWebhooks, startControlPlane, startWebhookServer, type ControlPlane, type WebhookServer } from '../../harness/index.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
+
+import { REPO_ROOT, installCrds, registerWebhooks, startControlPlane, startWebhookServer, type ControlPlane, type WebhookServer } from '../../harness/index.ts';
 import { controlPlanePaths, requireControlPlane, type CrdDirs } from '../../harness/binaries.ts';
 import { readCrds, type Crd } from '../../harness/referenceSiteScan.ts';
 import { crdDirsIn, moduleDir, SERVED_RELEASES, type Release } from '../../harness/releaseMatrix.ts';
@@ -22,6 +25,9 @@ import { create, ensureNamespaces, PATHS, pollUntil } from './support.js';
 const skip = await requireControlPlane();
 const TEAM = 'team';
 const OTHER = 'shared';
+const EXAMPLES = join(REPO_ROOT, 'examples', 'agentgateway-v1.4');
+/** The release examples/agentgateway-v1.4 is written for. */
+const EXAMPLE_RELEASE = 'agentgateway-v1.4.1';
 
 /** The ReferenceGrant the denial message shows as YAML after "Create this ReferenceGrant in namespace …:". */
 function suggestedGrant(message: string): Record<string, any> {
@@ -94,6 +100,32 @@ describe.skipIf(skip).each(SERVED_RELEASES.map((r) => [r.id, r] as const))('rele
       return res.body.spec.infrastructure ? res.body : undefined;
     });
     expect(patched.spec.infrastructure).toEqual({ parametersRef: { ...profile.parametersRef, name: 'agentgateway-otel' } });
+  });
+
+  it.skipIf(release.id !== EXAMPLE_RELEASE)('examples/agentgateway-v1.4 is accepted as it is, its Gateway wired to its AgentgatewayParameters', async () => {
+    const docs = [];
+    for (const file of (await readdir(EXAMPLES)).filter((f) => f.endsWith('.yaml')).sort()) {
+      for (const doc of parseAllDocuments(await readFile(join(EXAMPLES, file), 'utf8'))) docs.push(doc.toJS() as Record<string, any>);
+    }
+    const collection = (obj: Record<string, any>): string => {
+      const [group, version] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/') : ['', obj.apiVersion];
+      if (obj.kind === 'Namespace') return PATHS.namespaces;
+      if (obj.kind === 'GatewayClass') return PATHS.gatewayClasses;
+      const plural = obj.kind === 'Gateway' ? 'gateways' : obj.kind === 'ReferenceGrant' ? 'referencegrants' : crds.find((c) => c.spec.names.kind === obj.kind)!.spec.names.plural;
+      return `/apis/${group}/${version}/namespaces/${obj.metadata.namespace}/${plural}`;
+    };
+    for (const obj of docs) {
+      if (obj.kind === 'Gateway') {
+        // The class must be in the webhook's view first, or the Gateway is admitted unwired.
+        await pollUntil('the example class in the view', async () => ((await create(cp.kubeConfig, collection(obj), obj, { dryRun: true })).body.spec?.infrastructure ? true : undefined));
+      }
+      const res = await create(cp.kubeConfig, collection(obj), obj);
+      expect(res.status, `${obj.kind} ${obj.metadata.name}: ${res.text}`).toBe(201);
+      if (obj.kind === 'Gateway') {
+        expect(res.body.spec.infrastructure).toEqual({ parametersRef: { group: 'agentgateway.dev', kind: 'AgentgatewayParameters', name: 'agentgateway-otel' } });
+      }
+    }
+    expect(docs.map((d) => d.kind)).toEqual(['Namespace', 'Namespace', 'GatewayClass', 'AgentgatewayParameters', 'ReferenceGrant', 'Gateway', 'AgentgatewayPolicy']);
   });
 
   it.skipIf(!('deprecatedKinds' in PROFILES[release.profile as ProfileName]))('an admitted HTTPListenerPolicy is told to move to ListenerPolicy', async () => {

@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -24,7 +24,23 @@ describe('kgateway-admission check', () => {
     expect(code).toBe(0);
     expect(stdout).toContain('PATCHED  Gateway kgateway/agentgateway (examples/40-gateway.yaml:');
     expect(stdout).toContain('ALLOWED  HTTPListenerPolicy kgateway/logging-policy');
-    expect(stdout).toMatch(/8 objects: 7 allowed, 1 patched, 0 denied$/m);
+    // The agentgateway 1.4 set beside it: its Gateway is not one of kgateway-v2.1's.
+    expect(stdout).toContain('ALLOWED  AgentgatewayPolicy team-a/otel');
+    expect(stdout).toMatch(/15 objects: 14 allowed, 1 patched, 0 denied$/m);
+  });
+
+  it('admits the agentgateway 1.4 example set on its profile, pointing its Gateway at its AgentgatewayParameters', async () => {
+    const { code, stdout } = await runCli(['check', '--profile', 'agentgateway-v1', 'examples/agentgateway-v1.4']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('PATCHED  Gateway team-a/agentgateway');
+    expect(stdout).toContain('{"parametersRef":{"group":"agentgateway.dev","kind":"AgentgatewayParameters","name":"agentgateway-otel"}}');
+    expect(stdout).toMatch(/7 objects: 6 allowed, 1 patched, 0 denied$/m);
+    // Without its grant the policy is denied, both refs named.
+    const withoutGrant = await file('no-grant.yaml', await readFile('examples/agentgateway-v1.4/50-agentgatewaypolicy-otel.yaml', 'utf8'));
+    const denied = await runCli(['check', '--profile', 'agentgateway-v1', withoutGrant]);
+    expect(denied.code).toBe(1);
+    expect(denied.stdout).toContain('spec.frontend.tracing.backendRef: Service observability/otel-collector');
+    expect(denied.stdout).toContain('spec.frontend.accessLog.otlp.backendRef: Service observability/otel-collector');
   });
 
   it('prints one JSON result per object and exits 1 when something is denied', async () => {
