@@ -247,7 +247,7 @@ describeOnlyOn(target, ['process'], ON_PROCESS_ONLY)('Helm chart against a real 
       // Every version: a kgateway release that stops serving v1alpha1 must not end validation; the server denies versions it cannot read.
       for (const webhook of webhooks) for (const rule of webhook.rules) expect(rule.apiVersions).toEqual(['*']);
       expect(gateways.rules).toEqual([{ apiGroups: ['gateway.networking.k8s.io'], apiVersions: ['*'], resources: ['gateways'], operations: ['CREATE', 'UPDATE'], scope: 'Namespaced' }]);
-      expect(policies.rules.flatMap((r: { resources: string[] }) => r.resources)).toEqual(['httplistenerpolicies', 'listenerpolicies', 'gatewayextensions', 'agentgatewaypolicies', 'agentgatewaybackends']);
+      expect(policies.rules.flatMap((r: { resources: string[] }) => r.resources)).toEqual(['httplistenerpolicies', 'listenerpolicies', 'gatewayextensions', 'trafficpolicies', 'agentgatewaypolicies', 'agentgatewaybackends', 'agentgatewaymodels']);
       expect(grants.rules).toEqual([{ apiGroups: ['gateway.networking.k8s.io'], apiVersions: ['*'], resources: ['referencegrants'], operations: ['UPDATE', 'DELETE'], scope: 'Namespaced' }]);
       expect(policies.failurePolicy).toBe('Fail');
       expect(grants.failurePolicy).toBe('Ignore');
