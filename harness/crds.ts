@@ -7,6 +7,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 
 import type { CrdDirs } from './binaries.ts';
+import { renderCrdTemplate } from './referenceSiteScan.ts';
 import { applyClusterObject, kubeRequest } from './kubeApi.ts';
 import { sleep, waitFor } from './wait.ts';
 
@@ -27,8 +28,8 @@ export interface CrdManifests {
 
 /**
  * Reads every YAML manifest in the CRD dirs. Skips NOTES.txt / non-YAML files.
- * Files with Helm template syntax: lines that are only `{{ ... }}` directives are
- * dropped; a file with `{{` left inside a line is skipped (and reported).
+ * Files with Helm template syntax are rendered as far as guards and escaped
+ * literals go (renderCrdTemplate); a file with `{{` left is skipped (and reported).
  */
 export async function loadCrdManifests(crdDirs: CrdDirs, { includeVap = true }: { includeVap?: boolean } = {}): Promise<CrdManifests> {
   const objects: CrdManifests['objects'] = [];
@@ -44,15 +45,13 @@ export async function loadCrdManifests(crdDirs: CrdDirs, { includeVap = true }: 
       }
       let text = await fsp.readFile(file, 'utf8');
       if (text.includes('{{')) {
-        text = text
-          .split('\n')
-          .filter((l) => !/^\s*\{\{-?.*-?\}\}\s*$/.test(l))
-          .join('\n');
-        if (text.includes('{{')) {
+        const rendered = renderCrdTemplate(text);
+        if (rendered.templateLeft) {
           skipped.push({ file, reason: 'contains Helm template expressions' });
           continue;
         }
-        notes.push(`${f}: stripped Helm directive lines`);
+        text = rendered.text;
+        notes.push(`${f}: rendered Helm guards and string literals`);
       }
       for (const doc of parseAllDocuments(text)) {
         if (doc.errors.length) throw new Error(`${file}: ${doc.errors[0]?.message}`);

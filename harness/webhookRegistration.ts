@@ -133,14 +133,14 @@ export async function registerWebhooks(kc: k8s.KubeConfig, opts: RegisterWebhook
           {
             apiGroups: ['gateway.kgateway.dev'],
             apiVersions: ['v1alpha1'],
-            resources: ['httplistenerpolicies', 'listenerpolicies', 'gatewayextensions'],
+            resources: ['httplistenerpolicies', 'listenerpolicies', 'gatewayextensions', 'trafficpolicies'],
             operations: ['CREATE', 'UPDATE'],
             scope: 'Namespaced',
           },
           {
             apiGroups: ['agentgateway.dev'],
             apiVersions: ['v1alpha1'],
-            resources: ['agentgatewaypolicies', 'agentgatewaybackends'],
+            resources: ['agentgatewaypolicies', 'agentgatewaybackends', 'agentgatewaymodels'],
             operations: ['CREATE', 'UPDATE'],
             scope: 'Namespaced',
           },

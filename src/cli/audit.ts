@@ -20,7 +20,8 @@ ReferenceGrant allows (in warn-mode namespaces too: marked so), and every
 agentgateway Gateway without its parametersRef or whose parameters object is
 missing. Credentials: --kubeconfig,
 else $KUBECONFIG, else in-cluster. --profile: unset (and no profile: in --config),
-the cluster's CRDs decide (agentgateway-v2.2 when it serves AgentgatewayParameters).
+the cluster's CRDs decide (README: Support matrix). --config: its
+validation.grantModes say which refs need a grant.
 ${OUTPUT_USAGE}
 --output html (audit only): one self-contained page, the findings by namespace
 and rule, each with its fix; with --output-file FILE it goes there.

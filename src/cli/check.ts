@@ -40,7 +40,9 @@ objects and Namespaces (their enforcement label) in the input are the cluster
 state for the run.
 PATH - reads one YAML stream from stdin (lines are counted in that stream).
 ${OUTPUT_USAGE}
---profile: kgateway-v2.1 (default, or profile: in --config) or agentgateway-v2.2.
+--profile: kgateway-v2.1 (default, or profile: in --config), agentgateway-v2.2,
+kgateway-v2.3, kgateway-v2.4 or agentgateway-v1.
+--config: its validation.grantModes say which refs need a grant (the controllers' modes).
 Exit status: 0 all admitted (warned ones too), 1 some denied, 2 bad usage or
 unreadable input.
 

@@ -14,9 +14,9 @@ HTTP on --metrics-port (on --metrics-host, default --host). Without --tls-cert/-
 certificate are generated into --certs-dir (default certs/) and reused.
 The cluster view comes from --manifests files, or from list+watch of a live
 cluster: --kubeconfig, else $KUBECONFIG, else in-cluster credentials.
---profile (kgateway-v2.1 or agentgateway-v2.2; or profile: in the config)
-sets the controller names and parameters kind; unset, a live cluster's CRDs
-decide (agentgateway-v2.2 when it serves AgentgatewayParameters).
+--profile (kgateway-v2.1, agentgateway-v2.2, kgateway-v2.3, kgateway-v2.4 or
+agentgateway-v1; or profile: in the config) sets the controller names and
+parameters kind; unset, a live cluster's CRDs decide (README: Support matrix).
 --self-managed-certs (live cluster only; instead of --tls-cert/--tls-key):
 the server keeps a CA and a serving certificate for SERVICE.NAMESPACE.svc in
 Secret --secret-name (created when missing, shared by replicas, renewed before

@@ -3,6 +3,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parse } from 'yaml';
 import { builtInBackendRefKinds } from '../rules/backendRefKinds.js';
 import type { Enforcement } from '../rules/enforcement.js';
+import type { GrantModes } from '../rules/grantModes.js';
 import type { RuleSettings } from '../rules/settings.js';
 import schema from './config.schema.json' with { type: 'json' };
 import { DEFAULT_PROFILE, PROFILES, type ProfileName } from '../rules/profiles.js';
@@ -20,6 +21,7 @@ export interface Config {
     scanKinds: { group: string; kind: string }[];
     grantGuard: 'warn' | 'deny' | 'off';
     enforcement: Enforcement;
+    grantModes: GrantModes;
     missingParametersWarning: boolean;
   };
   server: {
@@ -114,7 +116,9 @@ export function ruleSettings(config: Config, profileOverride?: ProfileName): Rul
     backendRefKinds: [...builtInBackendRefKinds, ...config.validation.backendRefKinds],
     scanKinds: config.validation.scanKinds,
     grantGuard: config.validation.grantGuard,
+    grantModes: config.validation.grantModes,
     enforcement: config.validation.enforcement,
     missingParametersWarning: config.validation.missingParametersWarning,
+    deprecatedKinds: 'deprecatedKinds' in profile ? profile.deprecatedKinds : [],
   };
 }

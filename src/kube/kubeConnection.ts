@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { profileForServedKinds, type ProfileName } from '../rules/profiles.js';
+import { PROFILE_SIGNAL_KINDS, profileForServedKinds, type ProfileName, type ServedKinds } from '../rules/profiles.js';
 import type { KubeApi } from './kubeApi.js';
 import { inClusterConfig, staticKubeConfigFromFile, type KubeConnectionConfig } from './kubeCredentials.js';
 
@@ -53,8 +53,8 @@ export async function loadKubeConnection(file: string | undefined, env: NodeJS.P
 }
 
 /**
- * The profile a cluster's CRDs call for: agentgateway-v2.2 when it serves
- * AgentgatewayParameters, kgateway-v2.1 otherwise. Retries while the API
+ * The profile a cluster's CRDs call for (profileForServedKinds: which of
+ * a few kinds it serves). Retries while the API
  * server cannot be reached, up to `timeoutMs`.
  */
 export async function detectProfile(api: KubeApi, timeoutMs = 30_000): Promise<ProfileName> {
@@ -62,8 +62,8 @@ export async function detectProfile(api: KubeApi, timeoutMs = 30_000): Promise<P
   let delay = 250;
   for (;;) {
     try {
-      const resource = await api.discover('agentgateway.dev', 'AgentgatewayParameters');
-      return profileForServedKinds(resource !== undefined);
+      const served = await Promise.all(PROFILE_SIGNAL_KINDS.map(async ({ group, kind, key }) => [key, (await api.discover(group, kind)) !== undefined] as const));
+      return profileForServedKinds(Object.fromEntries(served) as unknown as ServedKinds);
     } catch (error) {
       if (Date.now() + delay > deadline) throw new Error(`cannot tell the profile from the cluster's CRDs: ${(error as Error).message}`);
       await new Promise((resolve) => setTimeout(resolve, delay));

@@ -5,7 +5,8 @@ import { compilePath, MAX_SCAN_DEPTH, scanBackendRefs, valuesAt, type CompiledPa
 import { kubectlYaml } from './kubectlYaml.js';
 import { suggestedReferenceGrant } from './referenceGrantSuggestion.js';
 import { objectName, objectNamespace, type Rule } from './rule.js';
-import type { BackendRefKind, RuleSettings } from './settings.js';
+import type { BackendRefKind, BackendRefSite, RuleSettings } from './settings.js';
+import { controllerSetting, grantRequirement, type GrantModes } from './grantModes.js';
 import type { AdmissionRequest, KubeObject, Verdict } from './types.js';
 import { allowed, denied, withWarnings } from './verdicts.js';
 import { isRecord } from './objectPaths.js';
@@ -14,37 +15,41 @@ import { isGroupName, isKindName, isNamespaceName, isObjectName, quoted } from '
 export interface BackendRef {
   location: string;
   target: ReferenceTo;
+  /** What the table says of the site the ref was found at; none for config rows and scanned kinds. */
+  site?: BackendRefSite;
 }
 
 function stringOr(value: unknown, fallback: string): string {
   return typeof value === 'string' && value !== '' ? value : fallback;
 }
 
-function toBackendRef({ value, location }: FoundValue, ownNamespace: string): BackendRef | undefined {
+function toBackendRef({ value, location }: FoundValue, ownNamespace: string, site?: BackendRefSite): BackendRef | undefined {
   if (!isRecord(value)) return undefined;
   return {
     location,
     target: {
-      group: typeof value.group === 'string' ? value.group : '',
-      kind: stringOr(value.kind, 'Service'),
+      group: typeof value.group === 'string' ? value.group : (site?.target.group ?? ''),
+      kind: stringOr(value.kind, site?.target.kind ?? 'Service'),
       namespace: stringOr(value.namespace, ownNamespace),
       name: typeof value.name === 'string' ? value.name : '',
     },
+    ...(site ? { site } : {}),
   };
 }
 
 /**
- * Every backendRef at the given paths, with Gateway API BackendObjectReference
- * defaults applied: group "" (core), kind Service, namespace the referrer's.
+ * Every backendRef at the given paths, with the defaults of its site (`sites`,
+ * by index of `paths`) or else Gateway API BackendObjectReference defaults
+ * applied: group "" (core), kind Service; namespace the referrer's.
  */
-export function backendRefsOf(object: unknown, paths: readonly CompiledPath[], ownNamespace: string): BackendRef[] {
+export function backendRefsOf(object: unknown, paths: readonly CompiledPath[], ownNamespace: string, sites: readonly (BackendRefSite | undefined)[] = []): BackendRef[] {
   const refs: BackendRef[] = [];
-  for (const path of paths) {
+  paths.forEach((path, i) => {
     for (const found of valuesAt(object, path)) {
-      const ref = toBackendRef(found, ownNamespace);
+      const ref = toBackendRef(found, ownNamespace, sites[i]);
       if (ref) refs.push(ref);
     }
-  }
+  });
   return refs;
 }
 
@@ -60,15 +65,17 @@ export type BackendRefExtractor = (group: string, kind: string, object: unknown,
  */
 export function backendRefExtractor(kinds: readonly BackendRefKind[], scanKinds: readonly { group: string; kind: string }[] = []): BackendRefExtractor {
   const compiled = new Map<string, CompiledPath[]>();
+  const siteOf = new Map<string, (BackendRefSite | undefined)[]>();
   for (const row of kinds) {
     const key = `${row.group}/${row.kind}`;
     compiled.set(key, [...(compiled.get(key) ?? []), ...row.paths.map(compilePath)]);
+    siteOf.set(key, [...(siteOf.get(key) ?? []), ...row.paths.map((p) => row.sites?.[p])]);
   }
   const scanned = new Set(scanKinds.map((k) => `${k.group}/${k.kind}`).filter((key) => !compiled.has(key)));
   return (group, kind, object, ownNamespace) => {
     const key = `${group}/${kind}`;
     const paths = compiled.get(key);
-    if (paths) return backendRefsOf(object, paths, ownNamespace);
+    if (paths) return backendRefsOf(object, paths, ownNamespace, siteOf.get(key));
     if (!scanned.has(key)) return undefined;
     const spec = isRecord(object) ? object.spec : undefined;
     const scan = scanBackendRefs(spec, 'spec');
@@ -101,9 +108,19 @@ export function malformedTarget(target: ReferenceTo): string | undefined {
   return undefined;
 }
 
+/**
+ * Who a ReferenceGrant must let refer to the ref's target: the referrer, or
+ * the object the controller checks it as (kgateway: a ListenerPolicy's CA
+ * certificate refs as its Gateway), in the referrer's namespace.
+ */
+export function grantFromFor(ref: BackendRef, from: ReferenceFrom): ReferenceFrom {
+  const other = ref.site?.grantFrom;
+  return other ? { group: other.group, kind: other.kind, namespace: from.namespace } : from;
+}
+
 /** The backendRefs of `from` that cross into another namespace with no grant. */
 export function ungrantedBackendRefs(refs: readonly BackendRef[], from: ReferenceFrom, view: ClusterView): BackendRef[] {
-  return refs.filter((ref) => ref.target.namespace !== from.namespace && !view.isReferenceGranted(from, ref.target));
+  return refs.filter((ref) => ref.target.namespace !== from.namespace && !view.isReferenceGranted(grantFromFor(ref, from), ref.target));
 }
 
 function describeTarget(target: ReferenceTo): string {
@@ -138,13 +155,15 @@ function missingGrantReason(missing: readonly BackendRef[]): string {
 function suggestedGrants(from: ReferenceFrom, missing: readonly BackendRef[], view: ClusterView): { grants: KubeObject[]; more: boolean } {
   const seen = new Set<string>();
   const grants: KubeObject[] = [];
-  for (const { target } of missing) {
+  for (const ref of missing) {
+    const { target } = ref;
     if (target.name === '') continue;
-    const key = `${target.group}\0${target.kind}\0${target.namespace}\0${target.name}`;
+    const grantFrom = grantFromFor(ref, from);
+    const key = `${grantFrom.group}\0${grantFrom.kind}\0${target.group}\0${target.kind}\0${target.namespace}\0${target.name}`;
     if (seen.has(key)) continue;
     if (grants.length === MAX_SUGGESTED_GRANTS) return { grants, more: true };
     seen.add(key);
-    grants.push(suggestedReferenceGrant(from, target, view));
+    grants.push(suggestedReferenceGrant(grantFrom, target, view));
   }
   return { grants, more: false };
 }
@@ -213,6 +232,31 @@ export function warnedForMissingGrant(missing: readonly BackendRef[], denial?: V
   };
 }
 
+const UNCHECKED_PREFIX = 'admitted: the controller does not check it either, no ReferenceGrant allows ';
+
+/**
+ * Refs whose controller, in the mode in force, needs no grant for them while
+ * the webhook would (agentgateway `route`: policy backendRefs): admitted,
+ * with one warning per target and the setting named in the decision log, so
+ * that nobody mistakes the admission for a check.
+ */
+export function uncheckedWithoutGrant(missing: readonly BackendRef[], modes: GrantModes): Verdict {
+  const room = MAX_WARNING_LENGTH - UNCHECKED_PREFIX.length;
+  const warnings = [
+    ...new Set(
+      missing.map((ref) => {
+        const target = [...describeTarget(ref.target)];
+        return UNCHECKED_PREFIX + (target.length <= room ? target.join('') : `${target.slice(0, room - 1).join('')}…`);
+      }),
+    ),
+  ];
+  const named = warnings.slice(0, MAX_WARNED_REFS);
+  const rest = warnings.length - named.length;
+  const settings = [...new Set(missing.map((ref) => controllerSetting(ref.site!.control!, modes)))].join(', ');
+  const verdict = withWarnings(allowed(), ...named, ...(rest > 0 ? [`admitted: ${rest} more refs that no ReferenceGrant allows and the controller does not check`] : []));
+  return { ...verdict, warned: true, reason: `${missingGrantReason(missing)} (not checked by the controller under ${settings})` };
+}
+
 function isBeingDeleted(request: AdmissionRequest): boolean {
   return request.operation === 'UPDATE' && Boolean(request.object?.metadata?.deletionTimestamp);
 }
@@ -242,7 +286,7 @@ function refsNotIn(refs: readonly BackendRef[], previous: ReadonlySet<string>): 
  * target Namespace's label, else the object's own Namespace's, else the
  * config), it admits the object with a warning per ref instead.
  */
-export function crossNamespaceBackendRefRule(settings: Pick<RuleSettings, 'backendRefKinds' | 'scanKinds' | 'enforcement'>): Rule {
+export function crossNamespaceBackendRefRule(settings: Pick<RuleSettings, 'backendRefKinds' | 'scanKinds' | 'enforcement' | 'grantModes'>): Rule {
   const extract = backendRefExtractor(settings.backendRefKinds, settings.scanKinds);
   const handledKinds = new Set([...settings.backendRefKinds, ...settings.scanKinds].map((k) => `${k.group}/${k.kind}`));
   return {
@@ -275,6 +319,11 @@ export function crossNamespaceBackendRefRule(settings: Pick<RuleSettings, 'backe
       // removing finalizers keeps working. Malformed refs it already had
       // do not block that either.
       if (isBeingDeleted(request)) refs = refsNotIn(refs, previousRefs(request, from, extract));
+      // Which refs need a grant follows the controller's mode (grantModes.ts):
+      // those it needs none for are not looked at; those it does not check
+      // but the webhook would are admitted with a warning.
+      const requirement = new Map(refs.map((ref) => [ref, grantRequirement(ref.site?.control, settings.grantModes)]));
+      refs = refs.filter((ref) => requirement.get(ref) !== 'not-required');
       const malformed = refs.flatMap((ref) => {
         if (ref.target.namespace === from.namespace) return [];
         const problem = malformedTarget(ref.target);
@@ -290,8 +339,9 @@ export function crossNamespaceBackendRefRule(settings: Pick<RuleSettings, 'backe
           ].join('\n'),
         );
       }
-      const missing = ungrantedBackendRefs(refs, from, view);
-      if (missing.length === 0) return allowed();
+      const ungranted = ungrantedBackendRefs(refs, from, view);
+      const missing = ungranted.filter((ref) => requirement.get(ref) === 'required');
+      if (missing.length === 0) return ungranted.length === 0 ? allowed() : uncheckedWithoutGrant(ungranted, settings.grantModes);
       // Only the missing grant is softened by warn mode: an object that cannot
       // be checked (above), a not-ready view or a failed evaluation still deny.
       const enforcement = enforcementFor(from.namespace, missing.map((ref) => ref.target.namespace), settings, view);

@@ -15,6 +15,15 @@ export interface Profile {
    * ref can drop the class's settings (replicas, image, resources).
    */
   classParameters: 'add' | 'skip';
+  /** Kinds the release deprecates: an object of one is admitted with a warning naming its replacement. */
+  deprecatedKinds?: readonly DeprecatedKind[];
+}
+
+export interface DeprecatedKind {
+  group: string;
+  kind: string;
+  /** The warning, under 120 characters (kubectl prints each on a line). */
+  warning: string;
 }
 
 /*
@@ -44,6 +53,28 @@ export interface Profile {
  *   merging came later: kgateway#13468, agentgateway#969.)
  */
 
+/*
+ * agentgateway-v1, standalone agentgateway 1.x (github.com/agentgateway/agentgateway
+ *   v1.4.1, controller/pkg/deployer/agentgateway_parameters.go): GetValues applies
+ *   the GatewayClass's AgentgatewayParameters first and the Gateway's on top
+ *   (AgentgatewayParametersApplier.ApplyToHelmValues: env merged by name,
+ *   resources and istio field by field), resolveParameters keeping them apart;
+ *   a missing Gateway-level object fails the Gateway ("AgentgatewayParameters
+ *   %s/%s not found for Gateway %s/%s"). Both apply: `add`. Controller name
+ *   agentgateway.dev/agentgateway (controller/pkg/wellknown/controller.go
+ *   DefaultAgwControllerName).
+ *
+ * kgateway-v2.3 and kgateway-v2.4, kgateway with the Envoy data plane only
+ *   (kgateway 2.4 has no agentgateway code): GatewayParameters, controller
+ *   kgateway.dev/kgateway (pkg/kgateway/wellknown/controller.go). v2.4.2
+ *   pkg/kgateway/deployer/gateway_parameters.go getGatewayParametersForGateway
+ *   deep-merges the Gateway's GatewayParameters over the class's
+ *   (getDefaultGatewayParametersWithFlag, deployer.DeepMergeGatewayParameters):
+ *   `add`. kgateway 2.4 deprecates HTTPListenerPolicy for ListenerPolicy.
+ */
+const GATEWAY_PARAMETERS = { group: 'gateway.kgateway.dev', kind: 'GatewayParameters' } as const;
+const AGENTGATEWAY_PARAMETERS = { group: 'agentgateway.dev', kind: 'AgentgatewayParameters' } as const;
+
 export const PROFILES = {
   'kgateway-v2.1': {
     gatewayControllerNames: ['kgateway.dev/agentgateway'],
@@ -52,7 +83,29 @@ export const PROFILES = {
   },
   'agentgateway-v2.2': {
     gatewayControllerNames: ['agentgateway.dev/agentgateway', 'kgateway.dev/agentgateway'],
-    parametersRef: { group: 'agentgateway.dev', kind: 'AgentgatewayParameters' },
+    parametersRef: AGENTGATEWAY_PARAMETERS,
+    classParameters: 'add',
+  },
+  'kgateway-v2.3': {
+    gatewayControllerNames: ['kgateway.dev/kgateway'],
+    parametersRef: GATEWAY_PARAMETERS,
+    classParameters: 'add',
+  },
+  'kgateway-v2.4': {
+    gatewayControllerNames: ['kgateway.dev/kgateway'],
+    parametersRef: GATEWAY_PARAMETERS,
+    classParameters: 'add',
+    deprecatedKinds: [
+      {
+        group: 'gateway.kgateway.dev',
+        kind: 'HTTPListenerPolicy',
+        warning: 'HTTPListenerPolicy is deprecated in kgateway 2.4 and removed after it: use ListenerPolicy (spec.default.httpSettings)',
+      },
+    ],
+  },
+  'agentgateway-v1': {
+    gatewayControllerNames: ['agentgateway.dev/agentgateway'],
+    parametersRef: AGENTGATEWAY_PARAMETERS,
     classParameters: 'add',
   },
 } as const satisfies Record<string, Profile>;
@@ -68,7 +121,39 @@ export function isProfileName(name: string): name is ProfileName {
   return Object.hasOwn(PROFILES, name);
 }
 
-/** The profile a cluster is on, from whether it serves AgentgatewayParameters. */
-export function profileForServedKinds(servesAgentgatewayParameters: boolean): ProfileName {
-  return servesAgentgatewayParameters ? 'agentgateway-v2.2' : 'kgateway-v2.1';
+/** The kinds whose being served tells the releases apart. */
+export interface ServedKinds {
+  /** agentgateway.dev AgentgatewayParameters: kgateway 2.2's agentgateway, or agentgateway 1.x. */
+  agentgatewayParameters: boolean;
+  /** agentgateway.dev AgentgatewayModel: agentgateway 1.4 and later only. */
+  agentgatewayModel: boolean;
+  /** gateway.kgateway.dev GatewayParameters: any kgateway. */
+  gatewayParameters: boolean;
+  /** gateway.kgateway.dev ListenerPolicy: kgateway 2.2 and later. */
+  listenerPolicy: boolean;
+}
+
+/** The kinds detectProfile asks the API server about, in ServedKinds' order. */
+export const PROFILE_SIGNAL_KINDS: readonly { group: string; kind: string; key: keyof ServedKinds }[] = [
+  { ...AGENTGATEWAY_PARAMETERS, key: 'agentgatewayParameters' },
+  { group: 'agentgateway.dev', kind: 'AgentgatewayModel', key: 'agentgatewayModel' },
+  { ...GATEWAY_PARAMETERS, key: 'gatewayParameters' },
+  { group: 'gateway.kgateway.dev', kind: 'ListenerPolicy', key: 'listenerPolicy' },
+];
+
+/**
+ * The profile a cluster is on, from the kinds it serves. Standalone
+ * agentgateway serves no kgateway kind; agentgateway 1.4 adds
+ * AgentgatewayModel. kgateway 2.2 serves its agentgateway's kinds beside its
+ * own (so does kgateway 2.3/2.4 beside agentgateway 1.0–1.3: the kinds cannot
+ * tell those apart, and agentgateway-v2.2 accepts both controller names).
+ * kgateway with only its own kinds is 2.1 without ListenerPolicy and the
+ * newest Envoy-only release with it (2.2 and 2.3 serve the same kinds: set
+ * the profile on those).
+ */
+export function profileForServedKinds(served: ServedKinds): ProfileName {
+  if (served.agentgatewayModel) return 'agentgateway-v1';
+  if (served.agentgatewayParameters) return served.gatewayParameters ? 'agentgateway-v2.2' : 'agentgateway-v1';
+  if (served.gatewayParameters && served.listenerPolicy) return 'kgateway-v2.4';
+  return 'kgateway-v2.1';
 }

@@ -1,5 +1,6 @@
 import type { ClusterView } from './clusterView.js';
 import { crossNamespaceBackendRefRule } from './crossNamespaceBackendRefs.js';
+import { deprecatedKindRule } from './deprecatedKinds.js';
 import { gatewayParametersRefRule } from './gatewayParametersRef.js';
 import { referenceGrantGuardRule } from './referenceGrantGuard.js';
 import { appliesTo, type Rule } from './rule.js';
@@ -16,7 +17,7 @@ export function buildRuleSet(settings: RuleSettings): RuleSet {
   const versions = knownVersions(settings);
   return {
     mutating: withVersionGate([gatewayParametersRefRule(settings)], versions),
-    validating: withVersionGate([crossNamespaceBackendRefRule(settings), referenceGrantGuardRule(settings)], versions),
+    validating: withVersionGate([crossNamespaceBackendRefRule(settings), referenceGrantGuardRule(settings), deprecatedKindRule(settings)], versions),
   };
 }
 

@@ -1,4 +1,6 @@
 import type { Enforcement } from './enforcement.js';
+import type { GrantControl, GrantModes } from './grantModes.js';
+import type { DeprecatedKind } from './profiles.js';
 
 /** The part of the configuration that decisions depend on. */
 export interface ParametersRef {
@@ -21,6 +23,21 @@ export interface BackendRefKind {
    * every version is read with these paths.
    */
   versions?: readonly string[];
+  /**
+   * Per path (a key of `paths`): what a ref there names when it leaves group
+   * and kind out, the controller setting that decides whether it needs a
+   * grant, and the grant's `from` when the controller checks it as another
+   * object. The built-in rows have one for every path; a path without one
+   * holds a Gateway API BackendObjectReference (core Service by default)
+   * that always needs a grant.
+   */
+  sites?: Readonly<Record<string, BackendRefSite>>;
+}
+
+export interface BackendRefSite {
+  target: { group: string; kind: string };
+  control?: GrantControl;
+  grantFrom?: { group: string; kind: string };
 }
 
 export interface RuleSettings {
@@ -33,7 +50,11 @@ export interface RuleSettings {
   /** Kinds searched for any backendRef/backendRefs field in their spec. */
   scanKinds: { group: string; kind: string }[];
   grantGuard: 'warn' | 'deny' | 'off';
+  /** The controllers' ReferenceGrant modes the webhook follows (which refs need a grant). */
+  grantModes: GrantModes;
   /** What an ungranted backendRef gets where no Namespace label says otherwise. */
   enforcement: Enforcement;
   missingParametersWarning: boolean;
+  /** Kinds the profile's release deprecates, admitted with a warning. */
+  deprecatedKinds: readonly DeprecatedKind[];
 }

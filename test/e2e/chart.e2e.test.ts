@@ -39,6 +39,19 @@ import { describeOnlyOn, e2eTarget, type E2eCluster, type WebhookUnderTest } fro
 import { httpListenerPolicy } from '../support/builders.js';
 import { create, metricValue, PATHS, pollUntil } from './support.js';
 
+
+/**
+ * The kinds of the built-in table that this cluster serves: the server
+ * watches only those (the test CRDs are kgateway v2.2.0's, without
+ * agentgateway 1.4's AgentgatewayModel).
+ */
+async function servedReferrerKinds(kc: import('@kubernetes/client-node').KubeConfig): Promise<{ group: string; kind: string }[]> {
+  const api = new KubeApi(kc);
+  const served = [];
+  for (const { group, kind } of builtInBackendRefKinds) if (await api.discover(group, kind)) served.push({ group, kind });
+  return served;
+}
+
 const target = await e2eTarget();
 const ON_PROCESS_ONLY = 'it renders the chart in three modes, applies the objects to a bare API server and runs the server as a process under the chart token; on a chart target the chart is installed for real and its pods are checked below';
 
@@ -234,7 +247,7 @@ describeOnlyOn(target, ['process'], ON_PROCESS_ONLY)('Helm chart against a real 
       // Every version: a kgateway release that stops serving v1alpha1 must not end validation; the server denies versions it cannot read.
       for (const webhook of webhooks) for (const rule of webhook.rules) expect(rule.apiVersions).toEqual(['*']);
       expect(gateways.rules).toEqual([{ apiGroups: ['gateway.networking.k8s.io'], apiVersions: ['*'], resources: ['gateways'], operations: ['CREATE', 'UPDATE'], scope: 'Namespaced' }]);
-      expect(policies.rules.flatMap((r: { resources: string[] }) => r.resources)).toEqual(['httplistenerpolicies', 'listenerpolicies', 'gatewayextensions', 'agentgatewaypolicies', 'agentgatewaybackends']);
+      expect(policies.rules.flatMap((r: { resources: string[] }) => r.resources)).toEqual(['httplistenerpolicies', 'listenerpolicies', 'gatewayextensions', 'trafficpolicies', 'agentgatewaypolicies', 'agentgatewaybackends', 'agentgatewaymodels']);
       expect(grants.rules).toEqual([{ apiGroups: ['gateway.networking.k8s.io'], apiVersions: ['*'], resources: ['referencegrants'], operations: ['UPDATE', 'DELETE'], scope: 'Namespaced' }]);
       expect(policies.failurePolicy).toBe('Fail');
       expect(grants.failurePolicy).toBe('Ignore');
@@ -405,7 +418,7 @@ describeOnlyOn(target, ['process'], ON_PROCESS_ONLY)('Helm chart against a real 
       { group: GATEWAY_API_GROUP, kind: 'ReferenceGrant' },
       { group: GATEWAY_API_GROUP, kind: 'GatewayClass' },
       ...Object.values(PROFILES).map((p) => p.parametersRef),
-      ...builtInBackendRefKinds.map(({ group, kind }) => ({ group, kind })),
+      ...(await servedReferrerKinds(cp.kubeConfig)),
     ];
     const expected = new Set<string>();
     for (const { group, kind } of watched) {
@@ -415,6 +428,12 @@ describeOnlyOn(target, ['process'], ON_PROCESS_ONLY)('Helm chart against a real 
     }
     // Core Namespaces (the enforcement label), served everywhere.
     expected.add('/namespaces');
+    // Kinds of the table that other releases serve (agentgateway 1.4's
+    // AgentgatewayModel): granted for the clusters that serve them.
+    const served = new Set((await servedReferrerKinds(cp.kubeConfig)).map((k) => `${k.group}/${k.kind}`));
+    for (const { group, kind } of builtInBackendRefKinds) {
+      if (!served.has(`${group}/${kind}`)) expected.add(`${group}/${kind.toLowerCase().replace(/y$/, 'ie')}s`);
+    }
     const role = find(rendered.selfManaged, 'ClusterRole', 'sm-kgateway-admission');
     const granted = new Set<string>();
     for (const rule of role.rules as { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }[]) {
@@ -453,7 +472,7 @@ describeOnlyOn(target, ['process'], ON_PROCESS_ONLY)('Helm chart against a real 
         expect(await metricValue(server.metricsUrl, 'kgateway_admission_watch_errors_total')).toBe(0);
         const lists = await metricValue(server.metricsUrl, 'kgateway_admission_watch_lists_total', { reason: 'initial' });
         // ReferenceGrants, GatewayClasses, the parameters kind, labelled Namespaces, the referrer kinds.
-        expect(lists).toBe(4 + builtInBackendRefKinds.length);
+        expect(lists).toBe(4 + (await servedReferrerKinds(cp.kubeConfig)).length);
         expect(server.logs()).not.toMatch(/forbidden/i);
       } finally {
         await server.stop();
@@ -702,7 +721,8 @@ describeOnlyOn(target, ['node', 'kind'], 'the process target has no pods: the se
     expect(server.replicas).toBeGreaterThanOrEqual(2);
     expect(await server.metricPerReplica('kgateway_admission_watch_errors_total')).toEqual(Array(server.replicas).fill(0));
     // ReferenceGrants, GatewayClasses, the parameters kind, labelled Namespaces, the referrer kinds.
-    expect(await server.metricPerReplica('kgateway_admission_watch_lists_total', { reason: 'initial' })).toEqual(Array(server.replicas).fill(4 + builtInBackendRefKinds.length));
+    const referrers = (await servedReferrerKinds(cluster.kubeConfig)).length;
+    expect(await server.metricPerReplica('kgateway_admission_watch_lists_total', { reason: 'initial' })).toEqual(Array(server.replicas).fill(4 + referrers));
     for (const log of await server.logs()) {
       expect(log.length).toBeGreaterThan(0);
       expect(log).not.toMatch(/forbidden/i);

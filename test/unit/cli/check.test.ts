@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -24,7 +24,23 @@ describe('kgateway-admission check', () => {
     expect(code).toBe(0);
     expect(stdout).toContain('PATCHED  Gateway kgateway/agentgateway (examples/40-gateway.yaml:');
     expect(stdout).toContain('ALLOWED  HTTPListenerPolicy kgateway/logging-policy');
-    expect(stdout).toMatch(/8 objects: 7 allowed, 1 patched, 0 denied$/m);
+    // The agentgateway 1.4 set beside it: its Gateway is not one of kgateway-v2.1's.
+    expect(stdout).toContain('ALLOWED  AgentgatewayPolicy team-a/otel');
+    expect(stdout).toMatch(/15 objects: 14 allowed, 1 patched, 0 denied$/m);
+  });
+
+  it('admits the agentgateway 1.4 example set on its profile, pointing its Gateway at its AgentgatewayParameters', async () => {
+    const { code, stdout } = await runCli(['check', '--profile', 'agentgateway-v1', 'examples/agentgateway-v1.4']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('PATCHED  Gateway team-a/agentgateway');
+    expect(stdout).toContain('{"parametersRef":{"group":"agentgateway.dev","kind":"AgentgatewayParameters","name":"agentgateway-otel"}}');
+    expect(stdout).toMatch(/7 objects: 6 allowed, 1 patched, 0 denied$/m);
+    // Without its grant the policy is denied, both refs named.
+    const withoutGrant = await file('no-grant.yaml', await readFile('examples/agentgateway-v1.4/50-agentgatewaypolicy-otel.yaml', 'utf8'));
+    const denied = await runCli(['check', '--profile', 'agentgateway-v1', withoutGrant]);
+    expect(denied.code).toBe(1);
+    expect(denied.stdout).toContain('spec.frontend.tracing.backendRef: Service observability/otel-collector');
+    expect(denied.stdout).toContain('spec.frontend.accessLog.otlp.backendRef: Service observability/otel-collector');
   });
 
   it('prints one JSON result per object and exits 1 when something is denied', async () => {
@@ -124,7 +140,34 @@ describe('kgateway-admission check', () => {
     expect(gw.warnings).toEqual([]);
     const bad = await runCli(['check', '--profile', 'kgateway-v9', path]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('--profile must be one of kgateway-v2.1, agentgateway-v2.2');
+    expect(bad.stderr).toContain('--profile must be one of kgateway-v2.1, agentgateway-v2.2, kgateway-v2.3, kgateway-v2.4, agentgateway-v1');
+  });
+
+  it('follows --profile agentgateway-v1: standalone agentgateway\'s controller name and AgentgatewayParameters', async () => {
+    const params = { apiVersion: 'agentgateway.dev/v1alpha1', kind: 'AgentgatewayParameters', metadata: { name: 'agentgateway-otel', namespace: 'kgateway' }, spec: {} };
+    const gatewayClass = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'agw' }, spec: { controllerName: 'agentgateway.dev/agentgateway' } };
+    const oldName = { ...gatewayClass, metadata: { name: 'old' }, spec: { controllerName: 'kgateway.dev/agentgateway' } };
+    const path = await file('v1.yaml', docs(gatewayClass, oldName, gateway({ className: 'agw', name: 'a' }), gateway({ className: 'old', name: 'b' }), params));
+    const { code, stdout } = await runCli(['check', '--output', 'json', '--config', await file('c.yaml', 'mutation:\n  gatewayClassNames: []\n'), '--profile', 'agentgateway-v1', path]);
+    expect(code).toBe(0);
+    const [a, b] = JSON.parse(stdout).results.filter((r: { kind: string }) => r.kind === 'Gateway');
+    expect(a.patch[0].value).toEqual({ parametersRef: { group: 'agentgateway.dev', kind: 'AgentgatewayParameters', name: 'agentgateway-otel' } });
+    expect(b.patch).toEqual([]);
+  });
+
+  it('follows validation.grantModes in --config: agentgateway route admits a policy backendRef with a warning', async () => {
+    const policy = {
+      apiVersion: 'agentgateway.dev/v1alpha1',
+      kind: 'AgentgatewayPolicy',
+      metadata: { name: 'otel', namespace: 'team-a' },
+      spec: { targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'gw' }], frontend: { tracing: { backendRef: { name: 'collector', namespace: 'monitoring', port: 4317 } } } },
+    };
+    const path = await file('agw.yaml', docs(policy));
+    const strict = await runCli(['check', '--output', 'json', path]);
+    expect(strict.code).toBe(1);
+    const route = await runCli(['check', '--output', 'json', '--config', await file('route.yaml', 'validation:\n  grantModes:\n    agentgateway: route\n'), path]);
+    expect(route.code).toBe(0);
+    expect(JSON.parse(route.stdout).results[0].warnings).toEqual(['admitted: the controller does not check it either, no ReferenceGrant allows Service monitoring/collector']);
   });
 
   it('checks the other kinds of the table, e.g. a GatewayExtension', async () => {

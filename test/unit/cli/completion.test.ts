@@ -45,7 +45,7 @@ describe('kgateway-admission completion', () => {
     expect(bashComplete(['kgateway-admission', 'check', '--o'])).toEqual(['--output', '--output-file']);
     expect(bashComplete(['kgateway-admission', 'check', '--output', 's'])).toEqual(['sarif']);
     expect(bashComplete(['kgateway-admission', 'audit', '-o', 'j'])).toEqual(['json', 'junit']);
-    expect(bashComplete(['kgateway-admission', 'audit', '--profile', ''])).toEqual(['agentgateway-v2.2', 'kgateway-v2.1']);
+    expect(bashComplete(['kgateway-admission', 'audit', '--profile', ''])).toEqual(['agentgateway-v1', 'agentgateway-v2.2', 'kgateway-v2.1', 'kgateway-v2.3', 'kgateway-v2.4']);
     expect(bashComplete(['kgateway-admission', 'check', 'manifests/g'])).toEqual(['manifests/gateway.yaml']);
     expect(bashComplete(['kgateway-admission', 'completion', ''])).toEqual(['bash', 'zsh']);
   });

@@ -13,11 +13,14 @@ describe('watchedKinds: the one answer to what a view reads', () => {
       'ReferenceGrant',
       'GatewayClass',
       'AgentgatewayParameters',
+      // The kinds of the generated reference-site table (src/rules/generated/referenceSites.ts), in its order.
+      'AgentgatewayBackend',
+      'AgentgatewayModel',
+      'AgentgatewayPolicy',
+      'GatewayExtension',
       'HTTPListenerPolicy',
       'ListenerPolicy',
-      'GatewayExtension',
-      'AgentgatewayPolicy',
-      'AgentgatewayBackend',
+      'TrafficPolicy',
       'Namespace',
     ]);
     expect(kinds.at(-1)).toEqual({ group: '', kind: 'Namespace', listOptions: { labelSelector: 'kgateway-admission.dev/enforcement', metadataOnly: true } });

@@ -4,6 +4,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseConfig, ruleSettings } from '../../../src/config/config.js';
 
+// Every kind with a site a controller may check, in all releases of the
+// matrix (src/rules/generated/referenceSites.ts), in the table's order.
+const BUILT_IN_KINDS = ['AgentgatewayBackend', 'AgentgatewayModel', 'AgentgatewayPolicy', 'GatewayExtension', 'HTTPListenerPolicy', 'ListenerPolicy', 'TrafficPolicy'];
+
 describe('config', () => {
   it('fills every default', () => {
     expect(parseConfig({})).toEqual({
@@ -12,7 +16,7 @@ describe('config', () => {
         parametersRef: { name: 'agentgateway-otel' },
         classParameters: 'auto',
       },
-      validation: { backendRefKinds: [], scanKinds: [], grantGuard: 'warn', enforcement: 'deny', missingParametersWarning: true },
+      validation: { backendRefKinds: [], scanKinds: [], grantGuard: 'warn', enforcement: 'deny', grantModes: { kgateway: 'PERMISSIVE', agentgateway: 'route-and-policy' }, missingParametersWarning: true },
       server: { host: '127.0.0.1', port: 8443, metricsPort: 9090, bodyLimitBytes: 3145728, keepAliveTimeoutMs: 120000, handshakeTimeoutMs: 10000, headersTimeoutMs: 10000, requestTimeoutMs: 10000, maxConnections: 1000, drainTimeoutMs: 5000, staleAfterSeconds: 300 },
       logLevel: 'info',
     });
@@ -33,14 +37,7 @@ describe('config', () => {
 
   it('appends configured backendRef kinds to the built-in table', () => {
     const settings = ruleSettings(parseConfig({ validation: { backendRefKinds: [{ group: 'example.com', kind: 'Thing', paths: ['spec.backendRef'] }] } }));
-    expect(settings.backendRefKinds.map((k) => k.kind)).toEqual([
-      'HTTPListenerPolicy',
-      'ListenerPolicy',
-      'GatewayExtension',
-      'AgentgatewayPolicy',
-      'AgentgatewayBackend',
-      'Thing',
-    ]);
+    expect(settings.backendRefKinds.map((k) => k.kind)).toEqual([...BUILT_IN_KINDS, 'Thing']);
   });
 
   it.each<[string, unknown, string | undefined, object]>([

@@ -4,6 +4,8 @@
 // oracle for "granted" is written here from GEP-709, not taken from src/.
 import fc from 'fast-check';
 import { builtInBackendRefKinds } from '../../../src/rules/backendRefKinds.js';
+import { DEFAULT_GRANT_MODES, grantRequirement } from '../../../src/rules/grantModes.js';
+import type { BackendRefSite } from '../../../src/rules/settings.js';
 import type { AdmissionRequest, KubeObject, Operation } from '../../../src/rules/types.js';
 import { backendRef, gateway, gatewayClass, httpListenerPolicy, listenerPolicy, referenceGrant } from '../../support/builders.js';
 
@@ -23,7 +25,16 @@ export interface PolicyKind {
   scanned: boolean;
 }
 
-export const TABLE_KINDS: PolicyKind[] = builtInBackendRefKinds.map((row) => ({ group: row.group, kind: row.kind, paths: [...row.paths], scanned: false }));
+// The oracle below models a Gateway API BackendObjectReference (core Service
+// by default) that needs a grant from the referrer itself: the table's paths
+// that are such a ref under the default grant modes. Secret, CA certificate
+// and extension refs (other defaults, another grant `from`, mode-dependent)
+// have table tests of their own (test/unit/rules/grantModes.test.ts).
+const isModelled = (site: BackendRefSite | undefined): boolean =>
+  site === undefined || (grantRequirement(site.control, DEFAULT_GRANT_MODES) === 'required' && !site.grantFrom && site.target.group === '' && site.target.kind === 'Service');
+export const TABLE_KINDS: PolicyKind[] = builtInBackendRefKinds
+  .map((row) => ({ group: row.group, kind: row.kind, paths: row.paths.filter((p) => isModelled(row.sites?.[p])), scanned: false }))
+  .filter((row) => row.paths.length > 0);
 export const SCAN_KIND = { group: 'example.com', kind: 'CustomRoute' };
 
 /** Every field name on a table path: noise keyed by these collides with where refs sit. */

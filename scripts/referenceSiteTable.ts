@@ -1,0 +1,129 @@
+// Builds the reference-site table from the per-release extracts and the
+// controls (no I/O): scripts/reference-sites.ts writes what this returns, and
+// the unit test builds it again from the committed extracts to prove the
+// committed table is what they give.
+import type { ReferenceSite, ReferenceSiteRelease } from '#dist/rules/referenceSites.js';
+
+import type { ScannedSite } from '../harness/referenceSiteScan.ts';
+import type { Release } from '../harness/releaseMatrix.ts';
+import { SITE_CONTROL_RULES, type SiteControlRule } from './referenceSiteControls.ts';
+
+/** One release's sites as read from its CRDs: committed as test/fixtures/releases/ID.json. */
+export interface ReleaseExtract {
+  release: string;
+  /** `module MODULE@VERSION` or `tag VERSION of the upstream repository`. */
+  readFrom: string;
+  sites: Omit<ScannedSite, 'key'>[];
+}
+
+export const EXTRACT_DIR = 'test/fixtures/releases';
+export const TABLE_FILE = 'src/rules/generated/referenceSites.ts';
+
+export function extractOf(release: Release, readFrom: string, sites: readonly ScannedSite[]): ReleaseExtract {
+  return {
+    release: release.id,
+    readFrom,
+    sites: sites
+      .map(({ key: _key, ...rest }) => rest)
+      .sort((a, b) => siteKey(a).localeCompare(siteKey(b))),
+  };
+}
+
+/** An extract as committed: one site a line, so a diff shows which site came or went. */
+export function renderExtract(extract: ReleaseExtract): string {
+  const lines = extract.sites.map((s) => `    ${JSON.stringify(s)}`);
+  return `{\n  "release": ${JSON.stringify(extract.release)},\n  "readFrom": ${JSON.stringify(extract.readFrom)},\n  "sites": [\n${lines.join(',\n')}\n  ]\n}\n`;
+}
+
+export function siteKey(site: { group: string; kind: string; path: string }): string {
+  return `${site.group}/${site.kind} ${site.path}`;
+}
+
+export function controlRuleFor(site: { group: string; kind: string; path: string }, rules: readonly SiteControlRule[] = SITE_CONTROL_RULES): SiteControlRule | undefined {
+  return rules.find((r) => (r.group === '*' || r.group === site.group) && (!r.kinds || r.kinds.includes(site.kind)) && r.path.test(site.path));
+}
+
+/**
+ * Every site of every extract, one row per (group, kind, path), with the
+ * releases and versions that have it and its control. Throws, naming them,
+ * for sites no rule covers and for sites held in a map (`*`), which the
+ * table's paths cannot express.
+ */
+export function buildRows(extracts: readonly ReleaseExtract[], rules: readonly SiteControlRule[] = SITE_CONTROL_RULES): ReferenceSite[] {
+  const rows = new Map<string, ReferenceSite & { versions: string[]; releases: string[] }>();
+  const uncovered: string[] = [];
+  for (const extract of extracts) {
+    for (const site of extract.sites) {
+      const key = siteKey(site);
+      if (site.path.includes('*')) {
+        uncovered.push(`${key} (${extract.release}): a map of references, which the table's paths cannot express`);
+        continue;
+      }
+      const rule = controlRuleFor(site, rules);
+      if (!rule) {
+        uncovered.push(`${key} (${extract.release})`);
+        continue;
+      }
+      let row = rows.get(key);
+      if (!row) {
+        row = {
+          group: site.group,
+          kind: site.kind,
+          versions: [],
+          path: site.path,
+          target: { ...rule.target },
+          releases: [],
+          control: rule.control,
+          ...(rule.grantFrom ? { grantFrom: { ...rule.grantFrom } } : {}),
+          cite: rule.cite,
+        };
+        rows.set(key, row);
+      }
+      if (!row.versions.includes(site.version)) row.versions.push(site.version);
+      if (!row.releases.includes(extract.release)) row.releases.push(extract.release);
+      // A schema default that contradicts the rule's target would make the
+      // webhook look for the wrong object.
+      if (site.defaults.kind !== undefined && site.defaults.kind !== row.target.kind) {
+        uncovered.push(`${key} (${extract.release}): the schema defaults kind to ${site.defaults.kind}, the rule ${rule.cite} says ${row.target.kind}`);
+      }
+    }
+  }
+  if (uncovered.length > 0) {
+    throw new Error(`reference sites that scripts/referenceSiteControls.ts does not cover; add a rule citing what the controller does with them:\n  ${uncovered.join('\n  ')}`);
+  }
+  return [...rows.values()]
+    .map((row) => ({ ...row, versions: row.versions.sort(), releases: row.releases }))
+    .sort((a, b) => siteKey(a).localeCompare(siteKey(b)));
+}
+
+/** The table as TypeScript: one site a line. */
+export function renderTable(rows: readonly ReferenceSite[], releases: readonly ReferenceSiteRelease[], rules: readonly SiteControlRule[] = SITE_CONTROL_RULES): string {
+  const cites = [...new Set(rows.map((r) => r.cite))];
+  const citations = cites.map((cite) => `  ${JSON.stringify(cite)}: ${JSON.stringify(rules.find((r) => r.cite === cite)!.controller)},`);
+  return [
+    '// GENERATED by `npm run sites:generate` (scripts/reference-sites.ts) from the CRDs of',
+    '// every release in harness/releaseMatrix.ts, joined with scripts/referenceSiteControls.ts.',
+    '// Do not edit: change the matrix or the controls and generate again.',
+    "import type { ReferenceSite, ReferenceSiteRelease } from '../referenceSites.js';",
+    '',
+    'export const REFERENCE_SITE_RELEASES: readonly ReferenceSiteRelease[] = [',
+    ...releases.map((r) => `  ${JSON.stringify(r)},`),
+    '];',
+    '',
+    '/** What the controller does with the sites of each citation key. */',
+    'export const REFERENCE_SITE_CITATIONS: Readonly<Record<string, string>> = {',
+    ...citations,
+    '};',
+    '',
+    'export const REFERENCE_SITES: readonly ReferenceSite[] = [',
+    ...rows.map((r) => `  ${JSON.stringify(r)},`),
+    '];',
+    '',
+  ].join('\n');
+}
+
+export function releaseEntry(release: Release, extract: ReleaseExtract | undefined): ReferenceSiteRelease {
+  if (!extract) return { id: release.id, source: 'unavailable', note: release.notServed?.reason ?? 'no extract' };
+  if (release.notServed) return { id: release.id, source: 'tag checkout', note: `${release.notServed.reason}; sites read from ${extract.readFrom}` };
+  return { id: release.id, source: 'module' };
+}
