@@ -78,8 +78,3 @@ export class AdmissionAnswers {
     return { statusCode: refusal.statusCode, body: rejectedReview('', refusal.statusCode, refusal.reason) };
   }
 }
-
-/** The endpoint a URL is for (an unknown one is counted under mutate, as before). */
-export function endpointOf(url: string): Endpoint {
-  return url.startsWith('/validate') ? 'validate' : 'mutate';
-}

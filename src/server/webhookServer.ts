@@ -9,23 +9,7 @@ import type { CertificateSource } from '../certificates/source.js';
 import { buildApp } from './app.js';
 import { createMetricsServer, type AdmissionMetrics } from './metrics.js';
 import { secureContextOptions } from './tls.js';
-
-/** Where the server listens and how it treats connections (the config's `server:` section has this shape). */
-export interface ServerSettings {
-  host: string;
-  port: number;
-  metricsPort: number;
-  /** Listen address of /metrics; `host` when unset. */
-  metricsHost?: string;
-  bodyLimitBytes: number;
-  keepAliveTimeoutMs: number;
-  handshakeTimeoutMs: number;
-  headersTimeoutMs: number;
-  requestTimeoutMs: number;
-  maxConnections: number;
-  /** On close, how long idle connections are left open for a last request. */
-  drainTimeoutMs: number;
-}
+import type { ServerSettings } from '../config/serverSettings.js';
 
 export interface WebhookServerOptions {
   engine: AdmissionEngine;
@@ -71,13 +55,7 @@ export async function startServer(options: WebhookServerOptions): Promise<Runnin
     ...(options.decisionLogger ? { decisionLogger: options.decisionLogger } : {}),
     metrics,
     tls: initialTls,
-    bodyLimitBytes: settings.bodyLimitBytes,
-    keepAliveTimeoutMs: settings.keepAliveTimeoutMs,
-    handshakeTimeoutMs: settings.handshakeTimeoutMs,
-    headersTimeoutMs: settings.headersTimeoutMs,
-    requestTimeoutMs: settings.requestTimeoutMs,
-    maxConnections: settings.maxConnections,
-    drainTimeoutMs: settings.drainTimeoutMs,
+    settings,
     notReadyReason: () => (listening ? options.notReadyReason() : 'not listening yet'),
   });
   metrics.trackReadiness(() => listening && options.notReadyReason() === undefined);
