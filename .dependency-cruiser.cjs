@@ -15,6 +15,9 @@
  * interface and the loaded pair's type) and config/serverSettings.ts (the
  * type of its settings, declared once where the config fills it in): building
  * them from the config is wiring, and lives in cli/ (cli/composition.ts).
+ * logging/ (the log line format, the one line per decision and serve's
+ * loggers) is a leaf beside the layers: it imports nothing else of src/, and
+ * server/ and cli/ use it.
  * Beside src/: harness/ (the test control plane) imports nothing of the
  * repository and src/ never imports it.
  * Run with `npm run lint:layers`; .ci/run fails on a violation.
@@ -70,9 +73,16 @@ module.exports = {
       name: 'server-takes-engine-and-sources',
       severity: 'error',
       comment:
-        'server/ imports admission/, rules/, certificates/ (the CertificateSource it is given) and the type of its settings (config/serverSettings.ts) only; it takes the engine and sources as parameters (wiring is in cli/).',
+        'server/ imports admission/, rules/, certificates/ (the CertificateSource it is given), logging/ and the type of its settings (config/serverSettings.ts) only; it takes the engine and sources as parameters (wiring is in cli/).',
       from: { path: '^src/server/' },
-      to: { path: '^src/', pathNot: '^src/((server|admission|rules|certificates)/|config/serverSettings\\.ts$)' },
+      to: { path: '^src/', pathNot: '^src/((server|admission|rules|certificates|logging)/|config/serverSettings\\.ts$)' },
+    },
+    {
+      name: 'logging-imports-nothing',
+      severity: 'error',
+      comment: 'logging/ (the log line format, the decision line, serve\'s loggers) imports nothing else of src/: server/ and cli/ use it.',
+      from: { path: '^src/logging/' },
+      to: { path: '^src/', pathNot: '^src/logging/' },
     },
     {
       name: 'adapters-not-up',

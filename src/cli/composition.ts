@@ -17,7 +17,7 @@ import type { RuleSettings } from '../rules/settings.js';
 import type { AdmissionRequest, Verdict } from '../rules/types.js';
 import { AdmissionMetrics } from '../server/metrics.js';
 import { startServer, type RunningWebhookServer } from '../server/webhookServer.js';
-import { serveLoggers } from './logging.js';
+import { serveLoggers } from '../logging/serveLoggers.js';
 import { resolveProfile } from './profile.js';
 import { UsageError } from './usage.js';
 

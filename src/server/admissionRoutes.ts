@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { rejectedReview } from '../admission/admissionReview.js';
 import type { Endpoint } from '../admission/admissionEngine.js';
 import type { AdmissionAnswers } from './admissionAnswers.js';
-import { loggedName } from './logFields.js';
+import { loggedName } from '../logging/logFields.js';
 import type { AdmissionMetrics } from './metrics.js';
 import { endpointOfUrl, parseJsonBody } from './requestBody.js';
 

@@ -16,7 +16,7 @@ import type { ServerSettings } from '../config/serverSettings.js';
 export interface AppOptions {
   engine: AdmissionEngine;
   logger: Logger;
-  /** Where the one line per decision goes, when not to `logger` (serve batches them: see cli/logging.ts). */
+  /** Where the one line per decision goes, when not to `logger` (serve batches them: see logging/serveLoggers.ts). */
   decisionLogger?: Logger;
   metrics: AdmissionMetrics;
   tls: LoadedTls;
