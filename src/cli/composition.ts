@@ -40,7 +40,7 @@ export type CertificateMode =
 export interface ServeOptions {
   configFile?: string;
   /** Flags over the config's `server:` section. */
-  server: Partial<Pick<Config['server'], 'host' | 'port' | 'metricsHost' | 'metricsPort'>>;
+  server: Partial<Pick<Config['server'], 'host' | 'port' | 'metricsHost' | 'metricsPort' | 'healthPort'>>;
   profile?: ProfileName;
   /** The cluster view: manifest files, or list+watch of a live cluster (kubeconfig file, else $KUBECONFIG, else in-cluster). */
   cluster: { manifests: string[] } | { kubeconfig?: string };
@@ -120,7 +120,7 @@ export async function composeWebhook(options: ServeOptions): Promise<ComposedWeb
 
   const certificates = await certificateSource(options.certificates, config, kubeConfig, logger, options.clientCaFile);
   const server = await startWebhookServer({ config, settings, source, certificates, logger, decisionLogger, metrics, ...(onDecided ? { onDecided } : {}) });
-  logger.info({ url: server.url, metricsUrl: `${server.metricsUrl}/metrics` }, 'kgateway-admission serving');
+  logger.info({ url: server.url, metricsUrl: `${server.metricsUrl}/metrics`, ...(server.healthUrl ? { healthUrl: server.healthUrl } : {}) }, 'kgateway-admission serving');
   return {
     logger,
     server,

@@ -43,7 +43,8 @@ export const admissionRoutes: FastifyPluginAsync<AdmissionRoutesOptions> = async
       const endpoint = routeEndpoint(request.url);
       metrics.observe({ endpoint, kind: 'unknown', operation: 'unknown', decision: 'unauthorized' }, 0);
       logger.warn({ endpoint, statusCode: 401, reason, remoteAddress: socket.remoteAddress }, 'rejected admission request');
-      return reply.code(401).send(rejectedReview('', 401, reason));
+      // Closed after the answer: a client that cannot authenticate has no use for the connection.
+      return reply.code(401).header('connection', 'close').send(rejectedReview('', 401, reason));
     });
   }
 

@@ -10,7 +10,8 @@ import { healthRoutes } from './healthRoutes.js';
 import type { AdmissionMetrics } from './metrics.js';
 import type { LoadedTls } from '../certificates/files.js';
 import { secureContextOptions } from './tls.js';
-import { closeSilentConnections, drain } from './connections.js';
+import { capConnectionsPerSource, closeSilentConnections, connectionsCheckingInterval, drain, shortenIdle } from './connections.js';
+import { endpointOfUrl } from './requestBody.js';
 import type { ServerSettings } from '../config/serverSettings.js';
 
 export interface AppOptions {
@@ -37,7 +38,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // byte at a time, hold a connection for minutes.
     handshakeTimeout: settings.handshakeTimeoutMs,
     headersTimeout: settings.headersTimeoutMs,
-    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(settings.headersTimeoutMs / 4))),
+    connectionsCheckingInterval: connectionsCheckingInterval(settings.headersTimeoutMs),
   };
   const answers = new AdmissionAnswers({ engine: options.engine, logger: options.logger, decisionLogger: options.decisionLogger ?? options.logger, metrics: options.metrics });
   const requireClientCertificate = options.tls.ca !== undefined;
@@ -76,6 +77,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // the keep-alive timeout could exhaust the pod's. Past it Node closes new
   // connections at once.
   app.server.maxConnections = settings.maxConnections;
+  capConnectionsPerSource(app.server, settings.maxConnectionsPerSource);
   closeSilentConnections(app.server as unknown as HttpsServer, settings.headersTimeoutMs);
   app.addHook('preClose', async () => {
     closing = true;
@@ -87,6 +89,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) void reply.header('connection', 'close');
     done(null, payload);
+  });
+  // Every answer Fastify writes; the fast path (authorised admission
+  // requests, the API server's) does not come here. A connection used for
+  // anything but admission gets the short idle limit.
+  app.addHook('onResponse', (request, _reply, done) => {
+    if (endpointOfUrl(request.url) === undefined) shortenIdle(request.raw.socket, settings.nonAdmissionIdleTimeoutMs);
+    done();
   });
   void app.register(admissionRoutes, {
     answers,

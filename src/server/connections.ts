@@ -1,6 +1,12 @@
-/** What the HTTPS server does with its connections, apart from answering on them: closing silent ones, and the drain on close. */
+/**
+ * What the servers do with their connections, apart from answering on them:
+ * caps (in all and per source address), closing silent and idle ones, and the
+ * drain on close.
+ */
+import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import { Server as NetServer } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 
 const netServerClose = NetServer.prototype.close;
 
@@ -36,18 +42,82 @@ export async function drain(server: HttpsServer, timeoutMs: number): Promise<voi
  * and then sends nothing would hold its connection for good. Such a connection
  * is closed once it has been silent for the headers timeout.
  */
-export function closeSilentConnections(server: HttpsServer, timeoutMs: number): void {
+export function closeSilentConnections(server: HttpsServer | HttpServer, timeoutMs: number): void {
   // Asks the socket how many bytes it has read rather than watching it with a
   // 'data' listener: a 'data' listener makes Node's HTTP server unconsume the
   // socket and parse every later request through the slower JS path
   // (socketOnData; its cost: bench/README.md, "What changed in src/ because
   // of this bench"). A
   // client that sent part of its headers is left to the headers timeout (408).
-  server.on('secureConnection', (socket) => {
+  // On the HTTPS port, once TLS is up: the handshake has its own timeout.
+  const event = server instanceof TlsServer ? 'secureConnection' : 'connection';
+  server.on(event, (socket: Socket) => {
     const timer = setTimeout(() => {
       if (socket.bytesRead === 0) socket.destroy();
     }, timeoutMs);
     timer.unref();
     socket.once('close', () => clearTimeout(timer));
   });
+}
+
+/**
+ * At most `max` open connections from one source address. `maxConnections`
+ * is shared: without this, one pod opening that many connections (each
+ * asking for /healthz, which needs no client certificate) locks the API
+ * server and every other client out. Past the cap a new connection is closed
+ * at once. This runs once per connection, never per request.
+ */
+export function capConnectionsPerSource(server: NetServer, max: number): void {
+  const open = new Map<string, number>();
+  // Before the TLS server's own listener has any use of the socket.
+  server.prependListener('connection', (socket: Socket) => {
+    const source = socket.remoteAddress ?? '';
+    const count = (open.get(source) ?? 0) + 1;
+    if (count > max) {
+      socket.destroy();
+      return;
+    }
+    open.set(source, count);
+    socket.once('close', () => {
+      const left = open.get(source)! - 1;
+      if (left === 0) open.delete(source);
+      else open.set(source, left);
+    });
+  });
+}
+
+/**
+ * After an answer that was not to an authorised admission request (a probe,
+ * a 404, a metrics scrape), the connection may idle for `timeoutMs` instead of
+ * the keep-alive timeout: only the API server needs long-lived connections,
+ * and it sends nothing else. Called once the answer is written: Node has just
+ * set the keep-alive timeout on the socket (a socket timeout of 0 means a
+ * request pipelined behind this one is already being read, and is left
+ * alone).
+ */
+export function shortenIdle(socket: Socket, timeoutMs: number): void {
+  if (socket.timeout !== undefined && socket.timeout > timeoutMs) socket.setTimeout(timeoutMs);
+}
+
+/**
+ * The connection limits of the health and metrics ports: those of the HTTPS
+ * port, with the short idle limit as keep-alive (they answer no admission
+ * request). Give the server `connectionsCheckingInterval` (and, with TLS,
+ * `handshakeTimeout`) when it is made.
+ */
+export function limitSidePortConnections(
+  server: HttpServer | HttpsServer,
+  settings: { headersTimeoutMs: number; requestTimeoutMs: number; nonAdmissionIdleTimeoutMs: number; maxConnections: number; maxConnectionsPerSource: number },
+): void {
+  server.headersTimeout = settings.headersTimeoutMs;
+  server.requestTimeout = settings.requestTimeoutMs;
+  server.keepAliveTimeout = settings.nonAdmissionIdleTimeoutMs;
+  server.maxConnections = settings.maxConnections;
+  capConnectionsPerSource(server, settings.maxConnectionsPerSource);
+  closeSilentConnections(server, settings.headersTimeoutMs);
+}
+
+/** Node checks headers and request timeouts on this interval (default 30 s): a quarter of the headers timeout, within 50 ms..1 s. */
+export function connectionsCheckingInterval(headersTimeoutMs: number): number {
+  return Math.max(50, Math.min(1000, Math.floor(headersTimeoutMs / 4)));
 }

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -7,6 +7,8 @@ import type { AdmissionEngine } from '../admission/admissionEngine.js';
 import { certificateExpirySeconds } from '../certificates/files.js';
 import type { CertificateSource } from '../certificates/source.js';
 import { buildApp } from './app.js';
+import { connectionsCheckingInterval, limitSidePortConnections } from './connections.js';
+import { healthHandler } from './healthRoutes.js';
 import { createMetricsServer, type AdmissionMetrics } from './metrics.js';
 import { secureContextOptions } from './tls.js';
 import type { ServerSettings } from '../config/serverSettings.js';
@@ -29,10 +31,32 @@ export interface RunningWebhookServer {
   app: FastifyInstance;
   metrics: AdmissionMetrics;
   metricsServer: Server;
+  /** GET /healthz and /readyz over plain HTTP, when server.healthPort is set. */
+  healthServer: Server | undefined;
   url: string;
   metricsUrl: string;
+  healthUrl: string | undefined;
   certificates: CertificateSource;
   close(): Promise<void>;
+}
+
+/** Resolves once `server` listens, rejects if it cannot. */
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** Stops `server` at once: probes and scrapes are not drained. */
+function closeNow(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
 }
 
 function urlOf(scheme: string, address: AddressInfo): string {
@@ -49,6 +73,7 @@ export async function startServer(options: WebhookServerOptions): Promise<Runnin
   const initialTls = await certificates.start();
   metrics.certificateExpiry.set(certificateExpirySeconds(initialTls.cert));
   let listening = false;
+  const readiness = () => (listening ? options.notReadyReason() : 'not listening yet');
   const app = buildApp({
     engine: options.engine,
     logger,
@@ -56,7 +81,7 @@ export async function startServer(options: WebhookServerOptions): Promise<Runnin
     metrics,
     tls: initialTls,
     settings,
-    notReadyReason: () => (listening ? options.notReadyReason() : 'not listening yet'),
+    notReadyReason: readiness,
   });
   metrics.trackReadiness(() => listening && options.notReadyReason() === undefined);
   app.addHook('onClose', async () => {
@@ -81,23 +106,31 @@ export async function startServer(options: WebhookServerOptions): Promise<Runnin
   );
 
   const metricsServer = createMetricsServer(metrics.registry);
-  await new Promise<void>((resolve, reject) => {
-    metricsServer.once('error', reject);
-    metricsServer.listen(settings.metricsPort, settings.metricsHost ?? settings.host, () => resolve());
-  });
+  await listen(metricsServer, settings.metricsPort, settings.metricsHost ?? settings.host);
+  // The kubelet's probes on a port of their own: filling the admission
+  // port's connection slots does not fail them, and they need no TLS.
+  let healthServer: Server | undefined;
+  if (settings.healthPort !== undefined) {
+    healthServer = createHttpServer({ connectionsCheckingInterval: connectionsCheckingInterval(settings.headersTimeoutMs) }, healthHandler({ notReadyReason: readiness }));
+    limitSidePortConnections(healthServer, settings);
+    await listen(healthServer, settings.healthPort, settings.metricsHost ?? settings.host);
+  }
 
   const url = urlOf('https', app.server.address() as AddressInfo);
   const metricsUrl = urlOf('http', metricsServer.address() as AddressInfo);
+  const healthUrl = healthServer ? urlOf('http', healthServer.address() as AddressInfo) : undefined;
   return {
     app,
     metrics,
     metricsServer,
     url,
     metricsUrl,
+    healthServer,
+    healthUrl,
     certificates,
     async close() {
       await app.close();
-      await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+      await Promise.all([closeNow(metricsServer), ...(healthServer ? [closeNow(healthServer)] : [])]);
     },
   };
 }
