@@ -81,7 +81,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   closeSilentConnections(app.server as unknown as HttpsServer, settings.headersTimeoutMs);
   app.addHook('preClose', async () => {
     closing = true;
-    await drain(app.server as unknown as HttpsServer, settings.drainTimeoutMs);
+    await drain(app.server as unknown as HttpsServer, settings.drainTimeoutMs, settings.requestTimeoutMs);
   });
   // Fastify adds Connection: close to a request routed once closing; this
   // adds it to one routed before and answered after (a callback hook: it

@@ -21,9 +21,9 @@ const netServerClose = NetServer.prototype.close;
  * request or close the connection itself; what is still idle then is closed.
  * Resolves as soon as no connection is left, or when the time is up and the
  * idle ones are closed (those in the middle of a request are waited for by
- * Fastify's server.close() after this).
+ * Fastify's server.close() after this, for at most `requestTimeoutMs`).
  */
-export async function drain(server: HttpsServer, timeoutMs: number): Promise<void> {
+export async function drain(server: HttpsServer, timeoutMs: number, requestTimeoutMs: number): Promise<void> {
   // net.Server's close, not https.Server's: that one also closes every idle
   // connection at once. Its callback runs once the last connection is gone.
   // Fastify's later server.close() finds the server closed (and waits for
@@ -33,7 +33,16 @@ export async function drain(server: HttpsServer, timeoutMs: number): Promise<voi
   const timeUp = new Promise<'timeUp'>((resolve) => (timer = setTimeout(() => resolve('timeUp'), timeoutMs)));
   const outcome = await Promise.race([allClosed, timeUp]);
   clearTimeout(timer);
-  if (outcome === 'timeUp') server.closeIdleConnections();
+  if (outcome !== 'timeUp') return;
+  server.closeIdleConnections();
+  // What is left is in the middle of a request. Fastify's server.close()
+  // after this is http.Server's, which stops Node's headers and request
+  // timeouts (it clears their checking interval): a client sending its
+  // request a byte at a time would hold the exit until SIGKILL. A request
+  // has `requestTimeoutMs` to arrive; whatever is still open then is closed.
+  const cutOff = setTimeout(() => server.closeAllConnections(), requestTimeoutMs);
+  cutOff.unref();
+  server.once('close', () => clearTimeout(cutOff));
 }
 
 /**
