@@ -8,6 +8,7 @@
 // The attacker is bound to 127.0.0.2 (loopback), the API server and kubelet
 // are 127.0.0.1.
 import { request as httpRequest } from 'node:http';
+import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,7 +44,9 @@ interface HeldConnection {
 /** A TLS connection from `localAddress` that sends `GET path` once the handshake is done, then stays open. */
 function openAndGet(url: string, localAddress: string, path: string, options: { cert?: string; key?: string } = {}): HeldConnection {
   const { hostname, port } = new URL(url);
-  const socket = tlsConnect({ host: hostname, port: Number(port), localAddress, ca: ca.certPem, ...options });
+  // The TCP connection made apart, bound to `localAddress`, then TLS over it.
+  const tcp = netConnect({ host: hostname, port: Number(port), localAddress }).on('error', () => {});
+  const socket = tlsConnect({ socket: tcp, ca: ca.certPem, ...options });
   socket.on('error', () => {});
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   const answer = new Promise<string | undefined>((resolve) => {
@@ -111,8 +114,7 @@ describe('connection slots', () => {
   it('caps connections per source address on the health port too', async () => {
     const server = await serve({ maxConnectionsPerSource: 2 });
     const { hostname, port } = new URL(server.healthUrl!);
-    const { connect } = await import('node:net');
-    const sockets = [1, 2, 3].map(() => connect({ host: hostname, port: Number(port), localAddress: '127.0.0.2' }).on('error', () => {}));
+    const sockets = [1, 2, 3].map(() => netConnect({ host: hostname, port: Number(port), localAddress: '127.0.0.2' }).on('error', () => {}));
     try {
       const third = await new Promise<boolean>((resolve) => {
         sockets[2]!.once('close', () => resolve(true));
