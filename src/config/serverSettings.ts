@@ -10,6 +10,8 @@ export interface ServerSettings {
   metricsPort: number;
   /** Listen address of /metrics and the health port; `host` when unset. */
   metricsHost?: string;
+  /** Serve /metrics over HTTPS with the serving certificate instead of plain HTTP. */
+  metricsTls: boolean;
   /** GET /healthz and /readyz over plain HTTP (the kubelet's probes), apart from the admission port; unset: none. */
   healthPort?: number;
   bodyLimitBytes: number;

@@ -114,7 +114,8 @@ describe('connection slots', () => {
   it('caps connections per source address on the health port too', async () => {
     const server = await serve({ maxConnectionsPerSource: 2 });
     const { hostname, port } = new URL(server.healthUrl!);
-    const sockets = [1, 2, 3].map(() => netConnect({ host: hostname, port: Number(port), localAddress: '127.0.0.2' }).on('error', () => {}));
+    // Resumed: a paused socket never sees the server's close.
+    const sockets = [1, 2, 3].map(() => netConnect({ host: hostname, port: Number(port), localAddress: '127.0.0.2' }).on('error', () => {}).resume());
     try {
       const third = await new Promise<boolean>((resolve) => {
         sockets[2]!.once('close', () => resolve(true));
