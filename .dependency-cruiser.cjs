@@ -15,9 +15,13 @@
  * as rules/' ClusterView, given by cli/); config/ only loads, so it imports no
  * other adapter; reports/ may use audit/, cluster/ and config/ may not.
  * server/ takes an engine and a certificate source as parameters (it imports
- * certificates/ for that interface and the loaded pair's type): building them
- * from the config is wiring, and lives in cli/ (cli/composition.ts), which
- * also makes the process's one KubeApi and hands it on.
+ * certificates/ for that interface and the loaded pair's type)
+ * and config/serverSettings.ts (the type of its settings, declared once where
+ * the config fills it in): building them from the config is wiring, and lives
+ * in cli/ (cli/composition.ts), which also makes the process's one KubeApi and
+ * hands it on. logging/ (the log line format, the one line per decision and
+ * serve's loggers) is a leaf beside the layers: it imports nothing else of
+ * src/, and server/ and cli/ use it.
  * Beside src/: harness/ (the test control plane) imports nothing of the
  * repository and src/ never imports it.
  * Run with `npm run lint:layers`; .ci/run fails on a violation.
@@ -73,9 +77,16 @@ module.exports = {
       name: 'server-takes-engine-and-sources',
       severity: 'error',
       comment:
-        'server/ imports admission/, rules/ and certificates/ (the CertificateSource it is given) only; it takes the engine and sources as parameters (wiring is in cli/).',
+        'server/ imports admission/, rules/, certificates/ (the CertificateSource it is given), logging/ and the type of its settings (config/serverSettings.ts) only; it takes the engine and sources as parameters (wiring is in cli/).',
       from: { path: '^src/server/' },
-      to: { path: '^src/', pathNot: '^src/(server|admission|rules|certificates)/' },
+      to: { path: '^src/', pathNot: '^src/((server|admission|rules|certificates|logging)/|config/serverSettings\\.ts$)' },
+    },
+    {
+      name: 'logging-imports-nothing',
+      severity: 'error',
+      comment: 'logging/ (the log line format, the decision line, serve\'s loggers) imports nothing else of src/: server/ and cli/ use it.',
+      from: { path: '^src/logging/' },
+      to: { path: '^src/', pathNot: '^src/logging/' },
     },
     {
       name: 'adapters-not-up',

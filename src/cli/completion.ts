@@ -31,6 +31,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       host: 'text',
       port: 'text',
       'metrics-port': 'text',
+      'health-port': 'text',
       'metrics-host': 'text',
       config: 'file',
       profile: PROFILE_NAMES,

@@ -19,7 +19,7 @@ import { WEBHOOK_NAMES, webhookMatchConditions } from '../rules/matchConditions.
 import type { AdmissionRequest, Verdict } from '../rules/types.js';
 import { AdmissionMetrics } from '../server/metrics.js';
 import { startServer, type RunningWebhookServer } from '../server/webhookServer.js';
-import { serveLoggers } from './logging.js';
+import { serveLoggers } from '../logging/serveLoggers.js';
 import { resolveProfile } from './profile.js';
 import { UsageError } from './usage.js';
 
@@ -42,7 +42,7 @@ export type CertificateMode =
 export interface ServeOptions {
   configFile?: string;
   /** Flags over the config's `server:` section. */
-  server: Partial<Pick<Config['server'], 'host' | 'port' | 'metricsHost' | 'metricsPort'>>;
+  server: Partial<Pick<Config['server'], 'host' | 'port' | 'metricsHost' | 'metricsPort' | 'healthPort'>>;
   profile?: ProfileName;
   /** The cluster view: manifest files, or list+watch of a live cluster (kubeconfig file, else $KUBECONFIG, else in-cluster). */
   cluster: { manifests: string[] } | { kubeconfig?: string };
@@ -133,7 +133,7 @@ export async function composeWebhook(options: ServeOptions): Promise<ComposedWeb
 
   const certificates = await certificateSource(options.certificates, config, api, logger, options.clientCaFile, settings);
   const server = await startWebhookServer({ config, settings, ruleSet, source, certificates, logger, decisionLogger, metrics, ...(onDecided ? { onDecided } : {}) });
-  logger.info({ url: server.url, metricsUrl: `${server.metricsUrl}/metrics` }, 'kgateway-admission serving');
+  logger.info({ url: server.url, metricsUrl: `${server.metricsUrl}/metrics`, ...(server.healthUrl ? { healthUrl: server.healthUrl } : {}) }, 'kgateway-admission serving');
   return {
     logger,
     server,

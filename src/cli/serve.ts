@@ -2,15 +2,16 @@ import { podNamespace } from '../kube/podNamespace.js';
 import { composeWebhook, type CertificateMode } from './composition.js';
 import { integerOption, parseCommandArgs, profileOption, UsageError } from './usage.js';
 
-export const SERVE_USAGE = `Usage: kgateway-admission serve [--host H] [--port N] [--metrics-host H] [--metrics-port N] [--config FILE] [--profile NAME]
+export const SERVE_USAGE = `Usage: kgateway-admission serve [--host H] [--port N] [--metrics-host H] [--metrics-port N] [--health-port N] [--config FILE] [--profile NAME]
          [--tls-cert FILE --tls-key FILE] [--client-ca FILE] [--certs-dir DIR]
          (--manifests PATH... | --kubeconfig FILE)
          [--self-managed-certs --secret-name NAME --service-name NAME [--namespace NS] [--webhook-config NAME...]]
          [--events] [--reports [--reports-lease-seconds N]]
 
 Serves POST /mutate and /validate (AdmissionReview admission.k8s.io/v1) over
-HTTPS, GET /healthz and /readyz on the same port, and GET /metrics over plain
-HTTP on --metrics-port (on --metrics-host, default --host). Without --tls-cert/--tls-key, a CA and serving
+HTTPS, GET /healthz and /readyz on the same port (and over plain HTTP on
+--health-port, when given), and GET /metrics over plain HTTP on
+--metrics-port (both on --metrics-host, default --host). Without --tls-cert/--tls-key, a CA and serving
 certificate are generated into --certs-dir (default certs/) and reused.
 The cluster view comes from --manifests files, or from list+watch of a live
 cluster: --kubeconfig, else $KUBECONFIG, else in-cluster credentials.
@@ -45,6 +46,7 @@ export async function runServe(args: string[]): Promise<number> {
       port: { type: 'string' },
       'metrics-port': { type: 'string' },
       'metrics-host': { type: 'string' },
+      'health-port': { type: 'string' },
       config: { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
@@ -90,6 +92,7 @@ export async function runServe(args: string[]): Promise<number> {
       port: integerOption('port', values.port, 0, 65535),
       metricsHost: values['metrics-host'],
       metricsPort: integerOption('metrics-port', values['metrics-port'], 0, 65535),
+      healthPort: integerOption('health-port', values['health-port'], 0, 65535),
     },
     profile: profileOption(values.profile),
     cluster: fromManifests ? { manifests: values.manifests! } : { ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}) },

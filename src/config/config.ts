@@ -6,6 +6,7 @@ import type { Enforcement } from '../rules/enforcement.js';
 import type { GrantModes } from '../rules/grantModes.js';
 import type { RuleSettings } from '../rules/settings.js';
 import schema from './config.schema.json' with { type: 'json' };
+import type { ServerSettings } from './serverSettings.js';
 import { DEFAULT_PROFILE, PROFILES, type ProfileName } from '../rules/profiles.js';
 
 export interface Config {
@@ -24,20 +25,8 @@ export interface Config {
     grantModes: GrantModes;
     missingParametersWarning: boolean;
   };
-  server: {
-    host: string;
-    port: number;
-    metricsPort: number;
-    /** Listen address of /metrics; `host` when unset. */
-    metricsHost?: string;
+  server: ServerSettings & {
     staleAfterSeconds: number;
-    bodyLimitBytes: number;
-    keepAliveTimeoutMs: number;
-    handshakeTimeoutMs: number;
-    headersTimeoutMs: number;
-    requestTimeoutMs: number;
-    maxConnections: number;
-    drainTimeoutMs: number;
   };
   logLevel: string;
 }

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { rejectedReview, type AdmissionReviewResponse } from '../admission/admissionReview.js';
 import type { AdmissionEngine, Endpoint } from '../admission/admissionEngine.js';
-import { DecisionLog } from './decisionLog.js';
-import type { AdmissionMetrics } from './metrics.js';
+import { DecisionLog } from '../logging/decisionLog.js';
+import type { RequestLabels } from './requestMetrics.js';
 
 
 /** What goes back to the API server for one request. */
@@ -22,9 +22,10 @@ export interface Refusal {
 export interface AdmissionAnswersOptions {
   engine: AdmissionEngine;
   logger: Logger;
-  /** Where the one line per decision goes (serve batches them: see cli/logging.ts). */
+  /** Where the one line per decision goes (serve batches them: see logging/serveLoggers.ts). */
   decisionLogger: Logger;
-  metrics: AdmissionMetrics;
+  /** The request metrics (AdmissionMetrics' observe). */
+  metrics: { observe(labels: RequestLabels, seconds: number): void };
 }
 
 /**
@@ -35,7 +36,7 @@ export interface AdmissionAnswersOptions {
 export class AdmissionAnswers {
   private readonly engine: AdmissionEngine;
   private readonly logger: Logger;
-  private readonly metrics: AdmissionMetrics;
+  private readonly metrics: AdmissionAnswersOptions['metrics'];
   private readonly decisions: DecisionLog;
 
   constructor(options: AdmissionAnswersOptions) {
@@ -77,9 +78,4 @@ export class AdmissionAnswers {
     else this.logger.warn({ endpoint, statusCode: refusal.statusCode, reason: refusal.reason }, 'rejected admission request');
     return { statusCode: refusal.statusCode, body: rejectedReview('', refusal.statusCode, refusal.reason) };
   }
-}
-
-/** The endpoint a URL is for (an unknown one is counted under mutate, as before). */
-export function endpointOf(url: string): Endpoint {
-  return url.startsWith('/validate') ? 'validate' : 'mutate';
 }

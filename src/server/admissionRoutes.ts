@@ -3,9 +3,10 @@ import { errorCodes, type FastifyError, type FastifyInstance, type FastifyPlugin
 import type { Logger } from 'pino';
 import { rejectedReview } from '../admission/admissionReview.js';
 import type { Endpoint } from '../admission/admissionEngine.js';
-import { endpointOf, type AdmissionAnswers } from './admissionAnswers.js';
-import { loggedName } from './logFields.js';
+import type { AdmissionAnswers } from './admissionAnswers.js';
+import { loggedName } from '../logging/logFields.js';
 import type { AdmissionMetrics } from './metrics.js';
+import { endpointOfUrl, parseJsonBody } from './requestBody.js';
 
 
 export interface AdmissionRoutesOptions {
@@ -17,25 +18,8 @@ export interface AdmissionRoutesOptions {
   requireClientCertificate?: boolean;
 }
 
-/** The reason sent for a body that is not valid JSON (Fastify's fixed message: a reason never echoes the body). */
-export const INVALID_JSON_REASON = `request body is not valid JSON: ${new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY().message}`;
-
-/**
- * application/json as plain JSON.parse, or undefined for a body that is not
- * JSON. Fastify's default parser (secure-json-parse: JSON.parse plus two regex
- * scans of the text for "__proto__" and "constructor" keys; its cost:
- * bench/README.md, "What changed in src/ because of this bench") guards code
- * that merges a parsed body into other objects; the review is only read here,
- * never merged or assigned from, so the scans buy nothing. A leading BOM is
- * skipped, as Fastify's parser does.
- */
-export function parseJsonBody(text: string): { ok: true; value: unknown } | { ok: false } {
-  try {
-    return { ok: true, value: JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) };
-  } catch {
-    return { ok: false };
-  }
-}
+/** The endpoint of a request routed here (only /mutate and /validate are, with or without a query). */
+const routeEndpoint = (url: string): Endpoint => endpointOfUrl(url) ?? 'mutate';
 
 /**
  * POST /mutate and POST /validate. Every answer, even to a body that is empty,
@@ -56,10 +40,11 @@ export const admissionRoutes: FastifyPluginAsync<AdmissionRoutesOptions> = async
       const reason = sent
         ? `client certificate refused: ${String(socket.authorizationError ?? 'not verified by the client CA')}`
         : 'a client certificate signed by the client CA is required';
-      const endpoint = endpointOf(request.url);
+      const endpoint = routeEndpoint(request.url);
       metrics.observe({ endpoint, kind: 'unknown', operation: 'unknown', decision: 'unauthorized' }, 0);
       logger.warn({ endpoint, statusCode: 401, reason, remoteAddress: socket.remoteAddress }, 'rejected admission request');
-      return reply.code(401).send(rejectedReview('', 401, reason));
+      // Closed after the answer: a client that cannot authenticate has no use for the connection.
+      return reply.code(401).header('connection', 'close').send(rejectedReview('', 401, reason));
     });
   }
 
@@ -87,7 +72,7 @@ export const admissionRoutes: FastifyPluginAsync<AdmissionRoutesOptions> = async
             : statusCode === 500
               ? 'internal error'
               : `request body is not valid JSON: ${error.message}`;
-    const answer = answers.refuse(endpointOf(request.url), { statusCode, reason, error });
+    const answer = answers.refuse(routeEndpoint(request.url), { statusCode, reason, error });
     void reply.code(answer.statusCode).send(answer.body);
   });
 

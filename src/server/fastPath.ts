@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import type { Endpoint } from '../admission/admissionEngine.js';
 import type { AdmissionAnswers, Answer } from './admissionAnswers.js';
-import { INVALID_JSON_REASON, parseJsonBody } from './admissionRoutes.js';
+import { endpointOfUrl, INVALID_JSON_REASON, parseJsonBody } from './requestBody.js';
 
 export interface FastPathOptions {
   answers: AdmissionAnswers;
@@ -34,11 +33,7 @@ export function admissionFastPath(options: FastPathOptions): (req: IncomingMessa
   const { answers, bodyLimitBytes } = options;
   return (req, res) => {
     if (req.method !== 'POST') return false;
-    // The API server appends `?timeout=<the webhook's timeoutSeconds>s` to the URL.
-    const url = req.url ?? '';
-    const query = url.indexOf('?');
-    const path = query < 0 ? url : url.slice(0, query);
-    const endpoint: Endpoint | undefined = path === '/mutate' ? 'mutate' : path === '/validate' ? 'validate' : undefined;
+    const endpoint = endpointOfUrl(req.url ?? '');
     if (endpoint === undefined) return false;
     const headers = req.headers;
     if (headers['content-type'] !== 'application/json' || headers['transfer-encoding'] !== undefined) return false;

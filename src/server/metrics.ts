@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { RequestMetrics, type RequestLabels } from './requestMetrics.js';
 
@@ -114,9 +114,9 @@ export class AdmissionMetrics {
   }
 }
 
-/** A bare HTTP server for GET /metrics: scraping never shares the admission port or its TLS. */
-export function createMetricsServer(registry: Registry): Server {
-  return createServer((req, res) => {
+/** The request handler of the metrics port: GET /metrics, 404 for anything else. */
+export function metricsHandler(registry: Registry): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
     if (req.method !== 'GET' || (req.url !== '/metrics' && !req.url?.startsWith('/metrics?'))) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: metrics are served at GET /metrics\n');
       return;
@@ -125,5 +125,5 @@ export function createMetricsServer(registry: Registry): Server {
       (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
       (error: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${String(error)}\n`),
     );
-  });
+  };
 }

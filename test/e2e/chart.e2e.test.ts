@@ -198,8 +198,10 @@ describeOnlyOn(target, ['process'], ON_PROCESS_ONLY)('Helm chart against a real 
     expect(container.resources.limits).toMatchObject({ memory: expect.any(String) });
     // A young generation big enough that request garbage dies young (values.yaml nodeOptions).
     expect(container.env).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-semi-space-size=8' });
-    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'https', scheme: 'HTTPS' });
-    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'https', scheme: 'HTTPS' });
+    // The probes on the health port (issue 21 item 5): a client filling the admission port's slots cannot fail them.
+    expect(container.ports).toContainEqual({ name: 'health', containerPort: 8081, protocol: 'TCP' });
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health', scheme: 'HTTP' });
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health', scheme: 'HTTP' });
     expect(container.lifecycle.preStop.sleep.seconds).toBe(5);
     expect(pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey).toBe('kubernetes.io/hostname');
     expect(pod.topologySpreadConstraints.map((c: { topologyKey: string }) => c.topologyKey)).toEqual(['topology.kubernetes.io/zone', 'kubernetes.io/hostname']);
@@ -320,7 +322,22 @@ describeOnlyOn(target, ['process'], ON_PROCESS_ONLY)('Helm chart against a real 
     ]);
     const agentgateway = find(rendered.certManager, 'AgentgatewayParameters');
     expect(agentgateway.spec.env[0]).toEqual({ name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: 'http://otel-collector-collector.monitoring.svc.cluster.local:4317' });
-    expect(find(rendered.certManager, 'ServiceMonitor').spec.endpoints[0]).toMatchObject({ port: 'metrics', path: '/metrics' });
+    expect(find(rendered.certManager, 'ServiceMonitor').spec.endpoints[0]).toMatchObject({ port: 'metrics', path: '/metrics', scheme: 'http' });
+  });
+
+  it('config.server.metricsTls: the ServiceMonitor scrapes https with serviceMonitor.tlsConfig, the Service port says https; healthPort null probes the HTTPS port', async () => {
+    const tls = await renderChart(helm, 'mt', 'kga-mt', {
+      config: { server: { metricsTls: true, healthPort: null } },
+      serviceMonitor: { enabled: true, tlsConfig: { serverName: 'mt-kgateway-admission.kga-mt.svc' } },
+    });
+    expect(find(tls, 'ServiceMonitor').spec.endpoints[0]).toMatchObject({ scheme: 'https', tlsConfig: { serverName: 'mt-kgateway-admission.kga-mt.svc' } });
+    expect(find(tls, 'Service').spec.ports).toContainEqual({ name: 'metrics', port: 9090, targetPort: 'metrics', protocol: 'TCP', appProtocol: 'https' });
+    const config = parseYaml(find(tls, 'ConfigMap').data['config.yaml']);
+    expect(config.server.metricsTls).toBe(true);
+    expect(config.server).not.toHaveProperty('healthPort');
+    const container = find(tls, 'Deployment').spec.template.spec.containers[0];
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'https', scheme: 'HTTPS' });
+    expect(container.ports.map((p: { name: string }) => p.name)).toEqual(['https', 'metrics']);
   });
 
   it('kube-apiserver accepts every rendered object of every mode (server-side apply, no dry-run)', async () => {
@@ -379,6 +396,7 @@ describeOnlyOn(target, ['process'], ON_PROCESS_ONLY)('Helm chart against a real 
     expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
     expect(policy.spec.ingress).toEqual([
       { ports: [{ port: 'https', protocol: 'TCP' }] },
+      { ports: [{ port: 'health', protocol: 'TCP' }] },
       { ports: [{ port: 'metrics', protocol: 'TCP' }], from: [{ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['monitoring', 'prometheus'] }] } }] },
     ]);
     expect(policy.spec.egress).toEqual([{ ports: [{ port: 6443, protocol: 'TCP' }] }]);
@@ -466,7 +484,9 @@ describeOnlyOn(target, ['process'], ON_PROCESS_ONLY)('Helm chart against a real 
     });
 
     it.each(['kgateway-v2.1', 'agentgateway-v2.2'])('the server (profile %s) gets every first list and keeps its watches', async (profile) => {
-      const server = await startWebhookServer({ kubeconfigPath: kubeconfig, extraArgs: ['--config', configFile, '--profile', profile], readyTimeoutMs: 20_000 });
+      // The chart's health port (8081) is for the pod; here, a free one.
+      const [healthPort] = await freePorts(1);
+      const server = await startWebhookServer({ kubeconfigPath: kubeconfig, extraArgs: ['--config', configFile, '--profile', profile, '--health-port', String(healthPort!)], readyTimeoutMs: 20_000 });
       try {
         // startWebhookServer waited for /readyz: every list+watch synced with the token.
         expect(await metricValue(server.metricsUrl, 'kgateway_admission_watch_errors_total')).toBe(0);
@@ -787,14 +807,14 @@ async function startSelfManaged(opts: {
   children: ChildProcess[];
 }): Promise<SelfManagedServer> {
   const dir = await mkdtemp(join(opts.work, 'replica-'));
-  const [port, metricsPort] = await freePorts(2);
+  const [port, metricsPort, healthPort] = await freePorts(3);
   const logFile = join(dir, 'serve.log');
   const fd = openSync(logFile, 'a');
   const child = spawn(
     process.execPath,
     [
       join(REPO_ROOT, 'dist', 'cli', 'main.js'), 'serve', '--host', '127.0.0.1', '--port', String(port!), '--metrics-port', String(metricsPort!),
-      '--config', opts.configFile, '--kubeconfig', opts.kubeconfig, '--profile', 'kgateway-v2.1',
+      '--health-port', String(healthPort!), '--config', opts.configFile, '--kubeconfig', opts.kubeconfig, '--profile', 'kgateway-v2.1',
       '--self-managed-certs', '--namespace', opts.namespace, '--secret-name', opts.secretName, '--service-name', opts.serviceName,
       '--webhook-config', opts.webhookConfig, '--certs-dir', join(dir, 'certs'),
     ],

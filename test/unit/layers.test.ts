@@ -170,4 +170,29 @@ describe('layer rules', () => {
     });
     expect(rulesBroken(dir)).toEqual(['no-circular: src/rules/a.ts -> src/rules/b.ts']);
   });
+
+  // Issue 22: server/ was 7 files deep for 12 files (fastPath.ts importing
+  // body parsing from admissionRoutes.ts); import type counts, as in the
+  // layer rules (tsPreCompilationDeps).
+  it('no import chain inside src/server/ is longer than 5 files', () => {
+    const run = spawnSync(DEPCRUISE, ['src/server', '--config', '.dependency-cruiser.cjs', '--output-type', 'json'], { cwd: REPO, encoding: 'utf8', maxBuffer: 1 << 26 });
+    const modules = (JSON.parse(run.stdout) as { modules: { source: string; dependencies: { resolved: string }[] }[] }).modules;
+    const inServer = (path: string) => path.startsWith('src/server/');
+    const imports = new Map(modules.filter((m) => inServer(m.source)).map((m) => [m.source, m.dependencies.map((d) => d.resolved).filter(inServer)]));
+    const longest = new Map<string, string[]>();
+    const chainFrom = (file: string): string[] => {
+      const known = longest.get(file);
+      if (known) return known;
+      let chain = [file];
+      for (const next of imports.get(file) ?? []) {
+        const through = [file, ...chainFrom(next)];
+        if (through.length > chain.length) chain = through;
+      }
+      longest.set(file, chain);
+      return chain;
+    };
+    const chains = [...imports.keys()].map(chainFrom).sort((a, b) => b.length - a.length);
+    expect(imports.size).toBeGreaterThan(5);
+    expect(chains[0]!.length, chains[0]!.join(' -> ')).toBeLessThanOrEqual(5);
+  });
 });

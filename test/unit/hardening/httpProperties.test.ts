@@ -48,13 +48,7 @@ beforeAll(async () => {
     logger: pino({ level: 'silent' }),
     metrics: new AdmissionMetrics({ defaultMetrics: false }),
     tls: { cert: Buffer.from(certificates.cert), key: Buffer.from(certificates.key) },
-    bodyLimitBytes: config.server.bodyLimitBytes,
-    keepAliveTimeoutMs: config.server.keepAliveTimeoutMs,
-    handshakeTimeoutMs: config.server.handshakeTimeoutMs,
-    headersTimeoutMs: config.server.headersTimeoutMs,
-    requestTimeoutMs: config.server.requestTimeoutMs,
-    maxConnections: config.server.maxConnections,
-    drainTimeoutMs: config.server.drainTimeoutMs,
+    settings: config.server,
     notReadyReason: () => undefined,
   });
   await app.ready();

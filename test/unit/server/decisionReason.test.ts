@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manifestClusterSource } from '../../../src/cluster/clusterSource.js';
 import { ENFORCEMENT_LABEL } from '../../../src/rules/enforcement.js';
-import { boundedReason, MAX_REASON_BYTES } from '../../../src/server/decisionLog.js';
+import { boundedReason, MAX_REASON_BYTES } from '../../../src/logging/decisionLog.js';
 import { admissionRequest, admissionReview, backendRef, httpListenerPolicy } from '../../support/builders.js';
 import { httpsRequest, plainHttpRequest } from '../../support/https.js';
 import { startInProcessWebhook, type InProcessWebhook } from '../../support/webhookInProcess.js';

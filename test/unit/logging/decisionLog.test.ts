@@ -4,9 +4,9 @@
 import fc from 'fast-check';
 import { pino, type LoggerOptions } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { DECISION_MESSAGE, DecisionLog, type DecisionFields } from '../../../src/server/decisionLog.js';
-import { loggedName } from '../../../src/server/logFields.js';
-import { LOG_FORMAT } from '../../../src/server/logFormat.js';
+import { DECISION_MESSAGE, DecisionLog, type DecisionFields } from '../../../src/logging/decisionLog.js';
+import { loggedName } from '../../../src/logging/logFields.js';
+import { LOG_FORMAT } from '../../../src/logging/logFormat.js';
 
 function capture(options: LoggerOptions): { logger: pino.Logger; lines: string[] } {
   const lines: string[] = [];

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { serveLoggers } from '../../../src/cli/logging.js';
+import { serveLoggers } from '../../../src/logging/serveLoggers.js';
 
 const dirs: string[] = [];
 afterEach(async () => {

@@ -1,6 +1,6 @@
 import { pino, type Logger } from 'pino';
-import { BatchedDecisionLines } from '../server/logDestination.js';
-import { LOG_FORMAT } from '../server/logFormat.js';
+import { BatchedDecisionLines } from './logDestination.js';
+import { LOG_FORMAT } from './logFormat.js';
 
 export interface ServeLoggers {
   /** Start-up, warnings, errors, shutdown: each line written at once. */

@@ -1,3 +1,5 @@
+import type { DecisionSink } from './decisionLog.js';
+
 /** What pino.destination() returns, as far as the batching below uses it. */
 export interface LineDestination {
   write(text: string): boolean;
@@ -9,7 +11,7 @@ export interface LineDestination {
 
 /**
  * A pino destination that hands the per-request decision lines
- * (`writeDecision`, from DecisionLog) to the underlying destination 4 KiB at a
+ * (DecisionSink's `writeDecision`, from DecisionLog) to the underlying destination 4 KiB at a
  * time, and every other line at once. pino's sonic-boom, given one line per
  * request, measures the bytes of all it holds on each write, over 30 times
  * the cost of a batched line (bench/README.md, "What changed in src/ because
@@ -17,7 +19,7 @@ export interface LineDestination {
  * line, flush and flushSync; a batch waits at most `flushIntervalMs` (unless
  * 0), and what is left is written when the process exits.
  */
-export class BatchedDecisionLines implements LineDestination {
+export class BatchedDecisionLines implements LineDestination, DecisionSink {
   private pending = '';
   private readonly timer: NodeJS.Timeout | undefined;
 

@@ -3,7 +3,7 @@
 // process's exit.
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it, vi } from 'vitest';
-import { BatchedDecisionLines, type LineDestination } from '../../../src/server/logDestination.js';
+import { BatchedDecisionLines, type LineDestination } from '../../../src/logging/logDestination.js';
 import { REPO } from '../../support/cli.js';
 
 function target(): LineDestination & { writes: string[]; synced: number } {
@@ -56,7 +56,7 @@ describe('BatchedDecisionLines', () => {
   it('writes the last batch when the process exits, through pino.destination to stdout (the built dist/, as serve runs)', () => {
     const script = `
       import { pino } from 'pino';
-      import { BatchedDecisionLines } from './dist/server/logDestination.js';
+      import { BatchedDecisionLines } from './dist/logging/logDestination.js';
       const d = new BatchedDecisionLines(pino.destination({ sync: false, minLength: 4096 }));
       d.writeDecision('first\\n');
       d.write('other\\n');

@@ -34,8 +34,22 @@ export interface DecisionFields {
   reasonBounded?: boolean;
 }
 
+/**
+ * A destination that takes the decision lines apart from every other line
+ * (serve's BatchedDecisionLines hands them on in batches). DecisionLog writes
+ * its lines to the logger's destination through this when the destination
+ * is one, else with the destination's plain write.
+ */
+export interface DecisionSink {
+  writeDecision(line: string): void;
+}
+
+function isDecisionSink(destination: object): destination is DecisionSink {
+  return typeof (destination as Partial<DecisionSink>).writeDecision === 'function';
+}
+
 interface PinoInternals {
-  [symbols.streamSym]: { write(line: string): unknown; writeDecision?: (line: string) => void };
+  [symbols.streamSym]: { write(line: string): unknown } | (DecisionSink & { write(line: string): unknown });
   [symbols.mixinSym]?: unknown;
   [symbols.formattersSym]: { log?: unknown };
   [symbols.nestedKeySym]?: unknown;
@@ -63,10 +77,14 @@ export class DecisionLog {
   private readonly messageField: string;
   /** False for a logger whose lines pino reshapes (mixin, log formatter, nested key, redaction, serializers of these fields): pino then writes the line. */
   private readonly direct: boolean;
+  /** Where a line built here goes: the logger's destination (a logger's destination is fixed when it is made). */
+  private readonly sink: DecisionSink;
 
   constructor(private readonly logger: Logger) {
     const p = logger as unknown as PinoInternals;
     this.pino = p;
+    const destination = p[symbols.streamSym];
+    this.sink = isDecisionSink(destination) ? destination : { writeDecision: (line) => destination.write(line) };
     this.messageField = `,${JSON.stringify(p[symbols.messageKeySym])}:${JSON.stringify(DECISION_MESSAGE)}`;
     const serialized = ['endpoint', 'uid', 'kind', 'operation', 'namespace', 'name', 'decision', 'durationMs', 'reason', p[symbols.messageKeySym]];
     this.direct =
@@ -99,7 +117,6 @@ export class DecisionLog {
       return;
     }
     const p = this.pino;
-    const stream = p[symbols.streamSym];
     const line =
       p[symbols.lsCacheSym][logger.levels.values.info!] +
         p[symbols.timeSym]() +
@@ -115,8 +132,6 @@ export class DecisionLog {
         field('reason', reason) +
       this.messageField +
       p[symbols.endSym];
-    // A BatchedDecisionLines destination (serve's) takes decision lines in batches.
-    if (stream.writeDecision) stream.writeDecision(line);
-    else stream.write(line);
+    this.sink.writeDecision(line);
   }
 }
