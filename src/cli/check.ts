@@ -1,48 +1,31 @@
-import { InMemoryClusterView } from '../cluster/inMemoryClusterView.js';
-import { loadManifests, type ManifestObject } from '../cluster/manifests.js';
+import { readManifests, type ManifestRead } from '../cluster/manifests.js';
 import { loadConfig, ruleSettings } from '../config/config.js';
-import { viewOptionsFor } from '../cluster/inMemoryClusterView.js';
-import type { RuleSettings } from '../rules/settings.js';
-import { buildRuleSet, decide } from '../rules/ruleSet.js';
-import { createRequestFor, customResourceDefinitionScopes, isClusterScoped } from '../rules/objectRequest.js';
-import type { JsonPatchOperation, KubeObject } from '../rules/types.js';
-import { combine } from '../rules/verdicts.js';
 import { OUTPUT_OPTIONS, OUTPUT_USAGE, outputFormat, writeReport } from './reportFormats/output.js';
-import { qualifiedName, type ReportFinding } from './reportFormats/report.js';
-import { ruleFindings } from './reportFormats/ruleFindings.js';
+import type { ReportSubject } from './reportFormats/report.js';
+import { evaluateManifests, problemResult, type CheckResult, type EvaluatedObject } from './checkResults.js';
+import { formatCheckText } from './checkText.js';
 import { resolveProfile } from './profile.js';
 import { parseCommandArgs, profileOption, UsageError } from './usage.js';
 import { packageVersion } from './version.js';
 
-export interface CheckResult {
-  apiVersion: string;
-  kind: string;
-  namespace: string;
-  name: string;
-  /** Where the object's document starts (`<stdin>` for `-`). */
-  file: string;
-  line: number;
-  allowed: boolean;
-  /** Admitted only because enforcement is warn for its namespace; with deny it would be denied. */
-  warned: boolean;
-  message: string;
-  patch: JsonPatchOperation[];
-  warnings: string[];
-  /** Objects that, applied, would get a denied object admitted (the ReferenceGrants it lacks); [] when allowed. */
-  suggestions: KubeObject[];
-}
+export type { CheckResult } from './checkResults.js';
+export { evaluateManifests } from './checkResults.js';
 
 export const CHECK_USAGE = `Usage: kgateway-admission check [--output FORMAT] [--output-file FILE] [--config FILE] [--profile NAME] PATH...
 
 Evaluates Kubernetes manifests (YAML or JSON files and folders, multi-document)
 as the webhook would on CREATE. ReferenceGrants, GatewayClasses, parameters
 objects and Namespaces (their enforcement label) in the input are the cluster
-state for the run.
+state for the run. Every document is evaluated: one that cannot be read is a
+failed result of its own (file, line, the error); files and documents that
+hold no Kubernetes object (Chart.yaml, values.yaml, package.json, workflows,
+Helm templates) are skipped and counted. An AdmissionReview's request.object
+is checked in its place.
 PATH - reads one YAML stream from stdin (lines are counted in that stream).
 ${OUTPUT_USAGE}
 --profile: kgateway-v2.1 (default, or profile: in --config) or agentgateway-v2.2.
-Exit status: 0 all admitted (warned ones too), 1 some denied, 2 bad usage or
-unreadable input.
+Exit status, once the report is written: 0 all admitted (warned ones too),
+1 some denied or unreadable as objects, 2 bad usage or a file that cannot be read.
 
 Examples:
   kgateway-admission check examples/
@@ -50,72 +33,33 @@ Examples:
   kustomize build overlays/prod | kgateway-admission check --output github -
   kgateway-admission check --output sarif --output-file check.sarif manifests/`;
 
-/** `findings`, when given, gets each object's findings by rule, in the order of the results. */
-export function evaluateManifests(manifests: readonly ManifestObject[], settings: RuleSettings, findings?: ReportFinding[][]): CheckResult[] {
-  const ruleSet = buildRuleSet(settings);
-  const view = InMemoryClusterView.fromObjects(
-    manifests.map((m) => m.object),
-    viewOptionsFor(settings),
-  );
-  const crdScopes = customResourceDefinitionScopes(manifests.map((m) => m.object));
-  return manifests.map(({ object, file, line }, index) => {
-    const request = createRequestFor(object, `check-${index}`, isClusterScoped(object.apiVersion ?? '', object.kind ?? '', crdScopes));
-    const verdict = combine([decide(ruleSet.mutating, request, view), decide(ruleSet.validating, request, view)]);
-    findings?.push(ruleFindings([...ruleSet.mutating, ...ruleSet.validating], request, view));
-    return {
-      apiVersion: object.apiVersion ?? '',
-      kind: object.kind ?? '',
-      namespace: request.namespace ?? '',
-      name: object.metadata?.name ?? object.metadata?.generateName ?? '',
-      file,
-      line,
-      allowed: verdict.allowed,
-      warned: verdict.warned === true,
-      message: verdict.message ?? '',
-      patch: verdict.patch,
-      warnings: verdict.warnings,
-      suggestions: verdict.suggestions ?? [],
-    };
+/** Objects and problems in the order they were read: file by file, line by line. */
+function inReadOrder(read: ManifestRead, evaluated: EvaluatedObject[]): EvaluatedObject[] {
+  const fileOrder = new Map<string, number>();
+  for (const file of read.files) if (!fileOrder.has(file)) fileOrder.set(file, fileOrder.size);
+  const all = [...evaluated, ...read.problems.map(problemResult)];
+  const position = (r: CheckResult) => [fileOrder.get(r.file) ?? fileOrder.size, r.line] as const;
+  // Array.prototype.sort is stable: objects of one document keep their order.
+  return all.sort((a, b) => {
+    const [fa, la] = position(a.result);
+    const [fb, lb] = position(b.result);
+    return fa - fb || la - lb;
   });
 }
 
-function indent(text: string, prefix: string): string {
-  return text
-    .split('\n')
-    .map((line) => (line === '' ? line : prefix + line))
-    .join('\n');
+function reportSubject({ result, findings }: EvaluatedObject): ReportSubject {
+  return {
+    apiVersion: result.apiVersion,
+    kind: result.kind,
+    namespace: result.namespace,
+    name: result.name,
+    file: result.file,
+    ...(result.line > 0 ? { line: result.line } : {}),
+    findings,
+  };
 }
 
-export function formatText(results: readonly CheckResult[], manifests: readonly ManifestObject[]): string {
-  const lines: string[] = [];
-  let denied = 0;
-  let patched = 0;
-  let warned = 0;
-  results.forEach((result, i) => {
-    const where = manifests[i] ? ` (${manifests[i].file}:${manifests[i].line})` : '';
-    const what = `${result.kind} ${qualifiedName(result)}`;
-    if (!result.allowed) {
-      denied++;
-      lines.push(`DENIED   ${what}${where}`, indent(result.message, '    '));
-    } else if (result.warned) {
-      warned++;
-      lines.push(`WARNED   ${what}${where}`);
-      for (const op of result.patch) lines.push(`    ${op.op} ${op.path} ${JSON.stringify(op.value)}`);
-    } else if (result.patch.length > 0) {
-      patched++;
-      lines.push(`PATCHED  ${what}${where}`);
-      for (const op of result.patch) lines.push(`    ${op.op} ${op.path} ${JSON.stringify(op.value)}`);
-    } else {
-      lines.push(`ALLOWED  ${what}${where}`);
-    }
-    for (const warning of result.warnings) lines.push(`    warning: ${warning}`);
-  });
-  const warnedCount = warned > 0 ? `, ${warned} warned` : '';
-  lines.push(`${results.length} objects: ${results.length - denied - patched - warned} allowed, ${patched} patched${warnedCount}, ${denied} denied`);
-  return lines.join('\n');
-}
-
-export async function runCheck(args: string[], out: (text: string) => void): Promise<number> {
+export async function runCheck(args: string[], out: (text: string) => void, err: (text: string) => void = (text) => process.stderr.write(`${text}\n`)): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     'check',
     args,
@@ -128,17 +72,23 @@ export async function runCheck(args: string[], out: (text: string) => void): Pro
   }
   const format = outputFormat('check', values.output);
   if (positionals.length === 0) throw new UsageError(`check: name at least one file or folder\n\n${CHECK_USAGE}`);
-  const manifests = await loadManifests(positionals);
-  if (manifests.length === 0) throw new UsageError(`check: no Kubernetes objects found in ${positionals.join(', ')}`);
   const flag = profileOption(values.profile);
   const config = await loadConfig(values.config);
   const { profile } = await resolveProfile('check', flag, config);
-  const findings: ReportFinding[][] = [];
-  const results = evaluateManifests(manifests, ruleSettings(config, profile), findings);
+  const read = await readManifests(positionals);
+  if (read.objects.length === 0 && read.problems.length === 0 && read.skipped.length === 0) {
+    throw new UsageError(`check: no Kubernetes objects found in ${positionals.join(', ')}`);
+  }
+  const evaluated = inReadOrder(read, evaluateManifests(read.objects, ruleSettings(config, profile)));
+  const results = evaluated.map((e) => e.result);
   await writeReport(format, values['output-file'], {
-    text: () => formatText(results, manifests),
-    data: () => ({ results }),
-    report: async () => ({ command: 'check', version: await packageVersion(), subjects: results.map((result, i) => ({ ...result, findings: findings[i] ?? [] })) }),
+    text: () => formatCheckText(results, read.skipped),
+    data: () => ({ results, skipped: read.skipped }),
+    report: async () => ({ command: 'check', version: await packageVersion(), subjects: evaluated.map(reportSubject) }),
   }, out);
+  // The report is out; now what could not be read at all, on stderr too.
+  const unreadable = read.problems.filter((p) => p.unreadable);
+  for (const problem of unreadable) err(`kgateway-admission: ${problem.file}: ${problem.message}`);
+  if (unreadable.length > 0) return 2;
   return results.every((r) => r.allowed) ? 0 : 1;
 }

@@ -134,9 +134,6 @@ describe('kgateway-admission check', () => {
   });
 
   it.each<[string, () => Promise<string[]>, RegExp]>([
-    ['invalid YAML, with file and line', async () => ['check', await file('bad.yaml', 'apiVersion: v1\nkind: X\nmetadata:\n  name: [oops\n')], /bad\.yaml:\d+: invalid YAML/],
-    ['a non-Kubernetes document', async () => ['check', await file('data.yaml', 'apiVersion: v1\nkind: Namespace\n---\nfoo: bar\n')], /data\.yaml:4: not a Kubernetes object/],
-    ['an unreadable path', async () => ['check', join(dir, 'nope.yaml')], /nope\.yaml: cannot read: ENOENT/],
     ['empty input', async () => ['check', await file('empty.yaml', '# nothing\n')], /no Kubernetes objects found/],
     ['no path', async () => ['check'], /name at least one file or folder/],
     ['a bad --output', async () => ['check', '--output', 'xml', 'examples'], /--output must be one of text, json/],
@@ -148,5 +145,18 @@ describe('kgateway-admission check', () => {
     expect(code).toBe(2);
     expect(stderr).toMatch(message);
     expect(stdout).toBe('');
+  });
+
+  it('reports invalid YAML as a result with file and line (exit 1), skips a document that is no object, and writes the report before exit 2 for an unreadable path', async () => {
+    const bad = await runCli(['check', await file('bad.yaml', 'apiVersion: v1\nkind: X\nmetadata:\n  name: [oops\n')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/^INVALID  \S*bad\.yaml:\d+\n {4}invalid YAML/m);
+    const data = await runCli(['check', await file('data.yaml', 'apiVersion: v1\nkind: Namespace\n---\nfoo: bar\n')]);
+    expect(data.code).toBe(0);
+    expect(data.stdout).toContain('1 object: 1 allowed, 0 patched, 0 denied; 1 skipped (no Kubernetes object)');
+    const missing = await runCli(['check', join(dir, 'nope.yaml')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/nope\.yaml: cannot read: ENOENT/);
+    expect(missing.stdout).toMatch(/^UNREADABLE \S*nope\.yaml\n {4}cannot read: ENOENT/m);
   });
 });

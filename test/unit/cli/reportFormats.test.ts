@@ -169,9 +169,9 @@ describe('check - (stdin)', () => {
   });
 
   it('names stdin in errors, and takes it only once', async () => {
-    const bad = await runCli(['check', '-'], { cwd: dir, input: 'apiVersion: v1\nkind: Namespace\n---\nfoo: bar\n' });
-    expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('<stdin>:4: not a Kubernetes object');
+    const bad = await runCli(['check', '-'], { cwd: dir, input: 'apiVersion: v1\nkind: Namespace\n---\nfoo: [bar\n' });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/^INVALID  <stdin>:\d+\n {4}invalid YAML/m);
     const twice = await runCli(['check', '-', '-'], { cwd: dir, input: '' });
     expect(twice.code).toBe(2);
     expect(twice.stderr).toContain('can be named only once');
