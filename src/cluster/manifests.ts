@@ -1,6 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import { decodeAsKubectl, KubectlDecodeError, metadataRefusal } from './kubectlDecode.js';
 import type { KubeObject } from '../rules/types.js';
 import { groupOf } from '../rules/objectRequest.js';
 import { isRecord } from '../rules/objectPaths.js';
@@ -114,20 +115,31 @@ function isAdmissionReview(value: Record<string, unknown>): boolean {
 
 type DocumentReader = (document: Document.Parsed, lineOf: (offset: number) => number) => { value: unknown } | { problem: string; line: number };
 
-/** The yaml library's reading of a document; its errors with their lines. */
+/** A document read as kubectl reads it (kubectlDecode.ts); its errors with their lines. */
 const readDocument: DocumentReader = (document, lineOf) => {
   const error = document.errors[0];
   if (error) {
     const at = error.linePos?.[0]?.line ?? lineOf(error.pos[0]);
     return { problem: `invalid YAML: ${error.message.split('\n')[0]}`, line: at };
   }
+  // kubectl splits a stream at `---` lines before parsing, so a directive
+  // ends up alone in a chunk it refuses ("did not find expected <document start>").
+  if (document.directives?.yaml.explicit || Object.keys(document.directives?.tags ?? {}).length > 1) {
+    return { problem: 'invalid YAML: a %YAML or %TAG directive, which kubectl cannot read: remove it', line: lineOf(document.range[0]) };
+  }
   try {
-    // The alias limit stops a "billion laughs" document from expanding.
-    return { value: document.toJS({ maxAliasCount: 100 }) };
+    return { value: decodeAsKubectl(document) };
   } catch (error) {
-    return { problem: `cannot read the document: ${(error as Error).message.split('\n')[0]}`, line: lineOf(document.range[0]) };
+    const node = error instanceof KubectlDecodeError ? error.node : undefined;
+    return { problem: `cannot read the document: ${(error as Error).message.split('\n')[0]}`, line: lineOf(node?.range?.[0] ?? document.range[0]) };
   }
 };
+
+/** The line of the node at `path`, when the document spells it out (not through a merge or alias). */
+function lineAt(document: Document.Parsed, path: (string | number)[], lineOf: (offset: number) => number, fallback: number): number {
+  const node = document.getIn(path, true) as Node | undefined;
+  return node?.range ? lineOf(node.range[0]) : fallback;
+}
 
 /**
  * Reads one file's text: every YAML document (JSON is YAML too), `kind: List`
@@ -139,7 +151,8 @@ export function readManifestText(text: string, file: string): ManifestRead {
   const read: ManifestRead = { files: [file], objects: [], problems: [], skipped: [] };
   const lineCounter = new LineCounter();
   const lineOf = (offset: number) => lineCounter.linePos(offset).line;
-  const documents = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // YAML 1.1 as kubectl reads it; a repeated key is kubectl's too (the last wins).
+  const documents = parseAllDocuments(text, { lineCounter, prettyErrors: false, version: '1.1', uniqueKeys: false });
   // parseAllDocuments returns an EmptyStream for input with no documents.
   if (!Array.isArray(documents)) return read;
   for (const document of documents) {
@@ -157,6 +170,11 @@ export function readManifestText(text: string, file: string): ManifestRead {
       continue;
     }
     const object = value as Record<string, unknown> & KubeObject;
+    const refusal = metadataRefusal(object);
+    if (refusal) {
+      read.problems.push({ file, line: lineAt(document, refusal.path, lineOf, line), message: refusal.message, unreadable: false });
+      continue;
+    }
     if (isAdmissionReview(object)) {
       const review = admissionReviewObject(object);
       if (review.object) read.objects.push({ object: review.object, file, line, via: 'request.object of an AdmissionReview' });
@@ -165,7 +183,8 @@ export function readManifestText(text: string, file: string): ManifestRead {
     }
     if (object.kind === 'List' || (object.kind!.endsWith('List') && Array.isArray(object.items))) {
       for (const item of Array.isArray(object.items) ? object.items : []) {
-        if (notAnObject(item)) read.problems.push({ file, line, message: `${NOT_AN_OBJECT}: a List item needs string apiVersion and kind`, unreadable: false });
+        const itemRefusal = notAnObject(item) ? { message: `${NOT_AN_OBJECT}: a List item needs string apiVersion and kind` } : metadataRefusal(item as Record<string, unknown>);
+        if (itemRefusal) read.problems.push({ file, line, message: itemRefusal.message, unreadable: false });
         else read.objects.push({ object: item as KubeObject, file, line });
       }
       continue;
