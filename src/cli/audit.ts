@@ -1,5 +1,6 @@
 import { KubeApi, NAMESPACES, collectionPath } from '../cluster/kubeApi.js';
-import { detectProfile, loadKubeConnection } from '../cluster/kubeConnection.js';
+import { detectProfile } from '../cluster/kubeConnection.js';
+import { CLUSTER_OPTIONS, clusterConnection, namespaceOption } from './clusterOptions.js';
 import { InMemoryClusterView } from '../cluster/inMemoryClusterView.js';
 import { loadConfig, ruleSettings } from '../config/config.js';
 import { viewOptionsFor } from '../cluster/inMemoryClusterView.js';
@@ -14,13 +15,16 @@ import { resolveProfile } from './profile.js';
 import { CommandError, parseCommandArgs, profileOption, UsageError } from './usage.js';
 import { packageVersion } from './version.js';
 
-export const AUDIT_USAGE = `Usage: kgateway-admission audit [--kubeconfig FILE] [--output FORMAT|html] [--output-file FILE] [--config FILE] [--profile NAME]
+export const AUDIT_USAGE = `Usage: kgateway-admission audit [--kubeconfig FILE] [--context NAME] [-n NAMESPACE] [--output FORMAT|html] [--output-file FILE]
+                              [--config FILE] [--profile NAME]
 
 Lists, for a live cluster, every object whose cross-namespace backendRefs no
 ReferenceGrant allows (in warn-mode namespaces too: marked so), and every
 agentgateway Gateway without its parametersRef or whose parameters object is
-missing. Credentials: --kubeconfig,
-else $KUBECONFIG, else in-cluster. --profile: unset (and no profile: in --config),
+missing. The cluster is found as kubectl finds it: --kubeconfig, else
+$KUBECONFIG (several files merged), else ~/.kube/config, else in-cluster;
+--context NAME instead of the current context. -n, --namespace NAMESPACE: only the
+objects in it are audited (the grants of every namespace still count). --profile: unset (and no profile: in --config),
 the cluster's CRDs decide (agentgateway-v2.2 when it serves AgentgatewayParameters).
 ${OUTPUT_USAGE}
 --output html (audit only): one self-contained page, the findings by namespace
@@ -30,6 +34,7 @@ Exit status: 0 clean, 1 findings, 2 errors.
 Examples:
   kgateway-admission audit
   kgateway-admission audit --kubeconfig ~/.kube/config --output json
+  kgateway-admission audit --context prod -n team-a
   kgateway-admission audit --output junit --output-file audit.xml
   kgateway-admission audit --output html --output-file audit.html`;
 
@@ -57,7 +62,7 @@ export async function runAudit(args: string[], out: (text: string) => void): Pro
     'audit',
     args,
     {
-      kubeconfig: { type: 'string' },
+      ...CLUSTER_OPTIONS,
       ...OUTPUT_OPTIONS,
       config: { type: 'string' },
       profile: { type: 'string' },
@@ -72,13 +77,9 @@ export async function runAudit(args: string[], out: (text: string) => void): Pro
   // html is audit's own (findings by namespace and rule); the rest are every command's.
   const format = values.output === 'html' ? 'html' : outputFormat('audit', values.output);
   const config = await loadConfig(values.config);
-  let kubeConfig;
-  try {
-    kubeConfig = (await loadKubeConnection(values.kubeconfig))?.config;
-  } catch (error) {
-    throw new UsageError(`audit: cannot load the kubeconfig: ${(error as Error).message}`);
-  }
-  if (!kubeConfig) throw new UsageError('audit: no cluster: give --kubeconfig FILE, set KUBECONFIG, or run in a cluster');
+  const namespace = namespaceOption('audit', values.namespace);
+  const kubeConfig = (await clusterConnection('audit', values))?.config;
+  if (!kubeConfig) throw new UsageError('audit: no cluster: give --kubeconfig FILE, set KUBECONFIG, create ~/.kube/config, or run in a cluster');
   const api = new KubeApi(kubeConfig);
   const { profile } = await resolveProfile('audit', profileOption(values.profile), config, () => detectProfile(api, 10_000));
   const settings = ruleSettings(config, profile);
@@ -117,6 +118,8 @@ export async function runAudit(args: string[], out: (text: string) => void): Pro
   }
   const view = InMemoryClusterView.fromObjects(objects, viewOptionsFor(settings));
   for (const namespace of namespaces) view.upsertNamespace(namespace);
+  // -n: the objects of one namespace, judged against the grants of them all.
+  if (namespace) objects.splice(0, objects.length, ...objects.filter((o) => o.metadata?.namespace === namespace));
   const findings = auditObjects(objects, buildRuleSet(settings), settings, view);
   if (format === 'html') {
     const { writeHtmlReport } = await import('./reportFormats/auditHtmlOutput.js');

@@ -2,16 +2,20 @@ import { readManifests, type ManifestRead } from '../cluster/manifests.js';
 import { loadConfig, ruleSettings } from '../config/config.js';
 import { OUTPUT_OPTIONS, OUTPUT_USAGE, outputFormat, writeReport } from './reportFormats/output.js';
 import type { ReportSubject } from './reportFormats/report.js';
-import { evaluateManifests, problemResult, type CheckResult, type EvaluatedObject } from './checkResults.js';
+import { evaluateManifests, placeInNamespace, problemResult, type CheckResult, type EvaluatedObject } from './checkResults.js';
+import { CLUSTER_OPTIONS, clusterConnection, namespaceOption } from './clusterOptions.js';
+import type { KubeObject } from '../rules/types.js';
+import type { RuleSettings } from '../rules/settings.js';
 import { formatCheckText } from './checkText.js';
 import { resolveProfile } from './profile.js';
-import { parseCommandArgs, profileOption, UsageError } from './usage.js';
+import { CommandError, parseCommandArgs, profileOption, UsageError } from './usage.js';
 import { packageVersion } from './version.js';
 
 export type { CheckResult } from './checkResults.js';
 export { evaluateManifests } from './checkResults.js';
 
-export const CHECK_USAGE = `Usage: kgateway-admission check [--output FORMAT] [--output-file FILE] [--config FILE] [--profile NAME] PATH...
+export const CHECK_USAGE = `Usage: kgateway-admission check [--output FORMAT] [--output-file FILE] [--config FILE] [--profile NAME]
+                              [-n NAMESPACE] [--kubeconfig FILE] [--context NAME] PATH...
 
 Evaluates Kubernetes manifests (YAML or JSON files and folders, multi-document)
 as the webhook would on CREATE. ReferenceGrants, GatewayClasses, parameters
@@ -22,6 +26,11 @@ hold no Kubernetes object (Chart.yaml, values.yaml, package.json, workflows,
 Helm templates) are skipped and counted. An AdmissionReview's request.object
 is checked in its place.
 PATH - reads one YAML stream from stdin (lines are counted in that stream).
+-n, --namespace NS: namespaced objects that name no namespace are in NS
+(as kubectl apply -n, or Argo CD's destination.namespace), not default.
+--kubeconfig FILE, --context NAME: the ReferenceGrants, GatewayClasses,
+parameters objects and labelled Namespaces of that live cluster are part of
+the cluster state too (as Kyverno's apply reads a cluster); the input wins.
 ${OUTPUT_USAGE}
 --profile: kgateway-v2.1 (default, or profile: in --config) or agentgateway-v2.2.
 Exit status, once the report is written: 0 all admitted (warned ones too),
@@ -30,6 +39,8 @@ Exit status, once the report is written: 0 all admitted (warned ones too),
 Examples:
   kgateway-admission check examples/
   kgateway-admission check --output json --profile agentgateway-v2.2 manifests/prod/
+  kgateway-admission check -n team-a apps/team-a/
+  kgateway-admission check --kubeconfig ~/.kube/config --context prod manifests/prod/
   kustomize build overlays/prod | kgateway-admission check --output github -
   kgateway-admission check --output sarif --output-file check.sarif manifests/`;
 
@@ -59,11 +70,23 @@ function reportSubject({ result, findings }: EvaluatedObject): ReportSubject {
   };
 }
 
+/** `check --kubeconfig/--context`: the cluster state of a live cluster. */
+async function liveClusterState(values: { kubeconfig?: string; context?: string }, settings: RuleSettings): Promise<KubeObject[]> {
+  const connection = await clusterConnection('check', values);
+  if (!connection) throw new UsageError('check: --context needs a kubeconfig');
+  const [{ KubeApi }, { readClusterState }] = await Promise.all([import('../cluster/kubeApi.js'), import('../cluster/clusterState.js')]);
+  try {
+    return await readClusterState(new KubeApi(connection.config), settings);
+  } catch (error) {
+    throw new CommandError(`check: cannot read the cluster state from ${connection.config.getCurrentCluster()?.server ?? connection.source}: ${(error as Error).message}`);
+  }
+}
+
 export async function runCheck(args: string[], out: (text: string) => void, err: (text: string) => void = (text) => process.stderr.write(`${text}\n`)): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     'check',
     args,
-    { ...OUTPUT_OPTIONS, config: { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    { ...OUTPUT_OPTIONS, ...CLUSTER_OPTIONS, config: { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     true,
   );
   if (values.help) {
@@ -72,6 +95,7 @@ export async function runCheck(args: string[], out: (text: string) => void, err:
   }
   const format = outputFormat('check', values.output);
   if (positionals.length === 0) throw new UsageError(`check: name at least one file or folder\n\n${CHECK_USAGE}`);
+  const namespace = namespaceOption('check', values.namespace);
   const flag = profileOption(values.profile);
   const config = await loadConfig(values.config);
   const { profile } = await resolveProfile('check', flag, config);
@@ -79,7 +103,10 @@ export async function runCheck(args: string[], out: (text: string) => void, err:
   if (read.objects.length === 0 && read.problems.length === 0 && read.skipped.length === 0) {
     throw new UsageError(`check: no Kubernetes objects found in ${positionals.join(', ')}`);
   }
-  const evaluated = inReadOrder(read, evaluateManifests(read.objects, ruleSettings(config, profile)));
+  const settings = ruleSettings(config, profile);
+  const clusterObjects = values.kubeconfig !== undefined || values.context !== undefined ? await liveClusterState(values, settings) : [];
+  const manifests = namespace ? placeInNamespace(read.objects, namespace) : read.objects;
+  const evaluated = inReadOrder(read, evaluateManifests(manifests, settings, clusterObjects));
   const results = evaluated.map((e) => e.result);
   await writeReport(format, values['output-file'], {
     text: () => formatCheckText(results, read.skipped),

@@ -41,17 +41,28 @@ export interface EvaluatedObject {
 }
 
 /**
- * Every object as the webhook would decide it on CREATE, against `view`
- * (by default the cluster state the objects themselves hold).
+ * `check -n NS`: namespaced objects that name no namespace go to NS, as
+ * `kubectl apply -n NS` or Argo CD's destination.namespace put them;
+ * cluster-scoped ones and those with a namespace stay as they are.
  */
-export function evaluateManifests(manifests: readonly ManifestObject[], settings: RuleSettings, view?: ClusterView): EvaluatedObject[] {
+export function placeInNamespace(manifests: readonly ManifestObject[], namespace: string): ManifestObject[] {
+  const crdScopes = customResourceDefinitionScopes(manifests.map((m) => m.object));
+  return manifests.map((manifest) => {
+    const { object } = manifest;
+    if (object.metadata?.namespace || isClusterScoped(object.apiVersion ?? '', object.kind ?? '', crdScopes)) return manifest;
+    return { ...manifest, object: { ...object, metadata: { ...object.metadata, namespace } } };
+  });
+}
+
+/**
+ * Every object as the webhook would decide it on CREATE, against the
+ * cluster state the objects themselves hold, over `clusterObjects` (what a
+ * live cluster holds, for `check --kubeconfig`): the input wins where both
+ * have an object.
+ */
+export function evaluateManifests(manifests: readonly ManifestObject[], settings: RuleSettings, clusterObjects: readonly KubeObject[] = []): EvaluatedObject[] {
   const ruleSet = buildRuleSet(settings);
-  const clusterView =
-    view ??
-    InMemoryClusterView.fromObjects(
-      manifests.map((m) => m.object),
-      viewOptionsFor(settings),
-    );
+  const clusterView: ClusterView = InMemoryClusterView.fromObjects([...clusterObjects, ...manifests.map((m) => m.object)], viewOptionsFor(settings));
   const crdScopes = customResourceDefinitionScopes(manifests.map((m) => m.object));
   return manifests.map(({ object, file, line, via }, index) => {
     const request = createRequestFor(object, `check-${index}`, isClusterScoped(object.apiVersion ?? '', object.kind ?? '', crdScopes));

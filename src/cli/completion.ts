@@ -51,10 +51,14 @@ export const COMMANDS: Record<string, CommandSpec> = {
       help: undefined,
     },
   },
-  check: { description: 'evaluate manifest files offline, as the webhook would', options: { ...OUTPUT, config: 'file', profile: PROFILE_NAMES, help: undefined }, operands: 'files' },
+  check: {
+    description: 'evaluate manifest files offline, as the webhook would',
+    options: { ...OUTPUT, config: 'file', profile: PROFILE_NAMES, namespace: 'text', kubeconfig: 'file', context: 'text', help: undefined },
+    operands: 'files',
+  },
   audit: {
     description: 'list what in a live cluster breaks the rules',
-    options: { kubeconfig: 'file', ...OUTPUT, output: [...OUTPUT_FORMATS, 'html'], config: 'file', profile: PROFILE_NAMES, help: undefined },
+    options: { kubeconfig: 'file', context: 'text', namespace: 'text', ...OUTPUT, output: [...OUTPUT_FORMATS, 'html'], config: 'file', profile: PROFILE_NAMES, help: undefined },
   },
   certs: { description: 'write a CA and a serving certificate', options: { out: 'dir', host: 'text', days: 'text', help: undefined } },
   completion: { description: 'print a bash or zsh completion script', options: { help: undefined }, operands: ['bash', 'zsh'] },

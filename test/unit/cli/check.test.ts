@@ -160,3 +160,27 @@ describe('kgateway-admission check', () => {
     expect(missing.stdout).toMatch(/^UNREADABLE \S*nope\.yaml\n {4}cannot read: ENOENT/m);
   });
 });
+
+describe('check -n/--namespace', () => {
+  it('puts namespaced objects that name none in NS (a grant for team-a then allows them), leaves the others alone', async () => {
+    const policy = httpListenerPolicy({ name: 'no-ns' });
+    delete policy.metadata!.namespace;
+    const grant = referenceGrant({ from: [{ namespace: 'team-a' }] });
+    const gatewayClassObject = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'agentgateway' }, spec: { controllerName: 'kgateway.dev/agentgateway' } };
+    const path = await file('no-namespace.yaml', docs(policy, grant, gatewayClassObject, httpListenerPolicy({ name: 'own', namespace: 'kgateway' })));
+    const without = await runCli(['check', '--output', 'json', path]);
+    expect(JSON.parse(without.stdout).results[0]).toMatchObject({ name: 'no-ns', namespace: 'default', allowed: false });
+    const { code, stdout } = await runCli(['check', '--output', 'json', '-n', 'team-a', path]);
+    const results = JSON.parse(stdout).results.map((r: { name: string; namespace: string; allowed: boolean }) => [r.name, r.namespace, r.allowed]);
+    expect(results).toEqual([
+      ['no-ns', 'team-a', true],
+      [grant.metadata!.name, 'monitoring', true],
+      ['agentgateway', '', true],
+      ['own', 'kgateway', false],
+    ]);
+    expect(code).toBe(1);
+    const bad = await runCli(['check', '--namespace', 'Team_A', path]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--namespace must be a DNS label');
+  });
+});
