@@ -1,6 +1,7 @@
 import { KubeApi, NAMESPACES, collectionPath } from '../cluster/kubeApi.js';
 import { detectProfile } from '../cluster/kubeConnection.js';
 import { CLUSTER_OPTIONS, clusterConnection, namespaceOption } from './clusterOptions.js';
+import { findingsExitStatus, WARN_EXIT_OPTIONS, WARN_EXIT_USAGE, warnExitCodeOption } from './exitStatus.js';
 import { InMemoryClusterView } from '../cluster/inMemoryClusterView.js';
 import { loadConfig, ruleSettings } from '../config/config.js';
 import { viewOptionsFor } from '../cluster/inMemoryClusterView.js';
@@ -10,13 +11,14 @@ import { buildRuleSet } from '../rules/ruleSet.js';
 import { GATEWAY_API_GROUP, type KubeObject } from '../rules/types.js';
 import { auditSubjects } from './reportFormats/auditSubjects.js';
 import { qualifiedName } from './reportFormats/report.js';
+import { count } from './checkText.js';
 import { OUTPUT_OPTIONS, OUTPUT_USAGE, outputFormat, writeReport } from './reportFormats/output.js';
 import { resolveProfile } from './profile.js';
 import { CommandError, parseCommandArgs, profileOption, UsageError } from './usage.js';
 import { packageVersion } from './version.js';
 
 export const AUDIT_USAGE = `Usage: kgateway-admission audit [--kubeconfig FILE] [--context NAME] [-n NAMESPACE] [--output FORMAT|html] [--output-file FILE]
-                              [--config FILE] [--profile NAME]
+                              [--config FILE] [--profile NAME] [--warn-exit-code N]
 
 Lists, for a live cluster, every object whose cross-namespace backendRefs no
 ReferenceGrant allows (in warn-mode namespaces too: marked so), and every
@@ -29,7 +31,11 @@ the cluster's CRDs decide (agentgateway-v2.2 when it serves AgentgatewayParamete
 ${OUTPUT_USAGE}
 --output html (audit only): one self-contained page, the findings by namespace
 and rule, each with its fix; with --output-file FILE it goes there.
-Exit status: 0 clean, 1 findings, 2 errors.
+Each finding is an error (admission would deny it, or the webhook never saw
+the object) or a warning (admitted in warn mode, a missing parameters object,
+a Gateway left alone for its class's parametersRef), as check says.
+${WARN_EXIT_USAGE}
+Exit status: 0 clean or warnings only, 1 errors, 2 could not audit.
 
 Examples:
   kgateway-admission audit
@@ -50,10 +56,11 @@ function progressReporter(): { update(text: string): void; done(): void } {
 export function formatFindings(findings: readonly Finding[], scanned: number): string {
   const lines: string[] = [];
   for (const f of findings) {
-    lines.push(`${f.problem.padEnd(22)} ${f.kind} ${qualifiedName(f)}${f.enforcement === 'warn' ? '  (admitted: enforcement warn)' : ''}`);
+    lines.push(`${f.problem.padEnd(22)} ${f.kind} ${qualifiedName(f)}${f.enforcement === 'warn' ? '  (admitted: enforcement warn)' : ''}  [${f.severity}: ${f.rule}]`);
     for (const line of f.message.split('\n')) lines.push(`    ${line}`);
   }
-  lines.push(`${scanned} objects audited: ${findings.length === 0 ? 'no findings' : `${findings.length} finding(s)`}`);
+  const errors = findings.filter((f) => f.severity === 'error').length;
+  lines.push(`${count(scanned, 'object')} audited: ${findings.length === 0 ? 'no findings' : `${count(findings.length, 'finding')} (${count(errors, 'error')}, ${count(findings.length - errors, 'warning')})`}`);
   return lines.join('\n');
 }
 
@@ -64,6 +71,7 @@ export async function runAudit(args: string[], out: (text: string) => void): Pro
     {
       ...CLUSTER_OPTIONS,
       ...OUTPUT_OPTIONS,
+      ...WARN_EXIT_OPTIONS,
       config: { type: 'string' },
       profile: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -78,6 +86,7 @@ export async function runAudit(args: string[], out: (text: string) => void): Pro
   const format = values.output === 'html' ? 'html' : outputFormat('audit', values.output);
   const config = await loadConfig(values.config);
   const namespace = namespaceOption('audit', values.namespace);
+  const warnExitCode = warnExitCodeOption(values['warn-exit-code']);
   const kubeConfig = (await clusterConnection('audit', values))?.config;
   if (!kubeConfig) throw new UsageError('audit: no cluster: give --kubeconfig FILE, set KUBECONFIG, create ~/.kube/config, or run in a cluster');
   const api = new KubeApi(kubeConfig);
@@ -132,5 +141,6 @@ export async function runAudit(args: string[], out: (text: string) => void): Pro
       report: async () => ({ command: 'audit', version: await packageVersion(), subjects: auditSubjects(objects, findings) }),
     }, out);
   }
-  return findings.length === 0 ? 0 : 1;
+  const errors = findings.filter((f) => f.severity === 'error').length;
+  return findingsExitStatus({ error: errors, warning: findings.length - errors }, warnExitCode);
 }

@@ -4,6 +4,9 @@ import { OUTPUT_OPTIONS, OUTPUT_USAGE, outputFormat, writeReport } from './repor
 import type { ReportSubject } from './reportFormats/report.js';
 import { evaluateManifests, placeInNamespace, problemResult, type CheckResult, type EvaluatedObject } from './checkResults.js';
 import { CLUSTER_OPTIONS, clusterConnection, namespaceOption } from './clusterOptions.js';
+import { findingsExitStatus, WARN_EXIT_OPTIONS, WARN_EXIT_USAGE, warnExitCodeOption } from './exitStatus.js';
+import { atKustomizeOrigin } from './kustomizeOrigin.js';
+import { countLevels } from './reportFormats/report.js';
 import type { KubeObject } from '../rules/types.js';
 import type { RuleSettings } from '../rules/settings.js';
 import { formatCheckText } from './checkText.js';
@@ -15,7 +18,7 @@ export type { CheckResult } from './checkResults.js';
 export { evaluateManifests } from './checkResults.js';
 
 export const CHECK_USAGE = `Usage: kgateway-admission check [--output FORMAT] [--output-file FILE] [--config FILE] [--profile NAME]
-                              [-n NAMESPACE] [--kubeconfig FILE] [--context NAME] PATH...
+                              [-n NAMESPACE] [--kubeconfig FILE] [--context NAME] [--warn-exit-code N] [--quiet] PATH...
 
 Evaluates Kubernetes manifests (YAML or JSON files and folders, multi-document)
 as the webhook would on CREATE. ReferenceGrants, GatewayClasses, parameters
@@ -31,15 +34,23 @@ PATH - reads one YAML stream from stdin (lines are counted in that stream).
 --kubeconfig FILE, --context NAME: the ReferenceGrants, GatewayClasses,
 parameters objects and labelled Namespaces of that live cluster are part of
 the cluster state too (as Kyverno's apply reads a cluster); the input wins.
+Objects rendered by kustomize with buildMetadata: [originAnnotations] are
+reported at their source file (and line, when the file is at hand).
 ${OUTPUT_USAGE}
+--output policyreport (check only): openreports.io Reports, one per namespace.
+--quiet: the text report leaves out what is plainly admitted (no warning).
+${WARN_EXIT_USAGE}
 --profile: kgateway-v2.1 (default, or profile: in --config) or agentgateway-v2.2.
-Exit status, once the report is written: 0 all admitted (warned ones too),
-1 some denied or unreadable as objects, 2 bad usage or a file that cannot be read.
+Exit status, once the report is written: 0 all admitted (warned ones too,
+unless --warn-exit-code), 1 some denied or unreadable as objects, 2 bad usage
+or a file that cannot be read.
 
 Examples:
   kgateway-admission check examples/
   kgateway-admission check --output json --profile agentgateway-v2.2 manifests/prod/
   kgateway-admission check -n team-a apps/team-a/
+  kgateway-admission check --quiet --warn-exit-code 3 manifests/
+  kgateway-admission check --output policyreport manifests/ > report.yaml
   kgateway-admission check --kubeconfig ~/.kube/config --context prod manifests/prod/
   kustomize build overlays/prod | kgateway-admission check --output github -
   kgateway-admission check --output sarif --output-file check.sarif manifests/`;
@@ -86,14 +97,16 @@ export async function runCheck(args: string[], out: (text: string) => void, err:
   const { values, positionals } = parseCommandArgs(
     'check',
     args,
-    { ...OUTPUT_OPTIONS, ...CLUSTER_OPTIONS, config: { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    { ...OUTPUT_OPTIONS, ...CLUSTER_OPTIONS, ...WARN_EXIT_OPTIONS, quiet: { type: 'boolean', short: 'q' }, config: { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     true,
   );
   if (values.help) {
     out(CHECK_USAGE);
     return 0;
   }
-  const format = outputFormat('check', values.output);
+  // policyreport is check's own (a Report per namespace); the rest are every command's.
+  const format = values.output === 'policyreport' ? 'policyreport' : outputFormat('check', values.output);
+  const warnExitCode = warnExitCodeOption(values['warn-exit-code']);
   if (positionals.length === 0) throw new UsageError(`check: name at least one file or folder\n\n${CHECK_USAGE}`);
   const namespace = namespaceOption('check', values.namespace);
   const flag = profileOption(values.profile);
@@ -105,17 +118,25 @@ export async function runCheck(args: string[], out: (text: string) => void, err:
   }
   const settings = ruleSettings(config, profile);
   const clusterObjects = values.kubeconfig !== undefined || values.context !== undefined ? await liveClusterState(values, settings) : [];
-  const manifests = namespace ? placeInNamespace(read.objects, namespace) : read.objects;
+  const manifests = atKustomizeOrigin(namespace ? placeInNamespace(read.objects, namespace) : read.objects);
   const evaluated = inReadOrder(read, evaluateManifests(manifests, settings, clusterObjects));
   const results = evaluated.map((e) => e.result);
-  await writeReport(format, values['output-file'], {
-    text: () => formatCheckText(results, read.skipped),
+  const renderings = {
+    text: () => formatCheckText(results, read.skipped, values.quiet === true),
     data: () => ({ results, skipped: read.skipped }),
-    report: async () => ({ command: 'check', version: await packageVersion(), subjects: evaluated.map(reportSubject) }),
-  }, out);
+    report: async () => ({ command: 'check' as const, version: await packageVersion(), subjects: evaluated.map(reportSubject) }),
+  };
+  if (format === 'policyreport') {
+    const { formatCheckPolicyReports } = await import('./reportFormats/checkPolicyReport.js');
+    const policyReports = formatCheckPolicyReports(evaluated);
+    // As writeReport does: the Reports to the file and the text report to stdout, or the Reports to stdout.
+    await writeReport('text', values['output-file'], { ...renderings, text: () => policyReports }, values['output-file'] === undefined ? out : () => out(renderings.text()));
+  } else {
+    await writeReport(format, values['output-file'], renderings, out);
+  }
   // The report is out; now what could not be read at all, on stderr too.
   const unreadable = read.problems.filter((p) => p.unreadable);
   for (const problem of unreadable) err(`kgateway-admission: ${problem.file}: ${problem.message}`);
   if (unreadable.length > 0) return 2;
-  return results.every((r) => r.allowed) ? 0 : 1;
+  return findingsExitStatus(countLevels({ command: 'check', version: '', subjects: evaluated.map(reportSubject) }), warnExitCode);
 }

@@ -6,11 +6,13 @@ import { buildRuleSet, decide } from '../rules/ruleSet.js';
 import { createRequestFor, customResourceDefinitionScopes, isClusterScoped } from '../rules/objectRequest.js';
 import type { JsonPatchOperation, KubeObject } from '../rules/types.js';
 import { combine } from '../rules/verdicts.js';
+import { RULE_IDS } from '../rules/vocabulary.js';
+import { enforcingDeny } from '../audit/clusterAudit.js';
 import type { ReportFinding } from './reportFormats/report.js';
 import { ruleFindings } from './reportFormats/ruleFindings.js';
 
 /** Why an input document is a result without an object: `invalid-manifest` (it cannot be read as one), `unreadable-file`. */
-export type InputProblem = 'invalid-manifest' | 'unreadable-file';
+export type InputProblem = typeof RULE_IDS.invalidManifest | typeof RULE_IDS.unreadableFile;
 
 export interface CheckResult {
   apiVersion: string;
@@ -38,6 +40,8 @@ export interface EvaluatedObject {
   result: CheckResult;
   /** Each rule's findings on it, for the neutral report. */
   findings: ReportFinding[];
+  /** The rules that look at this object (for the policyreport's pass results). */
+  rules: string[];
 }
 
 /**
@@ -67,6 +71,8 @@ export function evaluateManifests(manifests: readonly ManifestObject[], settings
   return manifests.map(({ object, file, line, via }, index) => {
     const request = createRequestFor(object, `check-${index}`, isClusterScoped(object.apiVersion ?? '', object.kind ?? '', crdScopes));
     const verdict = combine([decide(ruleSet.mutating, request, clusterView), decide(ruleSet.validating, request, clusterView)]);
+    // Admitted in warn mode: the message and the grants to create are those a denial would carry.
+    const denial = verdict.warned ? decide(ruleSet.validating, request, enforcingDeny(clusterView)) : undefined;
     return {
       result: {
         apiVersion: object.apiVersion ?? '',
@@ -77,20 +83,21 @@ export function evaluateManifests(manifests: readonly ManifestObject[], settings
         line,
         allowed: verdict.allowed,
         warned: verdict.warned === true,
-        message: verdict.message ?? '',
+        message: verdict.message ?? denial?.message ?? '',
         patch: verdict.patch,
         warnings: verdict.warnings,
-        suggestions: verdict.suggestions ?? [],
+        suggestions: verdict.suggestions ?? denial?.suggestions ?? [],
         ...(via ? { via } : {}),
       },
       findings: ruleFindings([...ruleSet.mutating, ...ruleSet.validating], request, clusterView),
+      rules: [...ruleSet.mutating, ...ruleSet.validating].filter((rule) => rule.handles(request)).map((rule) => rule.name),
     };
   });
 }
 
 /** A document or file that could not be read: a failed result, found by no rule but by the reading. */
 export function problemResult(problem: ManifestProblem): EvaluatedObject {
-  const id: InputProblem = problem.unreadable ? 'unreadable-file' : 'invalid-manifest';
+  const id: InputProblem = problem.unreadable ? RULE_IDS.unreadableFile : RULE_IDS.invalidManifest;
   return {
     result: {
       apiVersion: '',
@@ -108,5 +115,6 @@ export function problemResult(problem: ManifestProblem): EvaluatedObject {
       problem: id,
     },
     findings: [{ rule: id, level: 'error', message: problem.message }],
+    rules: [],
   };
 }

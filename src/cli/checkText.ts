@@ -14,8 +14,8 @@ export function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
-/** `check`'s text report: one block per result, then one summary line. */
-export function formatCheckText(results: readonly CheckResult[], skipped: readonly SkippedInput[] = []): string {
+/** `check`'s text report: one block per result (with `quiet`, only those not plainly admitted), then one summary line. */
+export function formatCheckText(results: readonly CheckResult[], skipped: readonly SkippedInput[] = [], quiet = false): string {
   const lines: string[] = [];
   let denied = 0;
   let patched = 0;
@@ -39,12 +39,16 @@ export function formatCheckText(results: readonly CheckResult[], skipped: readon
       for (const op of result.patch) lines.push(`    ${op.op} ${op.path} ${JSON.stringify(op.value)}`);
     } else if (result.patch.length > 0) {
       patched++;
+      if (quiet && result.warnings.length === 0) continue;
       lines.push(`PATCHED  ${what}${where}`);
       for (const op of result.patch) lines.push(`    ${op.op} ${op.path} ${JSON.stringify(op.value)}`);
     } else {
+      if (quiet && result.warnings.length === 0) continue;
       lines.push(`ALLOWED  ${what}${where}`);
     }
     for (const warning of result.warnings) lines.push(`    warning: ${warning}`);
+    // Warn mode: the same grants a denial would suggest.
+    if (result.warned && result.message) lines.push(indent(result.message, '    '));
   }
   const objects = results.length - invalid;
   const warnedCount = warned > 0 ? `, ${warned} warned` : '';

@@ -115,7 +115,7 @@ describe('check --output', () => {
     const [{ code, stdout }, json] = await Promise.all([check('--output', 'github'), check('--output', 'json')]);
     expect(code).toBe(1);
     const lines = stdout.trimEnd().split('\n');
-    expect(lines.at(-1)).toBe('kgateway-admission check: 3 objects, 1 error(s), 1 warning(s)');
+    expect(lines.at(-1)).toBe('kgateway-admission check: 3 objects, 1 error, 1 warning');
     const commands = lines.slice(0, -1).map(parseWorkflowCommand);
     const [gatewayLine, policyLine] = startLines(bundleText);
     const { results } = JSON.parse(json.stdout);
