@@ -66,7 +66,8 @@ describe.skipIf(skip ?? browser.skip)('audit --output html, rendered by headless
     expect(text).toContain('gateway-parameters-ref (1)');
     expect(text).toContain('HTTPListenerPolicy team-a/tracing-policy — cross-namespace backendRef without a ReferenceGrant');
     expect(text).toContain('spec.accessLog[0].openTelemetry.grpcService.backendRef: Service monitoring/otel-collector-collector');
-    expect(text).toMatch(/Fix:\s*Create this ReferenceGrant in namespace monitoring to allow it:/);
+    // The prose above the block; the block itself is only the YAML to apply.
+    expect(text).toMatch(/Fix:\s*Create this ReferenceGrant in namespace monitoring \(kubectl apply -f -\):\s*apiVersion: gateway.networking.k8s.io\/v1beta1/);
     expect(text).toMatch(/kind: ReferenceGrant[\s\S]*namespace: team-a/);
     expect(text).toContain('Gateway team-a/ai-gateway — agentgateway Gateway without its parametersRef');
     expect(text).toContain('Fix: Re-apply the Gateway');
