@@ -6,8 +6,9 @@ import type { RuleSettings } from '../rules/settings.js';
 import { createRequestFor } from '../rules/objectRequest.js';
 import { GATEWAY_API_GROUP, type KubeObject } from '../rules/types.js';
 import { isRecord } from '../rules/objectPaths.js';
+import { auditProblemRule, auditProblemSeverity, type AuditProblem, type RuleId, type Severity } from '../rules/vocabulary.js';
 
-export type Problem = 'ungranted-reference' | 'missing-parametersRef' | 'class-parametersRef' | 'missing-parameters';
+export type Problem = AuditProblem;
 
 export interface Finding {
   apiVersion: string;
@@ -20,6 +21,9 @@ export interface Finding {
   message: string;
   /** Objects that, applied, would resolve the finding (the ReferenceGrants an object lacks); often []. */
   suggestions: KubeObject[];
+  /** The rule that finds it and how grave it is, as every command and format says (rules/vocabulary.ts). */
+  rule: RuleId;
+  severity: Severity;
 }
 
 /**
@@ -34,7 +38,8 @@ export interface Finding {
  * it); the finding says which enforcement its namespace has.
  */
 export function auditObjects(objects: Iterable<KubeObject>, ruleSet: RuleSet, settings: RuleSettings, view: ClusterView): Finding[] {
-  const findings: Finding[] = [];
+  const found: Omit<Finding, 'rule' | 'severity'>[] = [];
+  const findings = { push: (finding: Omit<Finding, 'rule' | 'severity'>) => found.push(finding) };
   for (const object of objects) {
     // Read from the API server: an object with no namespace is cluster-scoped.
     const request = createRequestFor(object, 'audit', !object.metadata?.namespace);
@@ -84,5 +89,5 @@ export function auditObjects(objects: Iterable<KubeObject>, ruleSet: RuleSet, se
       findings.push({ ...base, problem: 'missing-parameters', message: `its parametersRef names ${kind} ${base.namespace}/${name}, which does not exist` });
     }
   }
-  return findings;
+  return found.map((f) => ({ ...f, rule: auditProblemRule(f.problem), severity: auditProblemSeverity(f.problem, f.enforcement) }));
 }

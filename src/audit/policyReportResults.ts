@@ -5,18 +5,20 @@ import { groupOf } from '../rules/objectRequest.js';
 import { isRecord } from '../rules/objectPaths.js';
 import type { RuleSettings } from '../rules/settings.js';
 import { GATEWAY_API_GROUP, type KubeObject } from '../rules/types.js';
+import { auditProblemRule, auditProblemSeverity, RULE_IDS, type RuleId } from '../rules/vocabulary.js';
 
 /** The policy every result names, and the report's source (what Policy Reporter groups by). */
 export const REPORT_SOURCE = 'kgateway-admission';
 export const REPORT_NAME = 'kgateway-admission';
 
-export type ReportRule = 'cross-namespace-backendrefs' | 'gateway-parametersref';
-export type ResultValue = 'pass' | 'fail' | 'warn';
+export type ReportRule = typeof RULE_IDS.crossNamespaceBackendRefs | typeof RULE_IDS.gatewayParametersRef;
+/** `error`: the object could not be evaluated at all (a `check` input document that cannot be read). */
+export type ResultValue = 'pass' | 'fail' | 'warn' | 'error';
 
 export interface ReportResult {
   source: string;
   policy: string;
-  rule: ReportRule;
+  rule: RuleId;
   result: ResultValue;
   message: string;
   resources: { apiVersion: string; kind: string; namespace: string; name: string; uid?: string }[];
@@ -24,17 +26,9 @@ export interface ReportResult {
   properties?: Record<string, string>;
 }
 
-const OUTCOME: Record<Problem, { rule: ReportRule; result: ResultValue }> = {
-  'ungranted-reference': { rule: 'cross-namespace-backendrefs', result: 'fail' },
-  'missing-parametersRef': { rule: 'gateway-parametersref', result: 'fail' },
-  'missing-parameters': { rule: 'gateway-parametersref', result: 'fail' },
-  // Left alone on purpose (mutation.classParameters: skip): a person decides.
-  'class-parametersRef': { rule: 'gateway-parametersref', result: 'warn' },
-};
-
-/** The report rule and result of an audit problem. */
-export function outcomeOf(problem: Problem): { rule: ReportRule; result: ResultValue } {
-  return OUTCOME[problem];
+/** The report rule and result of an audit finding: its rule, `fail` for an error, `warn` for a warning (rules/vocabulary.ts). */
+export function outcomeOf(finding: { problem: Problem; enforcement?: 'deny' | 'warn' }): { rule: ReportRule; result: ResultValue } {
+  return { rule: auditProblemRule(finding.problem) as ReportRule, result: auditProblemSeverity(finding.problem, finding.enforcement) === 'error' ? 'fail' : 'warn' };
 }
 
 // The denial message lists each ungranted ref as "- <path>: <Kind> <namespace>/<name>".
@@ -53,7 +47,7 @@ function keyOf(o: { kind: string; namespace: string; name: string }): string {
  * the audit's findings over the same objects (so reports and `audit` can never
  * disagree): `fail`/`warn` for an object with a finding, `pass` for one the
  * rule covers that has none. Policies of the backendRef kinds are covered by
- * cross-namespace-backendrefs; agentgateway Gateways by gateway-parametersref.
+ * cross-namespace-backend-refs; agentgateway Gateways by gateway-parameters-ref.
  */
 export function reportResults(objects: Iterable<KubeObject>, findings: readonly Finding[], settings: RuleSettings, view: ClusterView): Map<string, ReportResult[]> {
   const found = new Map(findings.map((f) => [keyOf(f), f]));
@@ -68,23 +62,23 @@ export function reportResults(objects: Iterable<KubeObject>, findings: readonly 
     if (group === GATEWAY_API_GROUP && object.kind === 'Gateway') {
       const spec = isRecord(object.spec) ? object.spec : {};
       if (!isAgentgatewayClass(spec.gatewayClassName, settings, view)) continue;
-      rule = 'gateway-parametersref';
+      rule = RULE_IDS.gatewayParametersRef;
     } else if (referrerKinds.has(`${group}/${object.kind}`)) {
-      rule = 'cross-namespace-backendrefs';
+      rule = RULE_IDS.crossNamespaceBackendRefs;
     } else {
       continue;
     }
     const finding = found.get(keyOf({ kind: object.kind, namespace, name }));
     const uid = typeof object.metadata?.uid === 'string' ? object.metadata.uid : undefined;
     const resource = { apiVersion: object.apiVersion, kind: object.kind, namespace, name, ...(uid ? { uid } : {}) };
-    const outcome = finding ? OUTCOME[finding.problem] : { rule, result: 'pass' as const };
+    const outcome = finding ? outcomeOf(finding) : { rule, result: 'pass' as const };
     const missing = finding ? missingRefs(finding.message) : '';
     const result: ReportResult = {
       source: REPORT_SOURCE,
       policy: REPORT_SOURCE,
       rule: outcome.rule,
       result: outcome.result,
-      message: finding ? finding.message : rule === 'gateway-parametersref' ? 'the Gateway has its parametersRef and the object it names exists' : 'every cross-namespace backendRef is allowed by a ReferenceGrant',
+      message: finding ? finding.message : rule === RULE_IDS.gatewayParametersRef ? 'the Gateway has its parametersRef and the object it names exists' : 'every cross-namespace backendRef is allowed by a ReferenceGrant',
       resources: [resource],
       ...(finding ? { properties: { problem: finding.problem, ...(finding.enforcement ? { enforcement: finding.enforcement } : {}), ...(missing ? { missingRefs: missing } : {}) } } : {}),
     };

@@ -1,35 +1,45 @@
 import { readClusterSnapshot, type ClusterSnapshot } from '../cluster/clusterSnapshot.js';
 import { KubeApi } from '../kube/kubeApi.js';
-import type { KubeConnectionConfig } from '../kube/kubeCredentials.js';
-import { detectProfile, loadKubeConnection } from '../kube/kubeConnection.js';
+import { detectProfile } from '../kube/kubeConnection.js';
+import { CLUSTER_OPTIONS, clusterConnection, namespaceOption } from './clusterOptions.js';
+import { findingsExitStatus, WARN_EXIT_OPTIONS, WARN_EXIT_USAGE, warnExitCodeOption } from './exitStatus.js';
 import { loadConfig, ruleSettings } from '../config/config.js';
 import { auditObjects, type Finding } from '../audit/clusterAudit.js';
 import { buildRuleSet } from '../rules/ruleSet.js';
 import type { RuleSettings } from '../rules/settings.js';
 import { auditSubjects } from './reportFormats/auditSubjects.js';
 import { qualifiedName } from './reportFormats/report.js';
+import { count } from './checkText.js';
 import { OUTPUT_OPTIONS, OUTPUT_USAGE, outputFormat, writeReport } from './reportFormats/output.js';
 import { resolveProfile } from './profile.js';
 import { CommandError, parseCommandArgs, profileOption, UsageError } from './usage.js';
 import { packageVersion } from './version.js';
 
-export const AUDIT_USAGE = `Usage: kgateway-admission audit [--kubeconfig FILE] [--output FORMAT|html] [--output-file FILE] [--config FILE] [--profile NAME]
+export const AUDIT_USAGE = `Usage: kgateway-admission audit [--kubeconfig FILE] [--context NAME] [-n NAMESPACE] [--output FORMAT|html] [--output-file FILE]
+                              [--config FILE] [--profile NAME] [--warn-exit-code N]
 
 Lists, for a live cluster, every object whose cross-namespace backendRefs no
 ReferenceGrant allows (in warn-mode namespaces too: marked so), and every
 agentgateway Gateway without its parametersRef or whose parameters object is
-missing. Credentials: --kubeconfig,
-else $KUBECONFIG, else in-cluster. --profile: unset (and no profile: in --config),
+missing. The cluster is found as kubectl finds it: --kubeconfig, else
+$KUBECONFIG (several files merged), else ~/.kube/config, else in-cluster;
+--context NAME instead of the current context. -n, --namespace NAMESPACE: only the
+objects in it are audited (the grants of every namespace still count). --profile: unset (and no profile: in --config),
 the cluster's CRDs decide (README: Support matrix). --config: its
 validation.grantModes say which refs need a grant.
 ${OUTPUT_USAGE}
 --output html (audit only): one self-contained page, the findings by namespace
 and rule, each with its fix; with --output-file FILE it goes there.
-Exit status: 0 clean, 1 findings, 2 errors.
+Each finding is an error (admission would deny it, or the webhook never saw
+the object) or a warning (admitted in warn mode, a missing parameters object,
+a Gateway left alone for its class's parametersRef), as check says.
+${WARN_EXIT_USAGE}
+Exit status: 0 clean or warnings only, 1 errors, 2 could not audit.
 
 Examples:
   kgateway-admission audit
   kgateway-admission audit --kubeconfig ~/.kube/config --output json
+  kgateway-admission audit --context prod -n team-a
   kgateway-admission audit --output junit --output-file audit.xml
   kgateway-admission audit --output html --output-file audit.html`;
 
@@ -45,10 +55,11 @@ function progressReporter(): { update(text: string): void; done(): void } {
 export function formatFindings(findings: readonly Finding[], scanned: number): string {
   const lines: string[] = [];
   for (const f of findings) {
-    lines.push(`${f.problem.padEnd(22)} ${f.kind} ${qualifiedName(f)}${f.enforcement === 'warn' ? '  (admitted: enforcement warn)' : ''}`);
+    lines.push(`${f.problem.padEnd(22)} ${f.kind} ${qualifiedName(f)}${f.enforcement === 'warn' ? '  (admitted: enforcement warn)' : ''}  [${f.severity}: ${f.rule}]`);
     for (const line of f.message.split('\n')) lines.push(`    ${line}`);
   }
-  lines.push(`${scanned} objects audited: ${findings.length === 0 ? 'no findings' : `${findings.length} finding(s)`}`);
+  const errors = findings.filter((f) => f.severity === 'error').length;
+  lines.push(`${count(scanned, 'object')} audited: ${findings.length === 0 ? 'no findings' : `${count(findings.length, 'finding')} (${count(errors, 'error')}, ${count(findings.length - errors, 'warning')})`}`);
   return lines.join('\n');
 }
 
@@ -56,7 +67,14 @@ export async function runAudit(args: string[], out: (text: string) => void): Pro
   const { values } = parseCommandArgs(
     'audit',
     args,
-    { kubeconfig: { type: 'string' }, ...OUTPUT_OPTIONS, config: { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    {
+      ...CLUSTER_OPTIONS,
+      ...OUTPUT_OPTIONS,
+      ...WARN_EXIT_OPTIONS,
+      config: { type: 'string' },
+      profile: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
     false,
   );
   if (values.help) {
@@ -66,11 +84,17 @@ export async function runAudit(args: string[], out: (text: string) => void): Pro
   // html is audit's own (findings by namespace and rule); the rest are every command's.
   const format = values.output === 'html' ? 'html' : outputFormat('audit', values.output);
   const config = await loadConfig(values.config);
-  const kubeConfig = await auditedCluster(values.kubeconfig);
+  const namespace = namespaceOption('audit', values.namespace);
+  const warnExitCode = warnExitCodeOption(values['warn-exit-code']);
+  const kubeConfig = (await clusterConnection('audit', values))?.config;
+  if (!kubeConfig) throw new UsageError('audit: no cluster: give --kubeconfig FILE, set KUBECONFIG, create ~/.kube/config, or run in a cluster');
   const api = new KubeApi(kubeConfig);
   const { profile } = await resolveProfile('audit', profileOption(values.profile), config, () => detectProfile(api, 10_000));
   const settings = ruleSettings(config, profile);
-  const { view, objects } = await readCluster(api, settings);
+  const snapshot = await readCluster(api, settings);
+  const { view } = snapshot;
+  // -n: the objects of one namespace, judged against the grants of them all.
+  const objects = namespace ? snapshot.objects.filter((o) => o.metadata?.namespace === namespace) : snapshot.objects;
   const findings = auditObjects(objects, buildRuleSet(settings), settings, view);
   const text = () => formatFindings(findings, objects.length);
   if (format === 'html') {
@@ -84,19 +108,8 @@ export async function runAudit(args: string[], out: (text: string) => void): Pro
       report: async () => ({ command: 'audit', version: await packageVersion(), subjects: auditSubjects(objects, findings) }),
     }, out);
   }
-  return findings.length === 0 ? 0 : 1;
-}
-
-/** --kubeconfig, else $KUBECONFIG, else in-cluster: a usage error when there is none. */
-async function auditedCluster(file: string | undefined): Promise<KubeConnectionConfig> {
-  let kubeConfig;
-  try {
-    kubeConfig = (await loadKubeConnection(file))?.config;
-  } catch (error) {
-    throw new UsageError(`audit: cannot load the kubeconfig: ${(error as Error).message}`);
-  }
-  if (!kubeConfig) throw new UsageError('audit: no cluster: give --kubeconfig FILE, set KUBECONFIG, or run in a cluster');
-  return kubeConfig;
+  const errors = findings.filter((f) => f.severity === 'error').length;
+  return findingsExitStatus({ error: errors, warning: findings.length - errors }, warnExitCode);
 }
 
 /** The cluster as an audit reads it, with progress on a terminal. */

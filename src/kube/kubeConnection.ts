@@ -30,26 +30,33 @@ export async function loadKubeConnection(file: string | undefined, env: NodeJS.P
     return { config: kubeConfig as unknown as KubeConnectionConfig, source: `${single} (client-node: ${found.needsClientNode})` };
   }
   if (existing.length > 1) {
-    // Merged as kubectl merges them: the first file's current-context wins,
-    // and so does the first cluster, user or context of a name (client-node's
-    // mergeConfig would throw on the repeat).
-    const { KubeConfig } = await import('@kubernetes/client-node');
-    const [first, ...rest] = existing;
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(first!);
-    for (const file of rest) {
-      const more = new KubeConfig();
-      more.loadFromFile(file);
-      const unseen = <T extends { name: string }>(have: readonly T[], add: readonly T[]) => add.filter((a) => !have.some((h) => h.name === a.name));
-      more.clusters = unseen(kubeConfig.clusters, more.clusters);
-      more.users = unseen(kubeConfig.users, more.users);
-      more.contexts = unseen(kubeConfig.contexts, more.contexts);
-      kubeConfig.mergeConfig(more, true);
-    }
+    const kubeConfig = await mergedKubeConfig(existing);
     return { config: kubeConfig as unknown as KubeConnectionConfig, source: `$KUBECONFIG (client-node: several files)` };
   }
   const inCluster = inClusterConfig(env);
   return inCluster ? { config: inCluster, source: 'in-cluster service account' } : undefined;
+}
+
+/**
+ * Several kubeconfig files merged as kubectl merges them: the first file's
+ * current-context wins, and so does the first cluster, user or context of a
+ * name (client-node's mergeConfig would throw on the repeat).
+ */
+export async function mergedKubeConfig(files: readonly string[]): Promise<import('@kubernetes/client-node').KubeConfig> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const [first, ...rest] = files;
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(first!);
+  for (const file of rest) {
+    const more = new KubeConfig();
+    more.loadFromFile(file);
+    const unseen = <T extends { name: string }>(have: readonly T[], add: readonly T[]) => add.filter((a) => !have.some((h) => h.name === a.name));
+    more.clusters = unseen(kubeConfig.clusters, more.clusters);
+    more.users = unseen(kubeConfig.users, more.users);
+    more.contexts = unseen(kubeConfig.contexts, more.contexts);
+    kubeConfig.mergeConfig(more, true);
+  }
+  return kubeConfig;
 }
 
 /**

@@ -47,7 +47,7 @@ describe.skipIf(skip ?? browser.skip)('audit --output html, rendered by headless
     const res = await runCli(['audit', '--kubeconfig', cp.kubeconfigPath, '--profile', 'kgateway-v2.1', '--output', 'html', '--output-file', file], { timeoutMs: 60_000 });
     expect(res.code, res.stderr).toBe(1);
     // The page goes to the file, the text report to stdout (as for every --output-file).
-    expect(res.stdout).toContain('finding(s)');
+    expect(res.stdout).toMatch(/\d+ findings? \(/);
     expect((await readFile(file, 'utf8')).startsWith('<!doctype html>')).toBe(true);
 
     const page = await chrome.newPage({ viewport: { width: 1100, height: 900 } });
@@ -62,11 +62,12 @@ describe.skipIf(skip ?? browser.skip)('audit --output html, rendered by headless
     // team-a: its policy has no grant, its Gateway no parametersRef; kgateway's policy is granted.
     expect(text).toContain('Namespace team-a — 2 findings');
     expect(text).not.toContain('Namespace kgateway');
-    expect(text).toContain('cross-namespace-backendrefs (1)');
-    expect(text).toContain('gateway-parametersref (1)');
+    expect(text).toContain('cross-namespace-backend-refs (1)');
+    expect(text).toContain('gateway-parameters-ref (1)');
     expect(text).toContain('HTTPListenerPolicy team-a/tracing-policy — cross-namespace backendRef without a ReferenceGrant');
     expect(text).toContain('spec.accessLog[0].openTelemetry.grpcService.backendRef: Service monitoring/otel-collector-collector');
-    expect(text).toMatch(/Fix:\s*Create this ReferenceGrant in namespace monitoring to allow it:/);
+    // The prose above the block; the block itself is only the YAML to apply.
+    expect(text).toMatch(/Fix:\s*Create this ReferenceGrant in namespace monitoring \(kubectl apply -f -\):\s*apiVersion: gateway.networking.k8s.io\/v1beta1/);
     expect(text).toMatch(/kind: ReferenceGrant[\s\S]*namespace: team-a/);
     expect(text).toContain('Gateway team-a/ai-gateway — agentgateway Gateway without its parametersRef');
     expect(text).toContain('Fix: Re-apply the Gateway');

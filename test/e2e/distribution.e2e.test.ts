@@ -152,7 +152,7 @@ describe('the single executable (npm run sea)', () => {
     expect(await readdir(alone)).toEqual(['kgateway-admission']);
     const { code, stdout } = await runWith(copy, ['check', '-'], { env: {}, cwd: alone, input: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'x' } }) });
     expect(code).toBe(0);
-    expect(stdout).toContain('1 objects: 1 allowed');
+    expect(stdout).toContain('1 object: 1 allowed');
   });
 
   describe.skipIf(noControlPlane)('audit against a real kube-apiserver', () => {

@@ -94,26 +94,26 @@ describe.skipIf(skip)('policy reports through a real kube-apiserver (serve --rep
     expect(r.source).toBe('kgateway-admission');
     expect(r.summary).toMatchObject({ pass: 0, fail: 2 });
     const unchecked = r.results.find((x) => x.resources[0]!.name === 'unchecked')!;
-    expect(unchecked).toMatchObject({ rule: 'cross-namespace-backendrefs', properties: { problem: 'ungranted-reference', missingRefs: expect.stringContaining('Service monitoring/otel-collector-collector') } });
+    expect(unchecked).toMatchObject({ rule: 'cross-namespace-backend-refs', properties: { problem: 'ungranted-reference', missingRefs: expect.stringContaining('Service monitoring/otel-collector-collector') } });
     expect(unchecked.resources[0]!.uid).toMatch(/^[0-9a-f-]{36}$/);
     // Only the Lease holder scans (issue 21 item 4): the other exports no findings.
     const holder = await leader();
-    const findings = (replica: string) => metricValue(replicas[replica]!.metricsUrl, 'kgateway_admission_findings', { rule: 'cross-namespace-backendrefs', result: 'fail', namespace: 'kgateway' });
+    const findings = (replica: string) => metricValue(replicas[replica]!.metricsUrl, 'kgateway_admission_findings', { rule: 'cross-namespace-backend-refs', result: 'fail', namespace: 'kgateway' });
     await pollUntil('the findings gauge', async () => ((await findings(holder)) === 2 ? true : undefined));
     expect(await findings(Object.keys(replicas).find((n) => n !== holder)!)).toBe(0);
   });
 
-  it('a policy admitted in warn mode shows up as a fail result too', async () => {
+  it('a policy admitted in warn mode shows up as a warn result, as check and audit rate it', async () => {
     const { value } = await pollUntil(
-      'the warned policy\'s fail result',
+      'the warned policy\'s warn result',
       async () => {
         const res = await kubeRequest(cp.kubeConfig, 'GET', '/apis/openreports.io/v1alpha1/namespaces/team-warn/reports/kgateway-admission');
-        return res.status === 200 && (res.body as Report).results.some((x) => x.resources[0]!.name === 'warned' && x.result === 'fail') ? (res.body as Report) : undefined;
+        return res.status === 200 && (res.body as Report).results.some((x) => x.resources[0]!.name === 'warned' && x.result === 'warn') ? (res.body as Report) : undefined;
       },
       30_000,
       200,
     );
-    expect(value.results[0]).toMatchObject({ rule: 'cross-namespace-backendrefs', properties: { problem: 'ungranted-reference', enforcement: 'warn' } });
+    expect(value.results[0]).toMatchObject({ rule: 'cross-namespace-backend-refs', properties: { problem: 'ungranted-reference', enforcement: 'warn' } });
   });
 
   it('the fail results turn to pass once the grant exists, and back to fail when it is deleted under the live policies', async () => {

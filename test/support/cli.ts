@@ -5,9 +5,9 @@ export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = `${REPO}bin/kgateway-admission`;
 
 /** Runs bin/kgateway-admission as a user would, with a bounded time. */
-export function runCli(args: string[], options: { cwd?: string; timeoutMs?: number; input?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(args: string[], options: { cwd?: string; timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(CLI, args, { cwd: options.cwd ?? REPO, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(CLI, args, { cwd: options.cwd ?? REPO, stdio: ['pipe', 'pipe', 'pipe'], ...(options.env ? { env: options.env } : {}) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));

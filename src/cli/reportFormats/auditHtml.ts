@@ -1,5 +1,6 @@
 import type { Finding, Problem } from '../../audit/clusterAudit.js';
 import { outcomeOf } from '../../audit/policyReportResults.js';
+import { kubectlYaml } from '../../rules/kubectlYaml.js';
 
 export interface HtmlReportInput {
   profile: string;
@@ -22,29 +23,32 @@ const PROBLEM_TITLE: Record<Problem, string> = {
   'class-parametersRef': "Gateway left alone for its GatewayClass's parametersRef",
 };
 
-/** What is wrong and what to apply, split out of the audit's message. */
-function whatAndFix(finding: Finding): { what: string; fix: string; fixIsYaml: boolean } {
-  const marker = finding.message.search(/^Create this ReferenceGrant in namespace /m);
-  if (finding.problem === 'ungranted-reference' && marker >= 0) {
-    return { what: finding.message.slice(0, marker).trim(), fix: finding.message.slice(marker).trim(), fixIsYaml: true };
+/** What is wrong and what to apply, split out of the audit's message: the fix as prose, and YAML that applies as it is. */
+function whatAndFix(finding: Finding): { what: string; fix: string; yaml?: string } {
+  const marker = finding.message.search(/^Create (this ReferenceGrant|these ReferenceGrants) in /m);
+  if (finding.problem === 'ungranted-reference' && marker >= 0 && finding.suggestions.length > 0) {
+    const n = finding.suggestions.length;
+    return {
+      what: finding.message.slice(0, marker).trim(),
+      fix: `Create ${n === 1 ? `this ReferenceGrant in namespace ${finding.suggestions[0]!.metadata?.namespace ?? ''}` : `these ${n} ReferenceGrants`} (kubectl apply -f -):`,
+      yaml: finding.suggestions.map((grant) => kubectlYaml(grant).trimEnd()).join('\n---\n'),
+    };
   }
   switch (finding.problem) {
     case 'missing-parametersRef':
       return {
         what: finding.message,
         fix: `Re-apply the Gateway (kubectl apply, or any update) so the webhook adds spec.infrastructure.parametersRef, or add it yourself.`,
-        fixIsYaml: false,
       };
     case 'missing-parameters': {
       const named = /names (\S+) (\S+)\/(\S+), which/.exec(finding.message);
       return {
         what: finding.message,
         fix: named ? `Create the ${named[1]} ${named[3]} in namespace ${named[2]} (the chart's gatewayParameters.create can), or point the Gateway at one that exists.` : 'Create the parameters object the Gateway names.',
-        fixIsYaml: false,
       };
     }
     default:
-      return { what: finding.message, fix: finding.message.slice(finding.message.lastIndexOf(';') + 1).trim(), fixIsYaml: false };
+      return { what: finding.message, fix: finding.message.slice(finding.message.lastIndexOf(';') + 1).trim() };
   }
 }
 
@@ -74,12 +78,12 @@ export function formatFindingsHtml(input: HtmlReportInput): string {
   const byNamespace = new Map<string, Map<string, Finding[]>>();
   for (const f of input.findings) {
     const ns = f.namespace || '(cluster-scoped)';
-    const rule = outcomeOf(f.problem).rule;
+    const rule = outcomeOf(f).rule;
     let rules = byNamespace.get(ns);
     if (!rules) byNamespace.set(ns, (rules = new Map()));
     rules.set(rule, [...(rules.get(rule) ?? []), f]);
   }
-  const fails = input.findings.filter((f) => outcomeOf(f.problem).result === 'fail').length;
+  const fails = input.findings.filter((f) => outcomeOf(f).result === 'fail').length;
   const warns = input.findings.length - fails;
   const sections = [...byNamespace.keys()].sort().map((ns) => {
     const rules = byNamespace.get(ns)!;
@@ -89,11 +93,11 @@ export function formatFindingsHtml(input: HtmlReportInput): string {
         .slice()
         .sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`))
         .map((f) => {
-          const result = outcomeOf(f.problem).result;
-          const { what, fix, fixIsYaml } = whatAndFix(f);
+          const result = outcomeOf(f).result;
+          const { what, fix, yaml } = whatAndFix(f);
           return `<article><div><span class="badge ${result}">${result}</span><span class="obj">${esc(f.kind)} ${esc(f.namespace ? `${f.namespace}/` : '')}${esc(f.name)}</span> — ${esc(PROBLEM_TITLE[f.problem])}</div>
 <div class="what">${f.enforcement === 'warn' ? 'Its namespace is in warn mode: admitted in warn mode; kgateway still refuses the ref.\n' : ''}${esc(what)}</div>
-<div class="fix"><span>Fix:</span> ${fixIsYaml ? `<pre>${esc(fix)}</pre>` : esc(fix)}</div></article>`;
+<div class="fix"><span>Fix:</span> ${esc(fix)}${yaml ? `<pre>${esc(yaml)}</pre>` : ''}</div></article>`;
         });
       return `<h3>${esc(rule)} (${rules.get(rule)!.length})</h3>\n${items.join('\n')}`;
     });

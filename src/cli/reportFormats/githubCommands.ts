@@ -30,6 +30,7 @@ export function formatGithubCommands(report: Report): string {
     }
   }
   const counts = countLevels(report);
-  lines.push(`kgateway-admission ${report.command}: ${report.subjects.length} objects, ${counts.error} error(s), ${counts.warning} warning(s)`);
+  const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+  lines.push(`kgateway-admission ${report.command}: ${plural(report.subjects.length, 'object')}, ${plural(counts.error, 'error')}, ${plural(counts.warning, 'warning')}`);
   return lines.join('\n');
 }

@@ -31,13 +31,14 @@ export interface Report {
   subjects: ReportSubject[];
 }
 
-/** `Kind namespace/name`, or `Kind name` for a cluster-scoped object. */
 /** `namespace/name`, or just `name` for a cluster-scoped object. */
 export function qualifiedName(object: { namespace: string; name: string }): string {
   return object.namespace ? `${object.namespace}/${object.name}` : object.name;
 }
 
-export function subjectTitle(subject: Pick<ReportSubject, 'kind' | 'namespace' | 'name'>): string {
+/** `Kind namespace/name`, `Kind name` for a cluster-scoped object, or `file:line` for a document that is no object. */
+export function subjectTitle(subject: Pick<ReportSubject, 'kind' | 'namespace' | 'name'> & Partial<Pick<ReportSubject, 'file' | 'line'>>): string {
+  if (!subject.kind) return subject.line !== undefined ? `${subject.file ?? ''}:${subject.line}` : (subject.file ?? 'input');
   return `${subject.kind} ${qualifiedName(subject)}`;
 }
 

@@ -26,7 +26,7 @@ describe('reportResults', () => {
     expect(fail).toMatchObject({
       source: 'kgateway-admission',
       policy: 'kgateway-admission',
-      rule: 'cross-namespace-backendrefs',
+      rule: 'cross-namespace-backend-refs',
       result: 'fail',
       resources: [{ apiVersion: 'gateway.kgateway.dev/v1alpha1', kind: 'HTTPListenerPolicy', namespace: 'team-a', name: 'ungranted' }],
       properties: { problem: 'ungranted-reference', missingRefs: 'spec.accessLog[0].openTelemetry.grpcService.backendRef: Service monitoring/otel-collector-collector' },
@@ -39,10 +39,10 @@ describe('reportResults', () => {
     expect(summarize(byNamespace.get('kgateway')!)).toEqual({ pass: 2, fail: 0, warn: 0, error: 0, skip: 0 });
   });
 
-  it('agentgateway Gateways are covered by gateway-parametersref; Gateways of other classes and ReferenceGrants are not reported', () => {
+  it('agentgateway Gateways are covered by gateway-parameters-ref; Gateways of other classes and ReferenceGrants are not reported', () => {
     const byNamespace = results([gateway({ name: 'no-ref' }), gateway({ name: 'envoy', className: 'kgateway' }), referenceGrant()]);
     expect([...byNamespace.keys()]).toEqual(['kgateway']);
-    expect(byNamespace.get('kgateway')!.map((r) => [r.resources[0]!.name, r.rule, r.result])).toEqual([['no-ref', 'gateway-parametersref', 'fail']]);
+    expect(byNamespace.get('kgateway')!.map((r) => [r.resources[0]!.name, r.rule, r.result])).toEqual([['no-ref', 'gateway-parameters-ref', 'fail']]);
   });
 
   it('is empty for an empty cluster', () => {

@@ -183,9 +183,6 @@ describe('kgateway-admission check', () => {
   });
 
   it.each<[string, () => Promise<string[]>, RegExp]>([
-    ['invalid YAML, with file and line', async () => ['check', await file('bad.yaml', 'apiVersion: v1\nkind: X\nmetadata:\n  name: [oops\n')], /bad\.yaml:\d+: invalid YAML/],
-    ['a non-Kubernetes document', async () => ['check', await file('data.yaml', 'apiVersion: v1\nkind: Namespace\n---\nfoo: bar\n')], /data\.yaml:4: not a Kubernetes object/],
-    ['an unreadable path', async () => ['check', join(dir, 'nope.yaml')], /nope\.yaml: cannot read: ENOENT/],
     ['empty input', async () => ['check', await file('empty.yaml', '# nothing\n')], /no Kubernetes objects found/],
     ['no path', async () => ['check'], /name at least one file or folder/],
     ['a bad --output', async () => ['check', '--output', 'xml', 'examples'], /--output must be one of text, json/],
@@ -197,5 +194,42 @@ describe('kgateway-admission check', () => {
     expect(code).toBe(2);
     expect(stderr).toMatch(message);
     expect(stdout).toBe('');
+  });
+
+  it('reports invalid YAML as a result with file and line (exit 1), skips a document that is no object, and writes the report before exit 2 for an unreadable path', async () => {
+    const bad = await runCli(['check', await file('bad.yaml', 'apiVersion: v1\nkind: X\nmetadata:\n  name: [oops\n')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/^INVALID  \S*bad\.yaml:\d+\n {4}invalid YAML/m);
+    const data = await runCli(['check', await file('data.yaml', 'apiVersion: v1\nkind: Namespace\n---\nfoo: bar\n')]);
+    expect(data.code).toBe(0);
+    expect(data.stdout).toContain('1 object: 1 allowed, 0 patched, 0 denied; 1 skipped (no Kubernetes object)');
+    const missing = await runCli(['check', join(dir, 'nope.yaml')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/nope\.yaml: cannot read: ENOENT/);
+    expect(missing.stdout).toMatch(/^UNREADABLE \S*nope\.yaml\n {4}cannot read: ENOENT/m);
+  });
+});
+
+describe('check -n/--namespace', () => {
+  it('puts namespaced objects that name none in NS (a grant for team-a then allows them), leaves the others alone', async () => {
+    const policy = httpListenerPolicy({ name: 'no-ns' });
+    delete policy.metadata!.namespace;
+    const grant = referenceGrant({ from: [{ namespace: 'team-a' }] });
+    const gatewayClassObject = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'agentgateway' }, spec: { controllerName: 'kgateway.dev/agentgateway' } };
+    const path = await file('no-namespace.yaml', docs(policy, grant, gatewayClassObject, httpListenerPolicy({ name: 'own', namespace: 'kgateway' })));
+    const without = await runCli(['check', '--output', 'json', path]);
+    expect(JSON.parse(without.stdout).results[0]).toMatchObject({ name: 'no-ns', namespace: 'default', allowed: false });
+    const { code, stdout } = await runCli(['check', '--output', 'json', '-n', 'team-a', path]);
+    const results = JSON.parse(stdout).results.map((r: { name: string; namespace: string; allowed: boolean }) => [r.name, r.namespace, r.allowed]);
+    expect(results).toEqual([
+      ['no-ns', 'team-a', true],
+      [grant.metadata!.name, 'monitoring', true],
+      ['agentgateway', '', true],
+      ['own', 'kgateway', false],
+    ]);
+    expect(code).toBe(1);
+    const bad = await runCli(['check', '--namespace', 'Team_A', path]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--namespace must be a DNS label');
   });
 });

@@ -63,7 +63,7 @@ describe('kgateway-admission completion', () => {
     const { code, stdout } = await runCli(['completion', 'zsh']);
     expect(code).toBe(0);
     expect(stdout.split('\n')[0]).toBe('#compdef kgateway-admission');
-    expect(stdout).toContain("'--output[output]:value:(text json yaml junit sarif github)'");
+    expect(stdout).toContain("'--output[output]:value:(text json yaml junit sarif github policyreport)'");
   });
 
   it.skipIf(noZsh)('zsh: compinit registers it for kgateway-admission', () => {

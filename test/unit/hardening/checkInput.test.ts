@@ -1,6 +1,8 @@
-// `check` on input it cannot use: every case exits 2 with one line on stderr
-// naming the file (and the line, for parse errors), no stack trace and
-// nothing on stdout. Extends test/unit/cli/check.test.ts.
+// `check` on input it cannot use. A file that cannot be read: the report is
+// written with it as a result, then exit 2 with one line on stderr naming it.
+// A document that cannot be read as an object: a result of its own (file,
+// line, error), exit 1. A document that holds no Kubernetes object: skipped.
+// Never a stack trace. Extends test/unit/cli/check.test.ts.
 import { chmod, mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,10 +23,27 @@ beforeAll(async () => {
 async function expectUsableError(args: string[], message: RegExp): Promise<void> {
   const { code, stdout, stderr } = await runCli(['check', ...args]);
   expect(code, stderr).toBe(2);
-  expect(stdout).toBe('');
   expect(stderr).toMatch(message);
   expect(stderr).not.toMatch(/\n\s+at /);
   expect(stderr.trim().split('\n')).toHaveLength(1);
+  // The report came first, with the file as a result of its own.
+  expect(stdout).toMatch(/^UNREADABLE /m);
+}
+
+/** A result of its own on stdout (`INVALID  file:line` and the error), exit 1, nothing on stderr. */
+async function expectInvalidResult(args: string[], message: RegExp): Promise<void> {
+  const { code, stdout, stderr } = await runCli(['check', ...args]);
+  expect(code, stderr).toBe(1);
+  expect(stderr).toBe('');
+  expect(stdout).toMatch(message);
+  expect(stdout).not.toMatch(/\n\s+at /);
+}
+
+/** Skipped and counted; exit 0 when nothing else is wrong. */
+async function expectSkipped(args: string[], skipped: number): Promise<void> {
+  const { code, stdout, stderr } = await runCli(['check', ...args]);
+  expect(code, stderr).toBe(0);
+  expect(stdout).toContain(`; ${skipped} skipped (no Kubernetes object)`);
 }
 
 const valid = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n';
@@ -56,36 +75,39 @@ describe('check: unreadable input', () => {
 
 describe('check: invalid YAML, with file and line', () => {
   it.each<[string, string, string | Buffer, RegExp]>([
-    ['a bad third document (line 12 of the file)', 'multi.yaml', `${valid}---\n${valid}---\napiVersion: v1\nkind: X: Y\nmetadata: {}\n`, /multi\.yaml:12: invalid YAML: Nested mappings/],
-    ['an unterminated quote (reported where the file ends)', 'quote.yaml', `${valid}---\napiVersion: v1\nkind: X\nmetadata:\n  name: "unterminated\n`, /quote\.yaml:10: invalid YAML: Missing closing/],
-    ['a duplicate key', 'dup.yaml', `${valid}  name: again\n`, /dup\.yaml:5: invalid YAML: Map keys must be unique/],
-    ['tab indentation', 'tab.yaml', 'apiVersion: v1\nkind: X\n\tmetadata: {}\n', /tab\.yaml:3: invalid YAML/],
-    ['a JSON file with a trailing comma and no closing brace', 'bad.json', '{"apiVersion": "v1",\n "kind": "X",\n "metadata": {"name": "x",}\n', /bad\.json:\d+: invalid YAML/],
+    ['a bad third document (line 12 of the file)', 'multi.yaml', `${valid}---\n${valid}---\napiVersion: v1\nkind: X: Y\nmetadata: {}\n`, /^INVALID  \S*multi\.yaml:12\n {4}invalid YAML: Nested mappings/m],
+    ['an unterminated quote (reported where the file ends)', 'quote.yaml', `${valid}---\napiVersion: v1\nkind: X\nmetadata:\n  name: "unterminated\n`, /^INVALID  \S*quote\.yaml:10\n {4}invalid YAML: Missing closing/m],
+    ['tab indentation', 'tab.yaml', 'apiVersion: v1\nkind: X\n\tmetadata: {}\n', /^INVALID  \S*tab\.yaml:3\n {4}invalid YAML/m],
+    ['a JSON file with a trailing comma and no closing brace', 'bad.json', '{"apiVersion": "v1",\n "kind": "X",\n "metadata": {"name": "x",}\n', /^INVALID  \S*bad\.json:\d+\n {4}invalid YAML/m],
   ])('%s', async (_name, name, content, message) => {
-    await expectUsableError([await file(name, content)], message);
+    await expectInvalidResult([await file(name, content)], message);
   });
 
-  // Known bug (src/cluster/manifests.ts, not owned here): the yaml library's
-  // alias-count guard throws from toJS(), outside the per-document error
-  // check, so the CLI prints a stack trace with no file or line. Turn this
-  // into it() once parseManifests catches it.
   it('an alias bomb ("billion laughs"), refused with file and line rather than a stack trace', async () => {
     const levels = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]'];
     for (const [prev, name] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e'], ['e', 'f']] as const) levels.push(`${name}: &${name} [${Array(10).fill(`*${prev}`).join(',')}]`);
-    await expectUsableError([await file('bomb.yaml', `${levels.join('\n')}\napiVersion: v1\nkind: ConfigMap\n`)], /bomb\.yaml:\d+: /);
+    await expectInvalidResult([await file('bomb.yaml', `${levels.join('\n')}\napiVersion: v1\nkind: ConfigMap\n`)], /^INVALID  \S*bomb\.yaml:\d+\n {4}cannot read the document/m);
   });
 });
 
-describe('check: documents that are not Kubernetes objects', () => {
-  it.each<[string, string, string | Buffer, RegExp]>([
-    ['a scalar document', 'scalar.yaml', 'hello\n', /scalar\.yaml:1: not a Kubernetes object/],
-    ['a top-level sequence', 'seq.yaml', '- apiVersion: v1\n  kind: ConfigMap\n', /seq\.yaml:1: not a Kubernetes object/],
-    ['a numeric apiVersion', 'num.yaml', 'apiVersion: 1\nkind: ConfigMap\n', /num\.yaml:1: not a Kubernetes object/],
-    ['no kind, as the second document', 'nokind.yaml', `${valid}---\napiVersion: v1\nmetadata:\n  name: x\n`, /nokind\.yaml:6: not a Kubernetes object/],
-    ['a List with a scalar item', 'list.yaml', 'apiVersion: v1\nkind: List\nitems:\n  - 42\n', /list\.yaml:1: not a Kubernetes object: a List item/],
-    ['random bytes with a .yaml name', 'random.yaml', Buffer.from(Array.from({ length: 256 }, (_, i) => (i * 73 + 11) % 256)), /random\.yaml(:\d+)?: (not a Kubernetes object|invalid YAML)/],
-  ])('%s', async (_name, name, content, message) => {
-    await expectUsableError([await file(name, content)], message);
+describe('check: documents that are not Kubernetes objects are skipped', () => {
+  it.each<[string, string, string | Buffer, number]>([
+    ['a scalar document', 'scalar.yaml', 'hello\n', 1],
+    ['a top-level sequence', 'seq.yaml', '- apiVersion: v1\n  kind: ConfigMap\n', 1],
+    ['a numeric apiVersion', 'num.yaml', 'apiVersion: 1\nkind: ConfigMap\n', 1],
+    ['no kind, as the second document', 'nokind.yaml', `${valid}---\napiVersion: v1\nmetadata:\n  name: x\n`, 1],
+  ])('%s', async (_name, name, content, skipped) => {
+    await expectSkipped([await file(name, content)], skipped);
+  });
+
+  it('a List with a scalar item is a result of its own', async () => {
+    await expectInvalidResult([await file('list.yaml', 'apiVersion: v1\nkind: List\nitems:\n  - 42\n')], /^INVALID  \S*list\.yaml:1\n {4}not a Kubernetes object: a List item/m);
+  });
+
+  it('random bytes with a .yaml name: skipped or a result of its own, never a crash', async () => {
+    const { code, stderr } = await runCli(['check', await file('random.yaml', Buffer.from(Array.from({ length: 256 }, (_, i) => (i * 73 + 11) % 256)))]);
+    expect([0, 1]).toContain(code);
+    expect(stderr).toBe('');
   });
 });
 
@@ -100,6 +122,9 @@ describe('check: empty input', () => {
       return folder;
     }],
   ])('%s', async (_name, path) => {
-    await expectUsableError([await path()], /no Kubernetes objects found/);
+    const { code, stdout, stderr } = await runCli(['check', await path()]);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/no Kubernetes objects found/);
   });
 });
