@@ -9,7 +9,8 @@
  * vocabulary and the ClusterView interface it implements) but never server/,
  * admission/ or cli/. Among adapters: certificates/ and reports/ may use
  * cluster/ (its Kubernetes API client: the self-managed Secret, the
- * reports); config/ only loads, so it imports no other adapter; reports/ may
+ * reports); copies/ (mutation.copyParameters) uses cluster/ and the Lease
+ * elector of reports/; config/ only loads, so it imports no other adapter; reports/ may
  * use audit/, cluster/ and config/ may not. server/ takes an engine and a
  * certificate source as parameters (it imports certificates/ for that
  * interface and the loaded pair's type): building them from the config is
@@ -18,7 +19,7 @@
  * repository and src/ never imports it.
  * Run with `npm run lint:layers`; .ci/run fails on a violation.
  */
-const ADAPTERS = '^src/(cluster|certificates|reports|config)/';
+const ADAPTERS = '^src/(cluster|certificates|reports|config|copies)/';
 
 module.exports = {
   forbidden: [
@@ -107,6 +108,13 @@ module.exports = {
       comment: 'reports/ may use cluster/ (the API client), audit/ (the findings it reports) and rules/, not config/ or certificates/.',
       from: { path: '^src/reports/' },
       to: { path: '^src/(config|certificates)/' },
+    },
+    {
+      name: 'copies-adapter-imports',
+      severity: 'error',
+      comment: 'copies/ (the parameter copier) may use cluster/ (the API client and watches), reports/ (its Lease elector) and rules/ only.',
+      from: { path: '^src/copies/' },
+      to: { path: '^src/(config|certificates|audit)/' },
     },
     {
       name: 'src-not-harness',

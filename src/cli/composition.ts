@@ -9,7 +9,9 @@ import {
 import { manifestClusterSource, type ClusterSource } from '../cluster/clusterSource.js';
 import { viewOptionsFor } from '../cluster/inMemoryClusterView.js';
 import type { KubeConnectionConfig } from '../cluster/kubeCredentials.js';
+import { ownNamespace } from '../cluster/ownNamespace.js';
 import { loadConfig, ruleSettings, watchedReferrerKinds, type Config } from '../config/config.js';
+import type { RunningParametersCopier } from '../copies/parametersCopier.js';
 import type { RunningReports } from '../reports/startReports.js';
 import type { ProfileName } from '../rules/profiles.js';
 import { buildRuleSet, handledKinds } from '../rules/ruleSet.js';
@@ -84,14 +86,30 @@ export async function composeWebhook(options: ServeOptions): Promise<ComposedWeb
   }
   const { profile, from } = await resolveProfile('serve', options.profile, config, detect);
   if (from === 'cluster') logger.info({ profile }, 'profile chosen from the CRDs the cluster serves');
-  const settings = ruleSettings(config, profile);
+  const settings = ruleSettings(config, profile, ownNamespace());
+  // Copies are what make adding the ref safe where the object is missing: without the copier the mutation must not count on them.
+  if (settings.copyParameters && manifests) throw new UsageError('serve: mutation.copyParameters needs a live cluster (--kubeconfig or in-cluster), not --manifests');
   logger.info({ profile, parametersRef: settings.parametersRef }, 'rules configured');
   const metrics = new AdmissionMetrics({ kinds: handledKinds(settings).map((k) => k.kind) });
 
   let reports: RunningReports | undefined;
+  let copier: RunningParametersCopier | undefined;
   const source = manifests
     ? await manifestClusterSource(manifests, viewOptionsFor(settings))
-    : await liveSource(kubeConfig!, config, settings, logger, metrics, () => reports?.changed());
+    : await liveSource(kubeConfig!, config, settings, logger, metrics, () => {
+        reports?.changed();
+        copier?.changed();
+      });
+  if (settings.copyParameters && kubeConfig) {
+    const { startParametersCopier } = await import('../copies/parametersCopier.js');
+    copier = startParametersCopier({
+      kubeConfig,
+      logger,
+      settings: { ...settings, copyParameters: settings.copyParameters },
+      view: source.view,
+      leaseNamespace: ownNamespace(),
+    });
+  }
 
   if (options.reports) {
     if (!kubeConfig) throw new UsageError('serve: --reports needs a live cluster (--kubeconfig or in-cluster), not --manifests');
@@ -128,6 +146,7 @@ export async function composeWebhook(options: ServeOptions): Promise<ComposedWeb
       stopEvents();
       // Give the reports Lease up first, so another replica takes over at once.
       await reports?.stop();
+      await copier?.stop();
       await server.close();
     },
   };

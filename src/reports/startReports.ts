@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { KubeApi } from '../cluster/kubeApi.js';
 import type { KubeConnectionConfig } from '../cluster/kubeCredentials.js';
+import { ownNamespace } from '../cluster/ownNamespace.js';
 import type { ClusterView } from '../rules/clusterView.js';
 import { buildRuleSet } from '../rules/ruleSet.js';
 import type { RuleSettings } from '../rules/settings.js';
@@ -9,7 +9,6 @@ import type { Counter, Gauge } from 'prom-client';
 import { LeaseElector } from './leaseElector.js';
 import { PolicyReportWriter } from './policyReportWriter.js';
 
-const IN_CLUSTER_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 export const REPORTS_LEASE_NAME = 'kgateway-admission-reports';
 
 export interface RunningReports {
@@ -43,7 +42,7 @@ export function startReports(options: {
   leaseDurationSeconds?: number;
 }): RunningReports {
   const api = new KubeApi(options.kubeConfig);
-  const namespace = process.env.POD_NAMESPACE || (existsSync(IN_CLUSTER_NAMESPACE) ? readFileSync(IN_CLUSTER_NAMESPACE, 'utf8').trim() : '') || 'default';
+  const namespace = ownNamespace();
   let writer: PolicyReportWriter | undefined = undefined;
   const elector = new LeaseElector({
     api,

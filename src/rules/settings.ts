@@ -35,5 +35,12 @@ export interface RuleSettings {
   grantGuard: 'warn' | 'deny' | 'off';
   /** What an ungranted backendRef gets where no Namespace label says otherwise. */
   enforcement: Enforcement;
+  /** Warn when a Gateway is left without the parametersRef because the object is missing from its namespace. */
   missingParametersWarning: boolean;
+  /**
+   * mutation.copyParameters: when set, a copy of the parameters object in
+   * `sourceNamespace` is kept in every namespace with a matching Gateway, so
+   * the ref is added even where the object is not there yet.
+   */
+  copyParameters?: { sourceNamespace: string };
 }
