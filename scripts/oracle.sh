@@ -27,6 +27,9 @@ log() { printf '[oracle] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 GO="$(command -v go || echo /usr/local/go/bin/go)"
+# The recorder is TypeScript run as it is: Node 24 (the repository's, after npm ci).
+NODE="$ROOT/node_modules/.bin/node"
+[ -x "$NODE" ] || NODE="$(command -v node)"
 [ -x "$GO" ] || die "go not found"
 
 KGATEWAY_BIN="$BIN_DIR/kgateway-$KGATEWAY_VERSION"
@@ -69,7 +72,7 @@ record() {
   KGA_ORACLE_KGATEWAY_BIN="$KGATEWAY_BIN" KGA_ORACLE_AGENTGATEWAY_BIN="$AGENTGATEWAY_BIN" \
   KGA_ORACLE_KGATEWAY_VERSION="$KGATEWAY_VERSION" KGA_ORACLE_AGENTGATEWAY_VERSION="$AGENTGATEWAY_VERSION" \
   KGA_ORACLE_KGATEWAY_SRC="$SRC_DIR/kgateway-$KGATEWAY_VERSION" KGA_ORACLE_AGENTGATEWAY_SRC="$SRC_DIR/agentgateway-$AGENTGATEWAY_VERSION" \
-    node "$ROOT/scripts/oracle-record.ts"
+    "$NODE" "$ROOT/scripts/oracle-record.ts"
 }
 
 case "${1:-all}" in
