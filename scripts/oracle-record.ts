@@ -23,7 +23,8 @@ if (Number(process.versions.node.split('.')[0]) < 24) {
   process.exit(2);
 }
 
-const { REPO_ROOT, installCrds, kubeRequest, startControlPlane } = await import('../harness/index.ts');
+const { REPO_ROOT, applyClusterObject, installCrds, kubeRequest, startControlPlane, waitForCrdsEstablished, waitForCrdsServing } = await import('../harness/index.ts');
+const { parseAllDocuments } = await import('yaml');
 
 const env = (name: string): string => {
   const value = process.env[name];
@@ -33,8 +34,11 @@ const env = (name: string): string => {
 
 const KGATEWAY = { bin: env('KGA_ORACLE_KGATEWAY_BIN'), version: env('KGA_ORACLE_KGATEWAY_VERSION'), src: env('KGA_ORACLE_KGATEWAY_SRC') };
 const AGENTGATEWAY = { bin: env('KGA_ORACLE_AGENTGATEWAY_BIN'), version: env('KGA_ORACLE_AGENTGATEWAY_VERSION'), src: env('KGA_ORACLE_AGENTGATEWAY_SRC') };
+// KGA_ORACLE_ONLY=kgateway|agentgateway records one controller and keeps the other's recorded cases.
+const ONLY = process.env.KGA_ORACLE_ONLY as 'kgateway' | 'agentgateway' | undefined;
+if (ONLY !== undefined && ONLY !== 'kgateway' && ONLY !== 'agentgateway') throw new Error(`KGA_ORACLE_ONLY must be kgateway or agentgateway, not ${ONLY}`);
 const GATEWAY_API_VERSION = process.env.KGA_ORACLE_GATEWAY_API_VERSION ?? 'v1.6.1';
-const OUT = path.join(REPO_ROOT, 'test/fixtures/oracle/verdicts.json');
+const OUT = process.env.KGA_ORACLE_OUT ?? path.join(REPO_ROOT, 'test/fixtures/oracle/verdicts.json');
 const VERDICT_TIMEOUT_MS = Number(process.env.KGA_ORACLE_VERDICT_TIMEOUT_MS ?? 90_000);
 const log = (m: string) => process.stderr.write(`[oracle] ${m}\n`);
 
@@ -224,18 +228,18 @@ function goModuleDir(module: string): string {
   return out.Dir;
 }
 
-/** The chart's CRDs as `helm template` renders them, when a helm binary is built; else the templates dir (the harness drops directive lines). */
-function renderedCrdDir(chartDir: string, scratch: string): string {
+/**
+ * The chart's CRDs as `helm template` renders them (their descriptions may
+ * hold `{{`, which the harness's loader refuses, so they are applied here).
+ */
+function renderedCrds(chartDir: string): any[] {
   const binDir = path.join(process.env.KGA_TOOLS_DIR ?? path.join(os.homedir(), '.cache/kgateway-admission'), 'bin');
   const helm = fs.existsSync(binDir) ? fs.readdirSync(binDir).find((f) => f.startsWith('helm-v')) : undefined;
-  if (!helm) {
-    log(`no helm in ${binDir}: reading ${chartDir}/templates directly`);
-    return path.join(chartDir, 'templates');
-  }
-  const out = path.join(scratch, path.basename(chartDir));
-  fs.mkdirSync(out, { recursive: true });
-  fs.writeFileSync(path.join(out, 'crds.yaml'), sh(path.join(binDir, helm), ['template', 'oracle', chartDir]));
-  return out;
+  if (!helm) throw new Error(`no helm in ${binDir}: run \`bash scripts/control-plane.sh build\``);
+  const text = sh(path.join(binDir, helm), ['template', 'oracle', chartDir]);
+  return parseAllDocuments(text)
+    .map((d) => d.toJS())
+    .filter((o) => o?.kind === 'CustomResourceDefinition');
 }
 
 function conditionsOf(object: any, kind: string): Condition[] {
@@ -254,17 +258,18 @@ async function main(): Promise<void> {
   const gatewayApi = path.join(goModuleDir(`sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION}`), 'config/crd/experimental');
   const emptyDir = path.join(scratch, 'none');
   fs.mkdirSync(emptyDir);
-  const crdDirs = {
-    gatewayApi,
-    kgateway: renderedCrdDir(path.join(KGATEWAY.src, 'install/helm/kgateway-crds'), scratch),
-    agentgateway: renderedCrdDir(path.join(AGENTGATEWAY.src, 'controller/install/helm/agentgateway-crds'), scratch),
-    openreports: emptyDir,
-  };
+  const crdDirs = { gatewayApi, kgateway: emptyDir, agentgateway: emptyDir, openreports: emptyDir };
   log(`starting the test API server (CRDs: Gateway API ${GATEWAY_API_VERSION} experimental, kgateway ${KGATEWAY.version}, agentgateway ${AGENTGATEWAY.version})`);
   const cp = await startControlPlane({ installCrds: false });
   const kc = cp.kubeConfig;
   const installed = await installCrds(kc, crdDirs, { includeVap: false });
   if (installed.skipped.length) log(`skipped: ${JSON.stringify(installed.skipped)}`);
+  const charts = [...renderedCrds(path.join(KGATEWAY.src, 'install/helm/kgateway-crds')), ...renderedCrds(path.join(AGENTGATEWAY.src, 'controller/install/helm/agentgateway-crds'))];
+  for (const crd of charts) await applyClusterObject(kc, crd);
+  await waitForCrdsEstablished(kc, charts.map((c) => c.metadata.name));
+  await waitForCrdsServing(kc, charts);
+  // The API server sleeps 2 s in a create of a custom resource whose CRD is younger than that.
+  await sleep(2_100);
   const ok = async (method: string, url: string, body?: unknown) => {
     const res = await kubeRequest(kc, method, url, body === undefined ? {} : { body });
     if (res.status >= 300 && res.status !== 409) throw new Error(`${method} ${url}: ${res.status} ${res.text.slice(0, 500)}`);
@@ -274,7 +279,7 @@ async function main(): Promise<void> {
   const sites: SiteVerdict[] = [];
   const gateways: GatewayVerdict[] = [];
   try {
-    for (const controller of ['kgateway', 'agentgateway'] as const) {
+    for (const controller of ONLY ? [ONLY] : (['kgateway', 'agentgateway'] as const)) {
       const release = controller === 'kgateway' ? KGATEWAY : AGENTGATEWAY;
       const params = PARAMETERS[controller];
       const system = `${controller}-system`;
@@ -387,13 +392,18 @@ async function main(): Promise<void> {
     await cp.stop();
   }
   fs.mkdirSync(path.dirname(OUT), { recursive: true });
+  const previous = ONLY && fs.existsSync(OUT) ? (JSON.parse(fs.readFileSync(OUT, 'utf8')) as { controllers: Record<string, string>; sites: SiteVerdict[]; gateways: GatewayVerdict[] }) : undefined;
+  const kept = <T extends { controller: string }>(list: T[] | undefined) => (list ?? []).filter((x) => x.controller !== ONLY);
+  const controllers = ONLY
+    ? { ...Object.fromEntries(Object.entries(previous?.controllers ?? {}).filter(([c]) => c !== ONLY)), [ONLY]: (ONLY === 'kgateway' ? KGATEWAY : AGENTGATEWAY).version }
+    : { kgateway: KGATEWAY.version, agentgateway: AGENTGATEWAY.version };
   const table = {
     recordedBy: 'bash scripts/oracle.sh record (scripts/oracle-record.ts)',
     recordedAt: new Date().toISOString().slice(0, 10),
-    controllers: { kgateway: KGATEWAY.version, agentgateway: AGENTGATEWAY.version },
+    controllers,
     gatewayApi: GATEWAY_API_VERSION,
-    sites,
-    gateways,
+    sites: [...kept(previous?.sites), ...sites],
+    gateways: [...kept(previous?.gateways), ...gateways],
   };
   fs.writeFileSync(OUT, `${JSON.stringify(table, null, 1)}\n`);
   log(`wrote ${path.relative(REPO_ROOT, OUT)}: ${sites.length} site cases, ${gateways.length} Gateway cases`);

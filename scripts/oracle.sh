@@ -6,6 +6,7 @@
 #
 #   bash scripts/oracle.sh build    # build (or reuse) both controllers
 #   bash scripts/oracle.sh record   # run them one after the other against the test API server, write fixtures
+#                                   # (KGA_ORACLE_ONLY=kgateway|agentgateway: one, keeping the other's cases)
 #   bash scripts/oracle.sh          # both
 #
 # Binaries go to ${KGA_TOOLS_DIR:-$HOME/.cache/kgateway-admission}/oracle/bin with the version in the name.
@@ -68,7 +69,12 @@ build_agentgateway() {
 }
 
 record() {
-  [ -x "$KGATEWAY_BIN" ] && [ -x "$AGENTGATEWAY_BIN" ] || die "build first: bash scripts/oracle.sh build"
+  # One controller built and not the other: record that one (KGA_ORACLE_ONLY), keeping the other's recorded cases.
+  if [ -z "${KGA_ORACLE_ONLY:-}" ]; then
+    if [ -x "$KGATEWAY_BIN" ] && [ ! -x "$AGENTGATEWAY_BIN" ]; then export KGA_ORACLE_ONLY=kgateway; log "agentgateway not built: recording kgateway only"; fi
+    if [ ! -x "$KGATEWAY_BIN" ] && [ -x "$AGENTGATEWAY_BIN" ]; then export KGA_ORACLE_ONLY=agentgateway; log "kgateway not built: recording agentgateway only"; fi
+  fi
+  [ -x "$KGATEWAY_BIN" ] || [ -x "$AGENTGATEWAY_BIN" ] || die "build first: bash scripts/oracle.sh build"
   KGA_ORACLE_KGATEWAY_BIN="$KGATEWAY_BIN" KGA_ORACLE_AGENTGATEWAY_BIN="$AGENTGATEWAY_BIN" \
   KGA_ORACLE_KGATEWAY_VERSION="$KGATEWAY_VERSION" KGA_ORACLE_AGENTGATEWAY_VERSION="$AGENTGATEWAY_VERSION" \
   KGA_ORACLE_KGATEWAY_SRC="$SRC_DIR/kgateway-$KGATEWAY_VERSION" KGA_ORACLE_AGENTGATEWAY_SRC="$SRC_DIR/agentgateway-$AGENTGATEWAY_VERSION" \
