@@ -12,7 +12,8 @@
  * other; cluster/, certificates/ and reports/ may use kube/ (the view's
  * watches, the self-managed Secret, the reports and their Lease), and
  * certificates/ and reports/ nothing of cluster/ (the view reaches reports/
- * as rules/' ClusterView, given by cli/); config/ only loads, so it imports no
+ * as rules/' ClusterView, given by cli/); copies/ (mutation.copyParameters)
+ * uses kube/ (the API client, watches and the Lease); config/ only loads, so it imports no
  * other adapter; reports/ may use audit/, cluster/ and config/ may not.
  * server/ takes an engine and a certificate source as parameters (it imports
  * certificates/ for that interface and the loaded pair's type)
@@ -26,7 +27,7 @@
  * repository and src/ never imports it.
  * Run with `npm run lint:layers`; .ci/run fails on a violation.
  */
-const ADAPTERS = '^src/(kube|cluster|certificates|reports|config)/';
+const ADAPTERS = '^src/(kube|cluster|certificates|reports|config|copies)/';
 
 module.exports = {
   forbidden: [
@@ -129,6 +130,13 @@ module.exports = {
       comment: 'reports/ may use kube/ (the API client and Lease), audit/ (the findings it reports) and rules/, not cluster/, config/ or certificates/.',
       from: { path: '^src/reports/' },
       to: { path: '^src/(cluster|config|certificates)/' },
+    },
+    {
+      name: 'copies-adapter-imports',
+      severity: 'error',
+      comment: 'copies/ (the parameter copier) may use kube/ (the API client, watches and the Lease elector) and rules/ only.',
+      from: { path: '^src/copies/' },
+      to: { path: '^src/(cluster|config|certificates|audit|reports)/' },
     },
     {
       name: 'src-not-harness',

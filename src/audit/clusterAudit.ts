@@ -1,6 +1,6 @@
 import type { ClusterView } from '../rules/clusterView.js';
 import type { Enforcement } from '../rules/enforcement.js';
-import { describeClassParametersRef, isAgentgatewayClass, skippedForClassParameters } from '../rules/gatewayParametersRef.js';
+import { describeClassParametersRef, isAgentgatewayClass, skippedForClassParameters, wantsParametersRef } from '../rules/gatewayParametersRef.js';
 import { decide, type RuleSet } from '../rules/ruleSet.js';
 import type { RuleSettings } from '../rules/settings.js';
 import { createRequestFor } from '../rules/objectRequest.js';
@@ -81,6 +81,16 @@ export function auditObjects(objects: Iterable<KubeObject>, ruleSet: RuleSet, se
       continue;
     }
     const ref = isRecord(spec.infrastructure) && isRecord(spec.infrastructure.parametersRef) ? spec.infrastructure.parametersRef : undefined;
+    if (!ref && wantsParametersRef(object, settings, view)) {
+      // The webhook leaves it without the ref: the object is not beside it, and the deployer refuses a ref to a missing object.
+      const { kind, name } = settings.parametersRef;
+      findings.push({
+        ...base,
+        problem: 'missing-parametersRef',
+        message: `agentgateway Gateway without spec.infrastructure.parametersRef and no ${kind} ${base.namespace}/${name} beside it: create that, then update the Gateway through the webhook (it adds the ref)`,
+      });
+      continue;
+    }
     if (!ref || !isAgentgatewayClass(spec.gatewayClassName, settings, view)) continue;
     const group = typeof ref.group === 'string' ? ref.group : '';
     const kind = typeof ref.kind === 'string' ? ref.kind : '';

@@ -10,6 +10,8 @@ import { manifestClusterSource, type ClusterSource } from '../cluster/clusterSou
 import { viewOptionsFor } from '../cluster/inMemoryClusterView.js';
 import type { KubeApi } from '../kube/kubeApi.js';
 import { loadConfig, ruleSettings, type Config } from '../config/config.js';
+import { podNamespace } from '../kube/podNamespace.js';
+import type { RunningParametersCopier } from '../copies/parametersCopier.js';
 import type { RunningReports } from '../reports/startReports.js';
 import type { ProfileName } from '../rules/profiles.js';
 import { buildRuleSet, handledKinds, type RuleSet } from '../rules/ruleSet.js';
@@ -87,16 +89,33 @@ export async function composeWebhook(options: ServeOptions): Promise<ComposedWeb
   }
   const { profile, from } = await resolveProfile('serve', options.profile, config, detect);
   if (from === 'cluster') logger.info({ profile }, 'profile chosen from the CRDs the cluster serves');
-  const settings = ruleSettings(config, profile);
+  const settings = ruleSettings(config, profile, podNamespace() ?? 'default');
+  // Copies are what make adding the ref safe where the object is missing: without the copier the mutation must not count on them.
+  if (settings.copyParameters && manifests) throw new UsageError('serve: mutation.copyParameters needs a live cluster (--kubeconfig or in-cluster), not --manifests');
   logger.info({ profile, parametersRef: settings.parametersRef }, 'rules configured');
   const metrics = new AdmissionMetrics({ kinds: handledKinds(settings).map((k) => k.kind) });
 
   // One rule set for admission and the reports.
   const ruleSet = buildRuleSet(settings);
   let reports: RunningReports | undefined;
+  let copier: RunningParametersCopier | undefined;
   const source = manifests
     ? await manifestClusterSource(manifests, viewOptionsFor(settings))
-    : await liveSource(api!, config, settings, options.reports !== undefined, logger, metrics, () => reports?.changed());
+    : await liveSource(api!, config, settings, options.reports !== undefined, logger, metrics, () => {
+        reports?.changed();
+        copier?.changed();
+      });
+  if (settings.copyParameters && api) {
+    const { startParametersCopier } = await import('../copies/parametersCopier.js');
+    copier = startParametersCopier({
+      api,
+      logger,
+      settings: { ...settings, copyParameters: settings.copyParameters },
+      view: source.view,
+      // Outside a pod (a kubeconfig on a workstation) the Lease goes to default.
+      leaseNamespace: podNamespace() ?? 'default',
+    });
+  }
 
   if (options.reports) {
     if (!api) throw new UsageError('serve: --reports needs a live cluster (--kubeconfig or in-cluster), not --manifests');
@@ -141,6 +160,7 @@ export async function composeWebhook(options: ServeOptions): Promise<ComposedWeb
       stopEvents();
       // Give the reports Lease up first, so another replica takes over at once.
       await reports?.stop();
+      await copier?.stop();
       await server.close();
     },
   };

@@ -16,6 +16,7 @@ export interface Config {
     gatewayControllerNames?: string[];
     parametersRef: { group?: string; kind?: string; name: string };
     classParameters: 'auto' | 'skip' | 'add';
+    copyParameters: { enabled: boolean; sourceNamespace?: string };
   };
   validation: {
     backendRefKinds: { group: string; kind: string; paths: string[] }[];
@@ -90,9 +91,14 @@ export function profileOf(config: Config, override?: ProfileName): ProfileName {
   return override ?? config.profile ?? DEFAULT_PROFILE;
 }
 
-/** What the rules need, with every profile-dependent value not set in the config taken from the profile. */
-export function ruleSettings(config: Config, profileOverride?: ProfileName): RuleSettings {
+/**
+ * What the rules need, with every profile-dependent value not set in the
+ * config taken from the profile. `ownNamespace` is where the webhook runs: the
+ * default namespace of the parameters object copied (mutation.copyParameters).
+ */
+export function ruleSettings(config: Config, profileOverride?: ProfileName, ownNamespace = 'default'): RuleSettings {
   const profile = PROFILES[profileOf(config, profileOverride)];
+  const copies = config.mutation.copyParameters;
   return {
     gatewayClassNames: config.mutation.gatewayClassNames,
     gatewayControllerNames: config.mutation.gatewayControllerNames ?? [...profile.gatewayControllerNames],
@@ -109,5 +115,6 @@ export function ruleSettings(config: Config, profileOverride?: ProfileName): Rul
     enforcement: config.validation.enforcement,
     missingParametersWarning: config.validation.missingParametersWarning,
     deprecatedKinds: 'deprecatedKinds' in profile ? profile.deprecatedKinds : [],
+    ...(copies.enabled ? { copyParameters: { sourceNamespace: copies.sourceNamespace ?? ownNamespace } } : {}),
   };
 }

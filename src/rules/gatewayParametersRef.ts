@@ -63,6 +63,38 @@ export function skippedForClassParameters(gateway: KubeObject, settings: RuleSet
   return view.gatewayClassParametersRef((gateway.spec as { gatewayClassName: string }).gatewayClassName);
 }
 
+/**
+ * Whether the mutation matches a Gateway and it uses (or, once patched, will
+ * use) our parameters object: an agentgateway Gateway, not skipped, whose
+ * parametersRef is absent (and the class's parameters do not keep it so) or
+ * names our kind and name. The namespaces of such Gateways are the ones that
+ * need a copy of the parameters object (mutation.copyParameters).
+ */
+export function wantsParametersRef(gateway: KubeObject, settings: RuleSettings, view: ClusterView): boolean {
+  if (gateway.metadata?.deletionTimestamp) return false;
+  if (gateway.metadata?.annotations?.[SKIP_ANNOTATION] === 'true') return false;
+  const spec = gateway.spec;
+  if (!isRecord(spec) || !isAgentgatewayClass(spec.gatewayClassName, settings, view)) return false;
+  const ref = isRecord(spec.infrastructure) ? spec.infrastructure.parametersRef : undefined;
+  if (ref === undefined || ref === null) {
+    return !(settings.classParameters === 'skip' && view.gatewayClassParametersRef(spec.gatewayClassName as string));
+  }
+  const { group, kind, name } = settings.parametersRef;
+  return isRecord(ref) && ref.group === group && ref.kind === kind && ref.name === name;
+}
+
+/**
+ * The warning for a Gateway left without our parametersRef because the object
+ * it would name is not in its namespace: kgateway's and agentgateway's
+ * deployers refuse a Gateway whose parametersRef names a missing object
+ * (Accepted=False, InvalidParameters), so adding it would break a Gateway
+ * that deploys today with the defaults. It says what to do, in under ~120
+ * characters for usual names.
+ */
+export function missingParametersWarning(kind: string, namespace: string, name: string): string {
+  return `no ${kind} ${namespace}/${name}: parametersRef not added; create it, then re-apply the Gateway`;
+}
+
 /** The patch an agentgateway Gateway needs, before any regard for its class's parameters; [] for every other object. */
 function patchWanted(gateway: KubeObject, settings: RuleSettings, view: ClusterView): JsonPatchOperation[] {
   if (gateway.metadata?.deletionTimestamp) return [];
@@ -89,11 +121,18 @@ export function gatewayParametersRefRule(settings: RuleSettings): Rule {
       const classRef = view.gatewayClassParametersRef(className);
       if (classRef && settings.classParameters === 'skip') return withWarnings(allowed(), classParametersWarning('skip', className, classRef));
       const classWarnings = classRef ? [classParametersWarning('add', className, classRef)] : [];
-      // parametersRef is namespace-local: the object must sit beside the Gateway.
+      // parametersRef is namespace-local: the object must sit beside the Gateway,
+      // or the deployer refuses the Gateway. With copies on, the copier puts one
+      // there (shortly after: the deployer retries) as long as the source exists.
       const { group, kind, name } = settings.parametersRef;
       const namespace = namespaceOf(gateway, request.namespace);
-      if (settings.missingParametersWarning && view.objectExists(group, kind, namespace, name) === false) {
-        return withWarnings(patched(patch), ...classWarnings, `${kind} ${namespace}/${name} not found: create it, or the proxy starts without OTEL settings`);
+      if (view.objectExists(group, kind, namespace, name) === false) {
+        const copies = settings.copyParameters;
+        const copied = copies !== undefined && view.objectExists(group, kind, copies.sourceNamespace, name) !== false;
+        if (!copied) {
+          const warnings = settings.missingParametersWarning ? [missingParametersWarning(kind, namespace, name)] : [];
+          return withWarnings(allowed(), ...warnings);
+        }
       }
       return withWarnings(patched(patch), ...classWarnings);
     },

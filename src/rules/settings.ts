@@ -54,7 +54,14 @@ export interface RuleSettings {
   grantModes: GrantModes;
   /** What an ungranted backendRef gets where no Namespace label says otherwise. */
   enforcement: Enforcement;
+  /** Warn when a Gateway is left without the parametersRef because the object is missing from its namespace. */
   missingParametersWarning: boolean;
   /** Kinds the profile's release deprecates, admitted with a warning. */
   deprecatedKinds: readonly DeprecatedKind[];
+  /**
+   * mutation.copyParameters: when set, a copy of the parameters object in
+   * `sourceNamespace` is kept in every namespace with a matching Gateway, so
+   * the ref is added even where the object is not there yet.
+   */
+  copyParameters?: { sourceNamespace: string };
 }

@@ -38,6 +38,7 @@ import { freePorts, generateServingCert, kubeRequest, REPO_ROOT, startControlPla
 import { describeOnlyOn, e2eTarget, type E2eCluster, type WebhookUnderTest } from '../support/e2eTarget.js';
 import { httpListenerPolicy } from '../support/builders.js';
 import { create, metricValue, PATHS, pollUntil } from './support.js';
+import { COPIES_LEASE_NAME } from '../../src/copies/parametersCopier.js';
 
 
 /**
@@ -428,6 +429,26 @@ describeOnlyOn(target, ['process'], ON_PROCESS_ONLY)('Helm chart against a real 
     // namespaces: the warn-mode label, metadata only; not a kind with backendRefs.
     expect(resources).toEqual(['agentgatewayparameters', 'gatewayclasses', 'gatewayparameters', 'namespaces', 'referencegrants']);
     expect(find(off, 'ValidatingWebhookConfiguration').webhooks.map((w: { name: string }) => w.name)).toEqual(['policies.validate.kgateway-admission.kgateway.dev']);
+  });
+
+  it('parameter copies: no write access unless config.mutation.copyParameters.enabled; then the parameters kind cluster-wide, Gateways, and the Lease', async () => {
+    for (const mode of MODE_NAMES) expect(rendered[mode].filter((o) => o.metadata?.name?.includes('parameter-copies')), mode).toEqual([]);
+    const on = await renderChart(helm, 'cp', 'kga-cp', { config: { profile: 'agentgateway-v2.2', mutation: { copyParameters: { enabled: true } } } });
+    expect(find(on, 'ClusterRole', 'cp-kgateway-admission-parameter-copies').rules).toEqual([
+      { apiGroups: ['agentgateway.dev'], resources: ['agentgatewayparameters'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
+      { apiGroups: ['gateway.networking.k8s.io'], resources: ['gateways'], verbs: ['list', 'watch'] },
+    ]);
+    expect(find(on, 'Role', 'cp-kgateway-admission-parameter-copies-lease').rules).toContainEqual({
+      apiGroups: ['coordination.k8s.io'],
+      resources: ['leases'],
+      resourceNames: [COPIES_LEASE_NAME],
+      verbs: ['get', 'update'],
+    });
+    expect(find(on, 'ClusterRoleBinding', 'cp-kgateway-admission-parameter-copies').subjects).toEqual([{ kind: 'ServiceAccount', name: 'cp-kgateway-admission', namespace: 'kga-cp' }]);
+    // Without a profile or kind, serve picks the kind from the cluster: both kinds.
+    const either = await renderChart(helm, 'cp', 'kga-cp', { config: { mutation: { copyParameters: { enabled: true } } } });
+    const resources = (find(either, 'ClusterRole', 'cp-kgateway-admission-parameter-copies').rules as { resources: string[] }[]).flatMap((r) => r.resources);
+    expect(resources).toEqual(['gatewayparameters', 'agentgatewayparameters', 'gateways']);
   });
 
   it('the ClusterRole grants list and watch of exactly the kinds the server watches', async () => {

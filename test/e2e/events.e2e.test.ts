@@ -62,7 +62,7 @@ describe.skipIf(skip)('Warning events through a real kube-apiserver (serve --eve
 
   it('a repeat within the interval is rate-limited, and a dry run records nothing', async () => {
     const limitedBefore = await metricValue(server.metricsUrl, 'kgateway_admission_events_total', { result: 'rate-limited' });
-    // Taking the ref out gets it put back, with the same warning.
+    // An update of the same Gateway (still no GatewayParameters beside it) gets the same warning.
     const update = await kubeRequest(cp.kubeConfig, 'PATCH', `${PATHS.gateways('kgateway')}/gw-warned`, {
       body: { spec: { infrastructure: { parametersRef: null } } },
       contentType: 'application/merge-patch+json',

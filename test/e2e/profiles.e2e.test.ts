@@ -7,12 +7,22 @@ import { create, PATHS, pollUntil } from './support.js';
 
 const target = await e2eTarget();
 
+const PARAMETERS = [
+  ['/apis/gateway.kgateway.dev/v1alpha1/namespaces/ai/gatewayparameters', { apiVersion: 'gateway.kgateway.dev/v1alpha1', kind: 'GatewayParameters', metadata: { name: 'agentgateway-otel', namespace: 'ai' }, spec: { kube: { agentgateway: { enabled: true } } } }],
+  ['/apis/agentgateway.dev/v1alpha1/namespaces/ai/agentgatewayparameters', { apiVersion: 'agentgateway.dev/v1alpha1', kind: 'AgentgatewayParameters', metadata: { name: 'agentgateway-otel', namespace: 'ai' }, spec: {} }],
+] as const;
+
 describe.skipIf(target.skip)(`profiles through a real kube-apiserver (kgateway v2.2.0 CRDs, ${target.name})`, () => {
   let cluster: E2eCluster;
   beforeAll(async () => {
     cluster = await target.startCluster({ namespaces: ['ai'], gatewayClasses: ['old-controller', 'new-controller'] });
     await create(cluster.kubeConfig, PATHS.gatewayClasses, gatewayClass('old-controller', 'kgateway.dev/agentgateway'));
     await create(cluster.kubeConfig, PATHS.gatewayClasses, gatewayClass('new-controller', 'agentgateway.dev/agentgateway'));
+    // Each profile's parameters object beside the Gateways: the webhook adds no ref to a missing one.
+    for (const [path, object] of PARAMETERS) {
+      const res = await create(cluster.kubeConfig, path, object);
+      expect(res.status, res.text).toBe(201);
+    }
   });
   afterAll(async () => {
     await cluster?.stop();
@@ -52,12 +62,16 @@ describe.skipIf(target.skip)(`profiles through a real kube-apiserver (kgateway v
   });
 
   it('the parametersRef each profile adds is accepted by the real Gateway CRD and names a kind the cluster serves', async () => {
-    for (const [profile, apiVersion, kind, path, spec] of [
-      ['kgateway-v2.1', 'gateway.kgateway.dev/v1alpha1', 'GatewayParameters', '/apis/gateway.kgateway.dev/v1alpha1/namespaces/ai/gatewayparameters', { kube: { agentgateway: { enabled: true } } }],
-      ['agentgateway-v2.2', 'agentgateway.dev/v1alpha1', 'AgentgatewayParameters', '/apis/agentgateway.dev/v1alpha1/namespaces/ai/agentgatewayparameters', {}],
+    // Both parameters objects were created in beforeAll: the kinds are served. Each profile's ref on a real Gateway:
+    for (const [profile, kind] of [
+      ['kgateway-v2.1', 'GatewayParameters'],
+      ['agentgateway-v2.2', 'AgentgatewayParameters'],
     ] as const) {
-      const res = await create(cluster.kubeConfig, path, { apiVersion, kind, metadata: { name: 'agentgateway-otel', namespace: 'ai' }, spec }, { dryRun: true });
-      expect(res.status, `${profile}: ${res.text}`).toBe(201);
+      await withServer(profile, async () => {
+        const res = await create(cluster.kubeConfig, PATHS.gateways('ai'), gateway({ name: `stored-${kind.toLowerCase()}`, namespace: 'ai' }));
+        expect(res.status, `${profile}: ${res.text}`).toBe(201);
+        expect(res.body.spec.infrastructure.parametersRef.kind).toBe(kind);
+      });
     }
   });
 });

@@ -22,6 +22,15 @@ describe.skipIf(target.skip)(`webhook through a real kube-apiserver (${target.na
     // The brief's setup is kgateway v2.1's: GatewayParameters. The CRDs here
     // are v2.2.0's, which alone would make serve pick agentgateway-v2.2.
     server = await target.startWebhook(cluster, { profile: 'kgateway-v2.1' });
+    // The GatewayParameters the mutation points at, beside the Gateways of
+    // namespace kgateway: without it the webhook leaves them untouched.
+    const params = { apiVersion: 'gateway.kgateway.dev/v1alpha1', kind: 'GatewayParameters', metadata: { name: 'agentgateway-otel', namespace: 'kgateway' }, spec: { kube: { agentgateway: { enabled: true } } } };
+    const created = await create(cluster.kubeConfig, '/apis/gateway.kgateway.dev/v1alpha1/namespaces/kgateway/gatewayparameters', params);
+    expect(created.status, created.text).toBe(201);
+    await pollUntil('the GatewayParameters to reach the view', async () => {
+      const res = await create(cluster.kubeConfig, PATHS.gateways('kgateway'), gateway({ name: 'probe' }), { dryRun: true });
+      return res.body?.spec?.infrastructure?.parametersRef ? res : undefined;
+    });
   });
 
   afterAll(async () => {
@@ -36,13 +45,17 @@ describe.skipIf(target.skip)(`webhook through a real kube-apiserver (${target.na
       const res = await create(kc(), PATHS.gateways('kgateway', version), gateway({ name: `gw-${version}`, version }));
       expect(res.status, res.text).toBe(201);
       expect(res.body.spec.infrastructure).toEqual({ parametersRef: OTEL_REF });
-      // No GatewayParameters exists in kgateway yet: the API server relays our warning.
-      expect(res.warnings).toEqual(['GatewayParameters kgateway/agentgateway-otel not found: create it, or the proxy starts without OTEL settings']);
+      expect(res.warnings).toEqual([]);
       const stored = await kubeRequest(kc(), 'GET', `${PATHS.gateways('kgateway')}/gw-${version}`);
       expect(stored.body.spec.infrastructure.parametersRef).toEqual(OTEL_REF);
     });
 
-    it('stops warning once the GatewayParameters exists in the Gateway namespace', async () => {
+    it('leaves a Gateway untouched, with a warning saying what to do, while its namespace has no GatewayParameters; adds the ref once it exists', async () => {
+      // kgateway's deployer refuses a Gateway whose parametersRef names a missing object: no ref is better than that.
+      const bare = await create(kc(), PATHS.gateways('tracing'), gateway({ name: 'bare', namespace: 'tracing' }));
+      expect(bare.status, bare.text).toBe(201);
+      expect(bare.body.spec.infrastructure).toBeUndefined();
+      expect(bare.warnings).toEqual(['no GatewayParameters tracing/agentgateway-otel: parametersRef not added; create it, then re-apply the Gateway']);
       const params = { apiVersion: 'gateway.kgateway.dev/v1alpha1', kind: 'GatewayParameters', metadata: { name: 'agentgateway-otel', namespace: 'tracing' }, spec: { kube: { agentgateway: { enabled: true } } } };
       expect((await create(kc(), '/apis/gateway.kgateway.dev/v1alpha1/namespaces/tracing/gatewayparameters', params)).status).toBe(201);
       const { value } = await pollUntil('the GatewayParameters to reach the view', async () => {

@@ -12,6 +12,7 @@ import { CHART_DIR, helmBinary, runHelm, valuesArgs } from '../chart/support.js'
 import { kubeRequest, type KubeResponse } from '../../harness/index.ts';
 import { httpListenerPolicy } from './builders.js';
 import { sumMetric, type E2eCluster, type E2eTarget, type ReplicaAnswer, type TargetName, type WebhookUnderTest } from './e2eTarget.js';
+import { parametersKindAnswered } from './gatewayMutation.js';
 
 /** A cluster with the chart installed, as a target's bring-up leaves it. */
 export interface ChartCluster {
@@ -176,9 +177,9 @@ export async function installChart(kc: KubeConfig, c: ChartCluster, values: Char
     return pods.length === replicas && pods.every((p) => p.ready && !p.terminating);
   }, 180_000);
   const expectedKind = values.profile === 'kgateway-v2.1' ? 'GatewayParameters' : 'AgentgatewayParameters';
-  await waitFor(`the API server to call the new pods (a Gateway comes back with a ${expectedKind} ref)`, async () => {
+  await waitFor(`the API server to call the new pods (a Gateway comes back with a ${expectedKind} ref, or the warning that none is there)`, async () => {
     const res = await kubeRequest(kc, 'POST', `/apis/gateway.networking.k8s.io/v1/namespaces/${PROBE_NAMESPACE}/gateways?dryRun=All`, { body: gateway({ name: 'target-probe', namespace: PROBE_NAMESPACE }) });
-    return res.status === 201 && res.body.spec?.infrastructure?.parametersRef?.kind === expectedKind;
+    return res.status === 201 && parametersKindAnswered(res) === expectedKind;
   }, 60_000);
   process.stderr.write(`[e2e] helm upgrade (${JSON.stringify(values)}) to pods called: ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   return replicas;

@@ -9,6 +9,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { backendRef, gateway, httpListenerPolicy } from './builders.js';
 import { kubeRequest } from '../../harness/index.ts';
+import { mutatingWebhookAnswered } from './gatewayMutation.js';
 
 export type LoadKind = 'gateway' | 'policy-admitted' | 'policy-denied';
 export const LOAD_KINDS: readonly LoadKind[] = ['gateway', 'policy-admitted', 'policy-denied'];
@@ -56,7 +57,7 @@ interface Write {
   path: string;
   body: unknown;
   /** Why the answer is not the working webhook's, or undefined when it is. */
-  check: (status: number, body: any) => string | undefined;
+  check: (status: number, body: any, warnings: string[]) => string | undefined;
 }
 
 function apiMessage(body: any, text: string): string {
@@ -69,9 +70,9 @@ function writeFor(kind: LoadKind, namespace: string, name: string): Write {
       return {
         path: `/apis/gateway.networking.k8s.io/v1/namespaces/${namespace}/gateways`,
         body: gateway({ name, namespace }),
-        check: (status, body) => {
+        check: (status, body, warnings) => {
           if (status !== 201) return `expected 201, got ${status}`;
-          return body?.spec?.infrastructure?.parametersRef?.name ? undefined : 'admitted without the parametersRef (the mutating webhook was not applied)';
+          return mutatingWebhookAnswered({ status, body, warnings }) ? undefined : 'admitted without the parametersRef or its warning (the mutating webhook was not applied)';
         },
       };
     case 'policy-admitted':
@@ -136,7 +137,7 @@ export function startWriteLoad(kc: KubeConfig, options: WriteLoadOptions): Write
     const p = kubeRequest(kc, 'POST', write.path, { body: write.body, timeoutMs })
       .then(
         (res) => {
-          const why = write.check(res.status, res.body);
+          const why = write.check(res.status, res.body, res.warnings);
           if (why) fail(kind, res.status, `${why}: ${apiMessage(res.body, res.text)}`, atMs);
         },
         (error: unknown) => fail(kind, 0, `request failed: ${(error as Error).message}`, atMs),

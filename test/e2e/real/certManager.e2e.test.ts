@@ -18,6 +18,7 @@ import { kubeRequest, REPO_ROOT } from '../../../harness/index.ts';
 import { create, ensureNamespaces, PATHS, pollUntil } from '../support.js';
 import { skipRealE2e } from './gate.js';
 import { KUBECONFIG_PATH, nodeUpWithChart, RELEASE, RELEASE_NS, run, waitRolledOut, webhookPods, type NodeCluster } from './nodeCluster.js';
+import { mutatingWebhookAnswered } from '../../support/gatewayMutation.js';
 
 const skip = skipRealE2e('certificates.mode=certManager with cert-manager on the single-node cluster (npm run node:up)', { netns: true });
 const CM = '/apis/cert-manager.io/v1';
@@ -143,7 +144,7 @@ s.on('error', (e) => { console.error(e.message); process.exit(1); });`;
       const res = await create(cluster.kc, PATHS.gateways('cm-webhook-check'), gateway({ name: 'cm', namespace: 'cm-webhook-check' }));
       return res.status === 201 ? res : undefined;
     }, 60_000, 500);
-    expect(gw.value.body.spec.infrastructure?.parametersRef?.name).toBe('agentgateway-otel');
+    expect(mutatingWebhookAnswered(gw.value), gw.value.text).toBe(true);
     const denied = await create(cluster.kc, PATHS.httpListenerPolicies('cm-webhook-check'), httpListenerPolicy({ name: 'cm', namespace: 'cm-webhook-check' }));
     expect(denied.status, denied.text).toBe(403);
     expect(denied.body.message).toContain('denied the request');

@@ -14,6 +14,7 @@ import { describeLoad, startWriteLoad } from '../../support/writeLoad.js';
 import { create, ensureNamespaces, PATHS, pollUntil } from '../support.js';
 import { skipRealE2e } from './gate.js';
 import { DEPLOYMENT_PATH, nodeUpWithChart, pdbState, RELEASE, RELEASE_NS, serviceEndpoints, waitRolledOut, webhookPods, type NodeCluster } from './nodeCluster.js';
+import { mutatingWebhookAnswered } from '../../support/gatewayMutation.js';
 
 const skip = skipRealE2e('losing pods under load on the single-node cluster (npm run node:up)', { netns: true });
 const LOAD_NS = 'podloss-load';
@@ -134,7 +135,7 @@ describe.skipIf(skip)('losing the chart\'s pods on a real node', () => {
     await scale(cluster, 2);
     const { ms } = await pollUntil('a Gateway write to be admitted and mutated again', async () => {
       const res = await create(kc, PATHS.gateways(OTHER_NS), gateway({ name: 'after', namespace: OTHER_NS }), { dryRun: true });
-      return res.status === 201 && res.body.spec.infrastructure?.parametersRef ? true : undefined;
+      return mutatingWebhookAnswered(res) ? true : undefined;
     }, 180_000, 250);
     process.stderr.write(`[e2e] both pods back: the first Gateway admitted ${((performance.now() - t0) / 1000).toFixed(1)} s after scaling to 2 (${(ms / 1000).toFixed(1)} s of polling)\n`);
     await waitRolledOut(kc);

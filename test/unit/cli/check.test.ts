@@ -59,8 +59,8 @@ describe('kgateway-admission check', () => {
       allowed: true,
       warned: false,
       message: '',
-      patch: [{ op: 'add', path: '/spec/infrastructure', value: { parametersRef: { group: 'gateway.kgateway.dev', kind: 'GatewayParameters', name: 'agentgateway-otel' } } }],
-      warnings: ['GatewayParameters kgateway/agentgateway-otel not found: create it, or the proxy starts without OTEL settings'],
+      patch: [],
+      warnings: ['no GatewayParameters kgateway/agentgateway-otel: parametersRef not added; create it, then re-apply the Gateway'],
       suggestions: [],
     });
     expect(results[1]).toMatchObject({ kind: 'HTTPListenerPolicy', namespace: 'kgateway', name: 'logging-policy', allowed: false, patch: [], warnings: [] });
@@ -124,10 +124,12 @@ describe('kgateway-admission check', () => {
 
   it('uses --config', async () => {
     const config = await file('config.yaml', 'mutation:\n  gatewayClassNames: [ai]\n');
-    const path = await file('ai.yaml', docs(gateway({ className: 'ai' }), gateway({ name: 'default-class' })));
+    // The parameters object beside the Gateways, so the ref is added.
+    const params = { apiVersion: 'gateway.kgateway.dev/v1alpha1', kind: 'GatewayParameters', metadata: { name: 'agentgateway-otel', namespace: 'kgateway' }, spec: {} };
+    const path = await file('ai.yaml', docs(gateway({ className: 'ai' }), gateway({ name: 'default-class' }), params));
     const { code, stdout } = await runCli(['check', '--output', 'json', '--config', config, path]);
     expect(code).toBe(0);
-    expect(JSON.parse(stdout).results.map((r: { patch: unknown[] }) => r.patch.length)).toEqual([1, 0]);
+    expect(JSON.parse(stdout).results.map((r: { patch: unknown[] }) => r.patch.length)).toEqual([1, 0, 0]);
   });
 
   it('follows --profile: agentgateway-v2.2 points at AgentgatewayParameters', async () => {

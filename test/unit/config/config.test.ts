@@ -15,6 +15,7 @@ describe('config', () => {
         gatewayClassNames: ['agentgateway'],
         parametersRef: { name: 'agentgateway-otel' },
         classParameters: 'auto',
+        copyParameters: { enabled: false },
       },
       validation: { backendRefKinds: [], scanKinds: [], grantGuard: 'warn', enforcement: 'deny', grantModes: { kgateway: 'PERMISSIVE', agentgateway: 'route-and-policy' }, missingParametersWarning: true },
       server: { host: '127.0.0.1', port: 8443, metricsPort: 9090, bodyLimitBytes: 3145728, keepAliveTimeoutMs: 120000, handshakeTimeoutMs: 10000, headersTimeoutMs: 10000, requestTimeoutMs: 10000, maxConnections: 1000, maxConnectionsPerSource: 250, nonAdmissionIdleTimeoutMs: 5000, drainTimeoutMs: 5000, metricsTls: false, staleAfterSeconds: 300 },

@@ -8,6 +8,7 @@ import { admissionRequest, gateway, gatewayClass } from '../../support/builders.
 
 const defaults = buildRuleSet(ruleSettings(parseConfig({}))).mutating;
 const OTEL_REF = { group: 'gateway.kgateway.dev', kind: 'GatewayParameters', name: 'agentgateway-otel' };
+const MISSING_WARNING = 'no GatewayParameters kgateway/agentgateway-otel: parametersRef not added; create it, then re-apply the Gateway';
 
 function mutate(object: KubeObject, options: { operation?: Operation; view?: KubeObject[]; rules?: typeof defaults } = {}) {
   const verdict = decide(options.rules ?? defaults, admissionRequest(object, options.operation ?? 'CREATE'), InMemoryClusterView.fromObjects(options.view ?? []));
@@ -75,20 +76,43 @@ describe('agentgateway Gateways get the OTEL parametersRef', () => {
     ]);
   });
 
-  it('warns, briefly, when the parameters object it points at does not exist in the Gateway namespace', () => {
+  it('leaves the Gateway untouched and says what to do, briefly, when the parameters object is not in its namespace (the deployer would refuse the ref)', () => {
     const params = (namespace: string) => ({ apiVersion: 'gateway.kgateway.dev/v1alpha1', kind: 'GatewayParameters', metadata: { name: 'agentgateway-otel', namespace } });
     const tracked = { trackedKinds: [{ group: 'gateway.kgateway.dev', kind: 'GatewayParameters' }] };
     const decideWith = (objects: KubeObject[], options = tracked) =>
       decide(defaults, admissionRequest(gateway()), InMemoryClusterView.fromObjects(objects, options));
     const missing = decideWith([params('elsewhere')]);
-    expect(missing.patch).toHaveLength(1);
-    expect(missing.warnings).toEqual(['GatewayParameters kgateway/agentgateway-otel not found: create it, or the proxy starts without OTEL settings']);
+    expect(missing.allowed).toBe(true);
+    expect(missing.patch).toEqual([]);
+    expect(missing.warnings).toEqual([MISSING_WARNING]);
     expect(missing.warnings[0]!.length).toBeLessThan(120);
-    expect(decideWith([params('kgateway')]).warnings).toEqual([]);
-    // A view that does not track the kind cannot tell, so it says nothing.
-    expect(decideWith([], {} as typeof tracked).warnings).toEqual([]);
+    const present = decideWith([params('kgateway')]);
+    expect(present.patch).toHaveLength(1);
+    expect(present.warnings).toEqual([]);
+    // A view that does not track the kind cannot tell: it adds the ref, as before.
+    const untracked = decideWith([], {} as typeof tracked);
+    expect(untracked.patch).toHaveLength(1);
+    expect(untracked.warnings).toEqual([]);
     const quiet = buildRuleSet(ruleSettings(parseConfig({ validation: { missingParametersWarning: false } }))).mutating;
-    expect(decide(quiet, admissionRequest(gateway()), InMemoryClusterView.fromObjects([], tracked)).warnings).toEqual([]);
+    const quietMissing = decide(quiet, admissionRequest(gateway()), InMemoryClusterView.fromObjects([], tracked));
+    expect(quietMissing.patch).toEqual([]);
+    expect(quietMissing.warnings).toEqual([]);
+  });
+
+  it('with copyParameters on, adds the ref where the object is missing as long as the source exists (the copier puts a copy there)', () => {
+    const params = (namespace: string) => ({ apiVersion: 'gateway.kgateway.dev/v1alpha1', kind: 'GatewayParameters', metadata: { name: 'agentgateway-otel', namespace } });
+    const tracked = { trackedKinds: [{ group: 'gateway.kgateway.dev', kind: 'GatewayParameters' }] };
+    const rules = buildRuleSet(ruleSettings(parseConfig({ mutation: { copyParameters: { enabled: true } } }), undefined, 'kga-system')).mutating;
+    const withSource = decide(rules, admissionRequest(gateway()), InMemoryClusterView.fromObjects([params('kga-system')], tracked));
+    expect(withSource.patch).toHaveLength(1);
+    expect(withSource.warnings).toEqual([]);
+    // No source to copy: no copy will come, so no ref either.
+    const noSource = decide(rules, admissionRequest(gateway()), InMemoryClusterView.fromObjects([params('elsewhere')], tracked));
+    expect(noSource.patch).toEqual([]);
+    expect(noSource.warnings).toEqual([MISSING_WARNING]);
+    // sourceNamespace from the config wins over the webhook's own namespace.
+    const configured = buildRuleSet(ruleSettings(parseConfig({ mutation: { copyParameters: { enabled: true, sourceNamespace: 'elsewhere' } } }), undefined, 'kga-system')).mutating;
+    expect(decide(configured, admissionRequest(gateway()), InMemoryClusterView.fromObjects([params('elsewhere')], tracked)).patch).toHaveLength(1);
   });
 
   it('uses the configured classes and parametersRef', () => {
@@ -185,13 +209,11 @@ describe('a Gateway whose GatewayClass has its own parametersRef', () => {
     expect(mutate(gateway({ className: 'envoy' }), { rules, view }).verdict).toEqual({ allowed: true, patch: [], warnings: [] });
   });
 
-  it('in add mode, also warns when our parameters object is missing', () => {
+  it('in add mode, a missing parameters object still keeps the ref off', () => {
     const rules = buildRuleSet(ruleSettings(parseConfig({ mutation: { classParameters: 'add' } }))).mutating;
     const objects = [gatewayClass('agentgateway', 'kgateway.dev/agentgateway', classRefs['kgateway-v2.1'])];
     const view = InMemoryClusterView.fromObjects(objects, { trackedKinds: [{ group: 'gateway.kgateway.dev', kind: 'GatewayParameters' }] });
-    expect(decide(rules, admissionRequest(gateway()), view).warnings).toEqual([
-      "parametersRef added; it and GatewayClass agentgateway's GatewayParameters kgateway-system/class-params both apply",
-      'GatewayParameters kgateway/agentgateway-otel not found: create it, or the proxy starts without OTEL settings',
-    ]);
+    // Not added after all: only the missing object's warning (the class's would say it was added).
+    expect(decide(rules, admissionRequest(gateway()), view)).toMatchObject({ patch: [], warnings: [MISSING_WARNING] });
   });
 });

@@ -44,14 +44,14 @@ describe('warningEvents', () => {
   });
 
   it('an object admitted with warnings gets one event with the warnings; without warnings, denied, or in a dry run, nothing', () => {
-    // The mutation warns that the GatewayParameters it points at does not exist.
+    // The mutation warns that the GatewayParameters it would point at does not exist.
     const events = eventsFor([], admissionRequest(gateway(), 'CREATE'), 'mutating');
     expect(events).toEqual([
       {
         regarding: { group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'kgateway', name: 'agentgateway' },
         reason: 'AdmittedWithWarnings',
         action: 'Admitted',
-        note: expect.stringContaining('GatewayParameters kgateway/agentgateway-otel not found'),
+        note: expect.stringContaining('no GatewayParameters kgateway/agentgateway-otel: parametersRef not added'),
       },
     ]);
     expect(eventsFor([], { ...admissionRequest(gateway(), 'CREATE'), dryRun: true }, 'mutating')).toEqual([]);
