@@ -77,7 +77,7 @@ describe('the npm package', () => {
     expect(version.stdout).toBe(`${VERSION}\n`);
     const checked = await runWith('kgateway-admission', ['check', 'examples/'], { env });
     expect(checked.code, checked.stderr).toBe(0);
-    expect(checked.stdout).toMatch(/8 objects: 7 allowed, 1 patched, 0 denied$/m);
+    expect(checked.stdout).toMatch(/15 objects: 14 allowed, 1 patched, 0 denied$/m);
   });
 
   describe('as a pre-commit hook', () => {
@@ -134,7 +134,7 @@ describe('the single executable (npm run sea)', () => {
     expect(version.stderr).toBe('');
     const checked = await runWith(SEA, ['check', 'examples/'], { env: {} });
     expect(checked.code, checked.stderr).toBe(0);
-    expect(checked.stdout).toMatch(/8 objects: 7 allowed, 1 patched, 0 denied$/m);
+    expect(checked.stdout).toMatch(/15 objects: 14 allowed, 1 patched, 0 denied$/m);
     const denied = await runWith(SEA, ['check', '--output', 'sarif', '-'], { env: {}, input: JSON.stringify(httpListenerPolicy()) });
     expect(denied.code).toBe(1);
     const log = JSON.parse(denied.stdout);

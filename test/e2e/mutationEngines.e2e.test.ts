@@ -22,7 +22,7 @@ import { parseConfig, ruleSettings } from '../../src/config/config.js';
 import { builtInBackendRefKinds } from '../../src/rules/backendRefKinds.js';
 import { WEBHOOK_NAMES, webhookMatchConditions } from '../../src/rules/matchConditions.js';
 import { CHART_DIR, helmBinary, renderChart, runHelm, valuesArgs, type KubeObject } from '../chart/support.js';
-import { ensureNamespaces, pollUntil } from './support.js';
+import { create, ensureNamespaces, pollUntil } from './support.js';
 
 const skip = await requireControlPlane();
 
@@ -70,6 +70,12 @@ describe.skipIf(skip)('the chart\'s matchConditions and mutation engines (helm +
   beforeAll(async () => {
     [cp, helm] = await Promise.all([startControlPlane(), helmBinary()]);
     await ensureNamespaces(cp.kubeConfig, NS);
+    // The webhook adds a ref only to a parameters object that exists in the
+    // Gateway's namespace (the deployers refuse one that does not); a native
+    // policy cannot look, so the comparison runs where the object is there.
+    const params = { apiVersion: 'gateway.kgateway.dev/v1alpha1', kind: 'GatewayParameters', metadata: { name: 'agentgateway-otel', namespace: NS }, spec: { kube: { agentgateway: { enabled: true } } } };
+    const created = await create(cp.kubeConfig, `/apis/gateway.kgateway.dev/v1alpha1/namespaces/${NS}/gatewayparameters`, params);
+    expect(created.status, created.text).toBe(201);
     dir = await mkdtemp(join(tmpdir(), 'kga-engines-'));
   }, 600_000);
 

@@ -94,7 +94,20 @@ describe.skipIf(skip).each(SERVED_RELEASES.map((r) => [r.id, r] as const))('rele
     const className = 'release-class';
     expect((await create(cp.kubeConfig, PATHS.gatewayClasses, { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: className }, spec: { controllerName: profile.gatewayControllerNames[0] } })).status).toBe(201);
     const gateway = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'gw', namespace: TEAM }, spec: { gatewayClassName: className, listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] } };
-    const { value: patched } = await pollUntil('the class in the view', async () => {
+    // No parameters object in the namespace yet: the Gateway is left as it is
+    // (the release's deployer would refuse a ref to a missing object), with a
+    // warning that says what to do.
+    const { value: untouched } = await pollUntil('the class in the view', async () => {
+      const res = await create(cp.kubeConfig, PATHS.gateways(TEAM), gateway, { dryRun: true });
+      expect(res.status, res.text).toBe(201);
+      return (res.warnings ?? []).some((w: string) => w.includes('parametersRef not added')) ? res : undefined;
+    });
+    expect(untouched.body.spec.infrastructure).toBeUndefined();
+    const paramsCrd = crds.find((c) => c.spec.group === profile.parametersRef.group && c.spec.names.kind === profile.parametersRef.kind)!;
+    const params = { apiVersion: `${profile.parametersRef.group}/${paramsCrd.spec.versions[0]!.name}`, kind: profile.parametersRef.kind, metadata: { name: 'agentgateway-otel', namespace: TEAM }, spec: profile.parametersRef.kind === 'GatewayParameters' ? { kube: {} } : {} };
+    const made = await create(cp.kubeConfig, `/apis/${profile.parametersRef.group}/${paramsCrd.spec.versions[0]!.name}/namespaces/${TEAM}/${paramsCrd.spec.names.plural}`, params);
+    expect(made.status, made.text).toBe(201);
+    const { value: patched } = await pollUntil('the parameters object in the view', async () => {
       const res = await create(cp.kubeConfig, PATHS.gateways(TEAM), gateway, { dryRun: true });
       expect(res.status, res.text).toBe(201);
       return res.body.spec.infrastructure ? res.body : undefined;
