@@ -11,7 +11,7 @@ import { parseConfig, ruleSettings } from '../../src/config/config.js';
 import { buildRuleSet } from '../../src/rules/ruleSet.js';
 import { admissionRequest, admissionReview, gateway, httpListenerPolicy } from '../support/builders.js';
 import { killKubeApiserver, requireControlPlane, startControlPlane, startKubeApiserver, type ControlPlane } from '../../harness/index.ts';
-import { pollUntil, viewSettings } from './support.js';
+import { create, ensureNamespaces, pollUntil, viewSettings } from './support.js';
 
 const skip = await requireControlPlane();
 const STALE_AFTER_MS = 4_000;
@@ -22,6 +22,11 @@ describe.skipIf(skip)('a stale live view against a real kube-apiserver', () => {
 
   beforeAll(async () => {
     cp = await startControlPlane();
+    // The parameters object the mutation points at (a ref to a missing one is never added).
+    await ensureNamespaces(cp.kubeConfig, 'kgateway');
+    const params = { apiVersion: 'gateway.kgateway.dev/v1alpha1', kind: 'GatewayParameters', metadata: { name: 'agentgateway-otel', namespace: 'kgateway' }, spec: { kube: {} } };
+    const created = await create(cp.kubeConfig, '/apis/gateway.kgateway.dev/v1alpha1/namespaces/kgateway/gatewayparameters', params);
+    expect(created.status, created.text).toBe(201);
     source = new LiveClusterSource({
       api: new KubeApi(cp.kubeConfig),
       logger: pino({ level: 'silent' }),
