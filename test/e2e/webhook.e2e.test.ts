@@ -293,7 +293,7 @@ describe.skipIf(target.skip)(`webhook through a real kube-apiserver (${target.na
     // On the chart: the Deployment scaled to 0 (the Service has no endpoints).
     it('Fail blocks the write with the API server error; Ignore lets it through', async () => {
       await server.stopAll();
-      const blocked = await create(kc(), PATHS.httpListenerPolicies('kgateway'), httpListenerPolicy({ name: 'while-down', otelAccessLogRefs: [backendRef({ namespace: 'kgateway' })] }), { dryRun: true });
+      const blocked = await create(kc(), PATHS.httpListenerPolicies('kgateway'), httpListenerPolicy({ name: 'while-down', otelAccessLogRefs: [backendRef({ namespace: 'monitoring' })] }), { dryRun: true });
       expect(blocked.status).toBe(500);
       expect(blocked.body.message).toMatch(/failed calling webhook "policies\.validate\.kgateway-admission\.kgateway\.dev"/);
       await server.setFailurePolicy('Ignore');
