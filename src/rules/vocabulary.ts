@@ -9,6 +9,8 @@ export const RULE_IDS = {
   crossNamespaceBackendRefs: 'cross-namespace-backend-refs',
   gatewayParametersRef: 'gateway-parameters-ref',
   referenceGrantGuard: 'reference-grant-guard',
+  /** A kind the profile's release deprecates (HTTPListenerPolicy on kgateway 2.4): admitted with a warning. */
+  deprecatedKind: 'deprecated-kind',
   /** A kind at an API version the rules cannot read. */
   unknownApiVersion: 'unknown-api-version',
   /** `check` input that cannot be read as an object, or at all. */

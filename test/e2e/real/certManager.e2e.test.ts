@@ -144,7 +144,7 @@ s.on('error', (e) => { console.error(e.message); process.exit(1); });`;
       const res = await create(cluster.kc, PATHS.gateways('cm-webhook-check'), gateway({ name: 'cm', namespace: 'cm-webhook-check' }));
       return res.status === 201 ? res : undefined;
     }, 60_000, 500);
-    expect(mutatingWebhookAnswered(gw.value), gw.value.text).toBe(true);
+    expect(mutatingWebhookAnswered(gw.value), `warnings ${JSON.stringify(gw.value.warnings)}: ${gw.value.text}`).toBe(true);
     const denied = await create(cluster.kc, PATHS.httpListenerPolicies('cm-webhook-check'), httpListenerPolicy({ name: 'cm', namespace: 'cm-webhook-check' }));
     expect(denied.status, denied.text).toBe(403);
     expect(denied.body.message).toContain('denied the request');
