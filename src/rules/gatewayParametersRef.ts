@@ -92,7 +92,7 @@ export function wantsParametersRef(gateway: KubeObject, settings: RuleSettings, 
  * characters for usual names.
  */
 export function missingParametersWarning(kind: string, namespace: string, name: string): string {
-  return `no ${kind} ${namespace}/${name}: parametersRef not added; create it, then re-apply the Gateway`;
+  return `parametersRef not added: create ${kind} ${namespace}/${name}, then re-apply the Gateway`;
 }
 
 /** The patch an agentgateway Gateway needs, before any regard for its class's parameters; [] for every other object. */

@@ -55,7 +55,7 @@ describe.skipIf(target.skip)(`webhook through a real kube-apiserver (${target.na
       const bare = await create(kc(), PATHS.gateways('tracing'), gateway({ name: 'bare', namespace: 'tracing' }));
       expect(bare.status, bare.text).toBe(201);
       expect(bare.body.spec.infrastructure).toBeUndefined();
-      expect(bare.warnings).toEqual(['no GatewayParameters tracing/agentgateway-otel: parametersRef not added; create it, then re-apply the Gateway']);
+      expect(bare.warnings).toEqual(['parametersRef not added: create GatewayParameters tracing/agentgateway-otel, then re-apply the Gateway']);
       const params = { apiVersion: 'gateway.kgateway.dev/v1alpha1', kind: 'GatewayParameters', metadata: { name: 'agentgateway-otel', namespace: 'tracing' }, spec: { kube: { agentgateway: { enabled: true } } } };
       expect((await create(kc(), '/apis/gateway.kgateway.dev/v1alpha1/namespaces/tracing/gatewayparameters', params)).status).toBe(201);
       const { value } = await pollUntil('the GatewayParameters to reach the view', async () => {

@@ -196,6 +196,6 @@ describe('AdmissionEngine', () => {
     const warnedGateway = await tracking.review('mutate', admissionReview(admissionRequest(gateway())));
     // Admitted untouched: the warning is the reason.
     expect(warnedGateway.decision).toBe('allowed');
-    expect(warnedGateway.reason).toBe('no GatewayParameters kgateway/agentgateway-otel: parametersRef not added; create it, then re-apply the Gateway');
+    expect(warnedGateway.reason).toBe('parametersRef not added: create GatewayParameters kgateway/agentgateway-otel, then re-apply the Gateway');
   });
 });

@@ -60,7 +60,7 @@ describe('kgateway-admission check', () => {
       warned: false,
       message: '',
       patch: [],
-      warnings: ['no GatewayParameters kgateway/agentgateway-otel: parametersRef not added; create it, then re-apply the Gateway'],
+      warnings: ['parametersRef not added: create GatewayParameters kgateway/agentgateway-otel, then re-apply the Gateway'],
       suggestions: [],
     });
     expect(results[1]).toMatchObject({ kind: 'HTTPListenerPolicy', namespace: 'kgateway', name: 'logging-policy', allowed: false, patch: [], warnings: [] });

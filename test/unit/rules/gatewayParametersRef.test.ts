@@ -8,7 +8,7 @@ import { admissionRequest, gateway, gatewayClass } from '../../support/builders.
 
 const defaults = buildRuleSet(ruleSettings(parseConfig({}))).mutating;
 const OTEL_REF = { group: 'gateway.kgateway.dev', kind: 'GatewayParameters', name: 'agentgateway-otel' };
-const MISSING_WARNING = 'no GatewayParameters kgateway/agentgateway-otel: parametersRef not added; create it, then re-apply the Gateway';
+const MISSING_WARNING = 'parametersRef not added: create GatewayParameters kgateway/agentgateway-otel, then re-apply the Gateway';
 
 function mutate(object: KubeObject, options: { operation?: Operation; view?: KubeObject[]; rules?: typeof defaults } = {}) {
   const verdict = decide(options.rules ?? defaults, admissionRequest(object, options.operation ?? 'CREATE'), InMemoryClusterView.fromObjects(options.view ?? []));
