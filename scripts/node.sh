@@ -167,7 +167,12 @@ clear_leftovers() {
   if ip netns list 2>/dev/null | grep -q "^$NETNS\b"; then
     ip netns del "$NETNS" && log "deleted network namespace $NETNS"
   fi
-  ip link show "$HOST_IF" >/dev/null 2>&1 && ip link del "$HOST_IF"
+  # Deleting the namespace removes the veth pair too, but the kernel does it a
+  # moment later: the link can vanish between the look and the delete.
+  if ip link show "$HOST_IF" >/dev/null 2>&1; then ip link del "$HOST_IF" 2>/dev/null || true; fi
+  local i
+  for i in $(seq 50); do ip link show "$HOST_IF" >/dev/null 2>&1 || break; sleep 0.1; done
+  ! ip link show "$HOST_IF" >/dev/null 2>&1 || die "could not remove the host's veth $HOST_IF"
   remove_our_cgroups
   if awk -v b="$BASE/" 'index($5, b) == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo; then
     die "mounts under $BASE remain after unmounting; not removing it"

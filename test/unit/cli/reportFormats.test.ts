@@ -70,7 +70,7 @@ describe('check --output', () => {
     const [gatewayCase, policyCase] = suites[0].testcase;
     expect(gatewayCase.name).toBe('Gateway kgateway/plain');
     expect(gatewayCase.failure).toBeUndefined();
-    expect(gatewayCase['system-out']).toContain('warning (gateway-parameters-ref): no GatewayParameters kgateway/agentgateway-otel: parametersRef not added');
+    expect(gatewayCase['system-out']).toContain('warning (gateway-parameters-ref): parametersRef not added: create GatewayParameters kgateway/agentgateway-otel');
     expect(policyCase.name).toBe(`HTTPListenerPolicy kgateway/${ODD_NAME}`);
     expect(policyCase.line).toBe(String(startLines(bundleText)[1]));
     expect(policyCase.failure).toHaveLength(1);

@@ -51,7 +51,7 @@ describe('warningEvents', () => {
         regarding: { group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'kgateway', name: 'agentgateway' },
         reason: 'AdmittedWithWarnings',
         action: 'Admitted',
-        note: expect.stringContaining('no GatewayParameters kgateway/agentgateway-otel: parametersRef not added'),
+        note: expect.stringContaining('parametersRef not added: create GatewayParameters kgateway/agentgateway-otel'),
       },
     ]);
     expect(eventsFor([], { ...admissionRequest(gateway(), 'CREATE'), dryRun: true }, 'mutating')).toEqual([]);
