@@ -165,7 +165,7 @@ describe.skipIf(skip)('chart monitoring: alerts and dashboard', () => {
   (target.name === 'process' ? it.skipIf(promtool.skip) : onlyOn(target, ['process'], SAME_EVERYWHERE))('promtool check rules accepts the rules, and promtool test rules makes each alert fire and stay quiet', async () => {
     const rulesFile = join(work, 'rules.yaml');
     await writeFile(rulesFile, stringify(find(rendered, 'PrometheusRule').spec));
-    const check = await runPromtool(promtool.path!, ['check', 'rules', rulesFile]);
+    const check = await runPromtool(promtool, ['check', 'rules', 'rules.yaml'], work, ['rules.yaml']);
     expect(check.code, check.output).toBe(0);
     expect(check.output).toContain(`SUCCESS: ${rules.length} rules found`);
 
@@ -235,7 +235,7 @@ describe.skipIf(skip)('chart monitoring: alerts and dashboard', () => {
     };
     const testsFile = join(work, 'rules.test.yaml');
     await writeFile(testsFile, stringify(tests));
-    const run = await runPromtool(promtool.path!, ['test', 'rules', testsFile]);
+    const run = await runPromtool(promtool, ['test', 'rules', 'rules.test.yaml'], work, ['rules.test.yaml', 'bare-rules.yaml']);
     expect(run.code, run.output).toBe(0);
     expect(run.output).toContain('SUCCESS');
   });
