@@ -125,4 +125,17 @@ describe.skipIf(target.skip)(`parameter copies (mutation.copyParameters) through
     expect(atEnd.metadata.resourceVersion).toBe(own.body.metadata.resourceVersion);
     expect(atEnd.spec).toEqual(envSpec('http://team-own-collector:4317'));
   });
+
+  it('one replica wrote every copy (the Lease holder), and the API server refused the copier nothing', async () => {
+    const logs = await server.logs();
+    expect(logs).toHaveLength(server.replicas);
+    // On the chart: under its ClusterRole on the parameters kind and its Role on the Lease.
+    const writers = logs.filter((log) => log.includes('parameter copies: created the copy'));
+    expect(writers, `replicas that logged a copy: ${writers.length} of ${logs.length}`).toHaveLength(1);
+    for (const log of logs) {
+      expect(log).not.toMatch(/forbidden/i);
+      expect(log).not.toContain('parameter copies: reconcile failed');
+      expect(log).not.toContain('parameter copies: write failed');
+    }
+  });
 });
