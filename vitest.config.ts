@@ -8,6 +8,7 @@ const TARGET_SUITES = [
   'test/e2e/otherKinds.e2e.test.ts',
   'test/e2e/profiles.e2e.test.ts',
   'test/e2e/audit.e2e.test.ts',
+  'test/e2e/parametersCopies.e2e.test.ts',
   'test/e2e/chart*.e2e.test.ts',
 ];
 

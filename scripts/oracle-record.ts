@@ -2,11 +2,20 @@
 // Records the real controllers' verdicts on our cases (issue 26, item 6):
 // kgateway and agentgateway, built by `bash scripts/oracle.sh build`, run one
 // after the other (both bind 9092/9093) against the project's test API server
-// with the release's CRDs, WITHOUT our webhook. For each grant mode it writes
-// one object per reference site (without a grant, with one) and the Gateway
-// cases (parameters object present, missing, no ref), waits for the
-// controller's status, and writes test/fixtures/oracle/verdicts.json, which
-// test/unit/oracle/oracleVerdicts.test.ts compares with our rules.
+// with the release's CRDs, WITHOUT our webhook on their objects. For each
+// grant mode it writes one object per reference site (without a grant, with
+// one) and the Gateway cases (parameters object present, missing, no ref),
+// waits for the controller's status, and writes
+// test/fixtures/oracle/verdicts.json (its type: harness/oracleVerdicts.ts),
+// which test/unit/oracle/oracleVerdicts.test.ts compares with our rules.
+//
+// One Gateway case goes through our webhook: `serve` (dist/, built by
+// scripts/oracle.sh) with mutation.copyParameters on, registered for labelled
+// team namespaces only, so that the site cases still reach the controllers
+// unjudged. A Gateway without a ref is created in a fresh team namespace that
+// has no parameters object: our mutation adds the ref, our copier writes the
+// copy of the source; then the controller runs, and its verdict and the
+// rendered proxy's env are recorded (team-namespace-copy).
 //
 // Run through `bash scripts/oracle.sh record` (it passes the binaries and
 // sources in KGA_ORACLE_*). Never part of CI. The API server listens on
@@ -17,13 +26,15 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { Condition, GatewayVerdict, OracleController, OracleTable, RecordedObject, SiteVerdict } from '../harness/oracleVerdicts.ts';
 
 if (Number(process.versions.node.split('.')[0]) < 24) {
   console.error(`scripts/oracle-record.ts needs Node 24 (this is ${process.version}): run it through \`npm run oracle\``);
   process.exit(2);
 }
 
-const { REPO_ROOT, applyClusterObject, installCrds, kubeRequest, startControlPlane, waitForCrdsEstablished, waitForCrdsServing } = await import('../harness/index.ts');
+const { REPO_ROOT, applyClusterObject, installCrds, kubeRequest, registerWebhooks, startControlPlane, startWebhookServer, unregisterWebhooks, waitForCrdsEstablished, waitForCrdsServing } = await import('../harness/index.ts');
+const { ORACLE_VERDICTS_FILE } = await import('../harness/oracleVerdicts.ts');
 const { parseAllDocuments } = await import('yaml');
 
 const env = (name: string): string => {
@@ -38,11 +49,11 @@ const AGENTGATEWAY = { bin: env('KGA_ORACLE_AGENTGATEWAY_BIN'), version: env('KG
 const ONLY = process.env.KGA_ORACLE_ONLY as 'kgateway' | 'agentgateway' | undefined;
 if (ONLY !== undefined && ONLY !== 'kgateway' && ONLY !== 'agentgateway') throw new Error(`KGA_ORACLE_ONLY must be kgateway or agentgateway, not ${ONLY}`);
 const GATEWAY_API_VERSION = process.env.KGA_ORACLE_GATEWAY_API_VERSION ?? 'v1.6.1';
-const OUT = process.env.KGA_ORACLE_OUT ?? path.join(REPO_ROOT, 'test/fixtures/oracle/verdicts.json');
+const OUT = process.env.KGA_ORACLE_OUT ?? ORACLE_VERDICTS_FILE;
 const VERDICT_TIMEOUT_MS = Number(process.env.KGA_ORACLE_VERDICT_TIMEOUT_MS ?? 90_000);
 const log = (m: string) => process.stderr.write(`[oracle] ${m}\n`);
 
-type Controller = 'kgateway' | 'agentgateway';
+type Controller = OracleController;
 const GRANT_MODES: Record<Controller, string[]> = {
   kgateway: ['OFF', 'PERMISSIVE', 'STRICT'],
   agentgateway: ['route-and-policy', 'route', 'none'],
@@ -56,7 +67,7 @@ interface SiteCase {
   plural: string;
   /** The dotted path of the one backendRef (src/rules/backendRefKinds.ts notation). */
   path: string;
-  build: (name: string, namespace: string, ref: Record<string, unknown>) => Record<string, unknown>;
+  build: (name: string, namespace: string, ref: Record<string, unknown>) => RecordedObject;
 }
 
 const gatewayTarget = (name: string) => [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name }];
@@ -164,14 +175,27 @@ const SITE_CASES: SiteCase[] = [
   },
 ];
 
-const PARAMETERS: Record<Controller, { group: string; kind: string; plural: string; className: string; controllerName: string; spec: Record<string, unknown> }> = {
+interface ParametersOf {
+  group: string;
+  kind: string;
+  plural: string;
+  className: string;
+  controllerName: string;
+  /** Our profile for this release (src/rules/profiles.ts). */
+  profile: string;
+  /** The parameters object's spec with OTEL_EXPORTER_OTLP_ENDPOINT set. */
+  specWith: (endpoint: string) => Record<string, unknown>;
+}
+
+const PARAMETERS: Record<Controller, ParametersOf> = {
   kgateway: {
     group: 'gateway.kgateway.dev',
     kind: 'GatewayParameters',
     plural: 'gatewayparameters',
     className: 'kgateway',
     controllerName: 'kgateway.dev/kgateway',
-    spec: { kube: { envoyContainer: { env: [{ name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: 'http://otel-collector.monitoring:4317' }] } } },
+    profile: 'kgateway-v2.4',
+    specWith: (endpoint) => ({ kube: { envoyContainer: { env: [{ name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: endpoint }] } } }),
   },
   agentgateway: {
     group: 'agentgateway.dev',
@@ -179,43 +203,21 @@ const PARAMETERS: Record<Controller, { group: string; kind: string; plural: stri
     plural: 'agentgatewayparameters',
     className: 'agentgateway',
     controllerName: 'agentgateway.dev/agentgateway',
-    spec: { env: [{ name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: 'http://otel-collector.monitoring:4317' }] },
+    profile: 'agentgateway-v1',
+    specWith: (endpoint) => ({ env: [{ name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: endpoint }] }),
   },
 };
-
-interface Condition {
-  type: string;
-  status: string;
-  reason?: string;
-  message?: string;
-}
-
-interface SiteVerdict {
-  controller: Controller;
-  version: string;
-  grantMode: string;
-  case: string;
-  group: string;
-  kind: string;
-  path: string;
-  grant: boolean;
-  object: Record<string, unknown>;
-  /** The ReferenceGrant written beside the target, when `grant`. */
-  referenceGrant?: Record<string, unknown>;
-  /** Conditions the controller wrote (for a policy, those of its ancestor status), or [] when it wrote none in time. */
-  conditions: Condition[];
-}
-
-interface GatewayVerdict {
-  controller: Controller;
-  version: string;
-  grantMode: string;
-  case: 'parameters-present' | 'parameters-missing' | 'no-parameters-ref';
-  gateway: Record<string, unknown>;
-  conditions: Condition[];
-  /** The proxy Deployment the deployer rendered: each container's env, or null when none was rendered. */
-  deployment: { containers: { name: string; env: { name: string; value?: string }[] }[] } | null;
-}
+/** The env of the parameters object beside the Gateways of each grant mode's namespace. */
+const LOCAL_ENDPOINT = 'http://otel-collector.monitoring:4317';
+/** The env of the source our copier copies into team namespaces: a different value, so the proxy's env says which object it came from. */
+const SOURCE_ENDPOINT = 'http://otel-collector-from-source.monitoring:4317';
+/** Where the source lives (our config's mutation.copyParameters.sourceNamespace). */
+const SOURCE_NAMESPACE = 'kga-oracle-source';
+/** The name of both the per-mode object and the source: the per-mode namespaces then hold an object of the copy's name that we did not make, which the copier leaves alone. */
+const PARAMETERS_NAME = 'otel';
+/** Only namespaces with this label are sent to our webhook (the site cases must reach the controllers unjudged). */
+const TEAM_LABEL = 'kgateway-admission.dev/oracle-team';
+const COPY_TIMEOUT_MS = 30_000;
 
 function sh(file: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): string {
   return execFileSync(file, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
@@ -275,7 +277,8 @@ async function main(): Promise<void> {
     if (res.status >= 300 && res.status !== 409) throw new Error(`${method} ${url}: ${res.status} ${res.text.slice(0, 500)}`);
     return res;
   };
-  const namespace = (name: string) => ok('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  const namespace = (name: string, labels?: Record<string, string>) => ok('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, ...(labels ? { labels } : {}) } });
+  await namespace(SOURCE_NAMESPACE);
   const sites: SiteVerdict[] = [];
   const gateways: GatewayVerdict[] = [];
   try {
@@ -285,119 +288,150 @@ async function main(): Promise<void> {
       const system = `${controller}-system`;
       await namespace(system);
       await ok('POST', '/apis/gateway.networking.k8s.io/v1/gatewayclasses', { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: params.className }, spec: { controllerName: params.controllerName } });
-      for (const mode of GRANT_MODES[controller]) {
-        const ns = `${controller === 'kgateway' ? 'k' : 'a'}-${mode.toLowerCase()}`;
-        const targets = `${ns}-t`;
-        await namespace(ns);
-        await namespace(targets);
-        for (const svc of ['collector-nogrant', 'collector-grant']) {
-          await ok('POST', `/api/v1/namespaces/${targets}/services`, { apiVersion: 'v1', kind: 'Service', metadata: { name: svc }, spec: { ports: [{ name: 'grpc', port: 4317 }] } });
-        }
-        // The Gateway the policies target (kgateway writes no status for a policy whose target is missing), with the parameters object present.
-        const paramsUrl = `/apis/${params.group}/v1alpha1/namespaces/${ns}/${params.plural}`;
-        await ok('POST', paramsUrl, { apiVersion: `${params.group}/v1alpha1`, kind: params.kind, metadata: { name: 'otel', namespace: ns }, spec: params.spec });
-        const gatewayOf = (name: string, ref?: string) => ({
-          apiVersion: 'gateway.networking.k8s.io/v1',
-          kind: 'Gateway',
-          metadata: { name, namespace: ns },
-          spec: {
-            gatewayClassName: params.className,
-            listeners: [{ name: 'http', protocol: 'HTTP', port: 8080 }],
-            ...(ref ? { infrastructure: { parametersRef: { group: params.group, kind: params.kind, name: ref } } } : {}),
-          },
-        });
-        const gatewayCases = [
-          { case: 'parameters-present' as const, gateway: gatewayOf(GW, 'otel') },
-          { case: 'parameters-missing' as const, gateway: gatewayOf('oracle-gw-missing', 'absent') },
-          { case: 'no-parameters-ref' as const, gateway: gatewayOf('oracle-gw-plain') },
-        ];
-        for (const g of gatewayCases) await ok('POST', `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/gateways`, g.gateway);
-        const written: { site: SiteCase; grant: boolean; object: Record<string, unknown>; referenceGrant?: Record<string, unknown> }[] = [];
-        for (const site of SITE_CASES.filter((s) => s.controller === controller)) {
-          for (const grant of [false, true]) {
-            const name = `${site.id}-${grant ? 'grant' : 'nogrant'}`.slice(0, 63);
-            const object = site.build(name, ns, { name: grant ? 'collector-grant' : 'collector-nogrant', namespace: targets, port: 4317 });
-            let referenceGrant: Record<string, unknown> | undefined;
-            if (grant) {
-              referenceGrant = {
-                apiVersion: 'gateway.networking.k8s.io/v1beta1',
-                kind: 'ReferenceGrant',
-                metadata: { name: `${site.id}`.slice(0, 63), namespace: targets },
-                spec: { from: [{ group: site.group, kind: site.kind, namespace: ns }], to: [{ group: '', kind: 'Service', name: 'collector-grant' }] },
-              };
-              await ok('POST', `/apis/gateway.networking.k8s.io/v1beta1/namespaces/${targets}/referencegrants`, referenceGrant);
+      const source: RecordedObject = { apiVersion: `${params.group}/v1alpha1`, kind: params.kind, metadata: { name: PARAMETERS_NAME, namespace: SOURCE_NAMESPACE }, spec: params.specWith(SOURCE_ENDPOINT) };
+      await ok('POST', `/apis/${params.group}/v1alpha1/namespaces/${SOURCE_NAMESPACE}/${params.plural}`, source);
+      const ours = await startOurWebhook(controller, cp.kubeconfigPath, kc, scratch);
+      try {
+        for (const mode of GRANT_MODES[controller]) {
+          const ns = `${controller === 'kgateway' ? 'k' : 'a'}-${mode.toLowerCase()}`;
+          const targets = `${ns}-t`;
+          await namespace(ns);
+          await namespace(targets);
+          for (const svc of ['collector-nogrant', 'collector-grant']) {
+            await ok('POST', `/api/v1/namespaces/${targets}/services`, { apiVersion: 'v1', kind: 'Service', metadata: { name: svc }, spec: { ports: [{ name: 'grpc', port: 4317 }] } });
+          }
+          // The Gateway the policies target (kgateway writes no status for a policy whose target is missing), with the parameters object present.
+          const paramsUrl = `/apis/${params.group}/v1alpha1/namespaces/${ns}/${params.plural}`;
+          await ok('POST', paramsUrl, { apiVersion: `${params.group}/v1alpha1`, kind: params.kind, metadata: { name: PARAMETERS_NAME, namespace: ns }, spec: params.specWith(LOCAL_ENDPOINT) });
+          const gatewayOf = (name: string, ref?: string) => ({
+            apiVersion: 'gateway.networking.k8s.io/v1',
+            kind: 'Gateway',
+            metadata: { name, namespace: ns },
+            spec: {
+              gatewayClassName: params.className,
+              listeners: [{ name: 'http', protocol: 'HTTP', port: 8080 }],
+              ...(ref ? { infrastructure: { parametersRef: { group: params.group, kind: params.kind, name: ref } } } : {}),
+            },
+          });
+          const gatewayCases: { case: GatewayVerdict['case']; gateway: ReturnType<typeof gatewayOf>; copied?: GatewayVerdict['copied'] }[] = [
+            { case: 'parameters-present', gateway: gatewayOf(GW, PARAMETERS_NAME) },
+            { case: 'parameters-missing', gateway: gatewayOf('oracle-gw-missing', 'absent') },
+            { case: 'no-parameters-ref', gateway: gatewayOf('oracle-gw-plain') },
+          ];
+          for (const g of gatewayCases) await ok('POST', `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/gateways`, g.gateway);
+          // Through our webhook: a Gateway without a ref in a fresh team namespace with no parameters object.
+          const team = `${ns}-team`;
+          await namespace(team, { [TEAM_LABEL]: 'true' });
+          const sent = { ...gatewayOf('oracle-gw-team'), metadata: { name: 'oracle-gw-team', namespace: team } };
+          const admitted = await ok('POST', `/apis/gateway.networking.k8s.io/v1/namespaces/${team}/gateways`, sent);
+          if (!admitted.body?.spec?.infrastructure?.parametersRef) throw new Error(`our webhook did not add the parametersRef to ${team}/oracle-gw-team (warnings: ${JSON.stringify(admitted.warnings)})`);
+          const copyStarted = Date.now();
+          const copy = await pollFor(`our copier's copy in ${team}`, async () => {
+            const res = await kubeRequest(kc, 'GET', `/apis/${params.group}/v1alpha1/namespaces/${team}/${params.plural}/${PARAMETERS_NAME}`);
+            return res.status === 200 ? res.body : undefined;
+          });
+          log(`team-namespace-copy: the copy in ${team} ${Date.now() - copyStarted} ms after the Gateway was created`);
+          gatewayCases.push({
+            case: 'team-namespace-copy',
+            gateway: { apiVersion: admitted.body.apiVersion, kind: admitted.body.kind, metadata: { name: 'oracle-gw-team', namespace: team }, spec: admitted.body.spec },
+            copied: {
+              profile: params.profile,
+              webhookConfig: ours.config,
+              sent,
+              source,
+              copy: { apiVersion: copy.apiVersion, kind: copy.kind, metadata: { name: copy.metadata.name, namespace: copy.metadata.namespace, labels: copy.metadata.labels, annotations: copy.metadata.annotations }, spec: copy.spec },
+            },
+          });
+          const written: { site: SiteCase; grant: boolean; object: Record<string, unknown>; referenceGrant?: Record<string, unknown> }[] = [];
+          for (const site of SITE_CASES.filter((s) => s.controller === controller)) {
+            for (const grant of [false, true]) {
+              const name = `${site.id}-${grant ? 'grant' : 'nogrant'}`.slice(0, 63);
+              const object = site.build(name, ns, { name: grant ? 'collector-grant' : 'collector-nogrant', namespace: targets, port: 4317 });
+              let referenceGrant: Record<string, unknown> | undefined;
+              if (grant) {
+                referenceGrant = {
+                  apiVersion: 'gateway.networking.k8s.io/v1beta1',
+                  kind: 'ReferenceGrant',
+                  metadata: { name: `${site.id}`.slice(0, 63), namespace: targets },
+                  spec: { from: [{ group: site.group, kind: site.kind, namespace: ns }], to: [{ group: '', kind: 'Service', name: 'collector-grant' }] },
+                };
+                await ok('POST', `/apis/gateway.networking.k8s.io/v1beta1/namespaces/${targets}/referencegrants`, referenceGrant);
+              }
+              await ok('POST', `/apis/${site.group}/v1alpha1/namespaces/${ns}/${site.plural}`, object);
+              written.push({ site, grant, object, ...(referenceGrant ? { referenceGrant } : {}) });
             }
-            await ok('POST', `/apis/${site.group}/v1alpha1/namespaces/${ns}/${site.plural}`, object);
-            written.push({ site, grant, object, ...(referenceGrant ? { referenceGrant } : {}) });
           }
-        }
 
-        const logFile = path.join(scratch, `${ns}.log`);
-        log(`${controller} ${release.version}, grant mode ${mode}: running (log ${logFile})`);
-        const child = startController(controller, release.bin, mode, cp.kubeconfigPath, system, logFile);
-        try {
-          const started = Date.now();
-          const read = async (url: string) => (await kubeRequest(kc, 'GET', url)).body;
-          const siteUrl = (w: (typeof written)[number]) => `/apis/${w.site.group}/v1alpha1/namespaces/${ns}/${w.site.plural}/${(w.object.metadata as { name: string }).name}`;
-          const gatewayUrl = (name: string) => `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/gateways/${name}`;
-          // Every object with a verdict, or the time is up (a kind the controller writes no status for stays []).
-          for (;;) {
-            const siteConditions = await Promise.all(written.map(async (w) => conditionsOf(await read(siteUrl(w)), w.site.kind)));
-            const gatewayConditions = await Promise.all(gatewayCases.map(async (g) => conditionsOf(await read(gatewayUrl(g.gateway.metadata.name)), 'Gateway')));
-            const settled =
-              siteConditions.every((c) => c.some((x) => x.type === 'Accepted')) &&
-              gatewayConditions.every((c) => c.some((x) => x.type === 'Accepted' && x.reason !== 'Pending'));
-            if (settled || Date.now() - started > VERDICT_TIMEOUT_MS || child.exitCode !== null) break;
-            await sleep(500);
+          const logFile = path.join(scratch, `${ns}.log`);
+          log(`${controller} ${release.version}, grant mode ${mode}: running (log ${logFile})`);
+          const child = startController(controller, release.bin, mode, cp.kubeconfigPath, system, logFile);
+          try {
+            const started = Date.now();
+            const read = async (url: string) => (await kubeRequest(kc, 'GET', url)).body;
+            const siteUrl = (w: (typeof written)[number]) => `/apis/${w.site.group}/v1alpha1/namespaces/${ns}/${w.site.plural}/${(w.object.metadata as { name: string }).name}`;
+            const gatewayUrl = (g: { metadata: { name: string; namespace: string } }) => `/apis/gateway.networking.k8s.io/v1/namespaces/${g.metadata.namespace}/gateways/${g.metadata.name}`;
+            // Every object with a verdict, or the time is up (a kind the controller writes no status for stays []).
+            for (;;) {
+              const siteConditions = await Promise.all(written.map(async (w) => conditionsOf(await read(siteUrl(w)), w.site.kind)));
+              const gatewayConditions = await Promise.all(gatewayCases.map(async (g) => conditionsOf(await read(gatewayUrl(g.gateway)), 'Gateway')));
+              const settled =
+                siteConditions.every((c) => c.some((x) => x.type === 'Accepted')) &&
+                gatewayConditions.every((c) => c.some((x) => x.type === 'Accepted' && x.reason !== 'Pending'));
+              if (settled || Date.now() - started > VERDICT_TIMEOUT_MS || child.exitCode !== null) break;
+              await sleep(500);
+            }
+            // Let a second reconcile land (grants are read after the first translation on a cold start).
+            await sleep(3_000);
+            for (const w of written) {
+              sites.push({
+                controller,
+                version: release.version,
+                grantMode: mode,
+                case: w.site.id,
+                group: w.site.group,
+                kind: w.site.kind,
+                path: w.site.path,
+                grant: w.grant,
+                object: w.object,
+                ...(w.referenceGrant ? { referenceGrant: w.referenceGrant } : {}),
+                conditions: conditionsOf(await read(siteUrl(w)), w.site.kind),
+              });
+            }
+            for (const g of gatewayCases) {
+              const deployment = await kubeRequest(kc, 'GET', `/apis/apps/v1/namespaces/${g.gateway.metadata.namespace}/deployments/${g.gateway.metadata.name}`);
+              gateways.push({
+                controller,
+                version: release.version,
+                grantMode: mode,
+                case: g.case,
+                gateway: g.gateway,
+                conditions: conditionsOf(await read(gatewayUrl(g.gateway)), 'Gateway'),
+                deployment:
+                  deployment.status === 200
+                    ? { containers: (deployment.body.spec.template.spec.containers as any[]).map((c) => ({ name: c.name, env: (c.env ?? []).map((e: any) => ({ name: e.name, ...(e.value !== undefined ? { value: e.value } : {}) })) })) }
+                    : null,
+                ...(g.copied ? { copied: g.copied } : {}),
+              });
+            }
+            if (child.exitCode !== null) log(`${controller} exited early (${child.exitCode}); see ${logFile}`);
+          } finally {
+            await stopController(child);
           }
-          // Let a second reconcile land (grants are read after the first translation on a cold start).
-          await sleep(3_000);
-          for (const w of written) {
-            sites.push({
-              controller,
-              version: release.version,
-              grantMode: mode,
-              case: w.site.id,
-              group: w.site.group,
-              kind: w.site.kind,
-              path: w.site.path,
-              grant: w.grant,
-              object: w.object,
-              ...(w.referenceGrant ? { referenceGrant: w.referenceGrant } : {}),
-              conditions: conditionsOf(await read(siteUrl(w)), w.site.kind),
-            });
-          }
-          for (const g of gatewayCases) {
-            const deployment = await kubeRequest(kc, 'GET', `/apis/apps/v1/namespaces/${ns}/deployments/${g.gateway.metadata.name}`);
-            gateways.push({
-              controller,
-              version: release.version,
-              grantMode: mode,
-              case: g.case,
-              gateway: g.gateway,
-              conditions: conditionsOf(await read(gatewayUrl(g.gateway.metadata.name)), 'Gateway'),
-              deployment:
-                deployment.status === 200
-                  ? { containers: (deployment.body.spec.template.spec.containers as any[]).map((c) => ({ name: c.name, env: (c.env ?? []).map((e: any) => ({ name: e.name, ...(e.value !== undefined ? { value: e.value } : {}) })) })) }
-                  : null,
-            });
-          }
-          if (child.exitCode !== null) log(`${controller} exited early (${child.exitCode}); see ${logFile}`);
-        } finally {
-          await stopController(child);
         }
+      } finally {
+        await ours.stop();
       }
     }
   } finally {
     await cp.stop();
   }
   fs.mkdirSync(path.dirname(OUT), { recursive: true });
-  const previous = ONLY && fs.existsSync(OUT) ? (JSON.parse(fs.readFileSync(OUT, 'utf8')) as { controllers: Record<string, string>; sites: SiteVerdict[]; gateways: GatewayVerdict[] }) : undefined;
+  const previous = ONLY && fs.existsSync(OUT) ? (JSON.parse(fs.readFileSync(OUT, 'utf8')) as OracleTable) : undefined;
   const kept = <T extends { controller: string }>(list: T[] | undefined) => (list ?? []).filter((x) => x.controller !== ONLY);
   const controllers = ONLY
     ? { ...Object.fromEntries(Object.entries(previous?.controllers ?? {}).filter(([c]) => c !== ONLY)), [ONLY]: (ONLY === 'kgateway' ? KGATEWAY : AGENTGATEWAY).version }
     : { kgateway: KGATEWAY.version, agentgateway: AGENTGATEWAY.version };
-  const table = {
+  const table: OracleTable = {
     recordedBy: 'bash scripts/oracle.sh record (scripts/oracle-record.ts)',
     recordedAt: new Date().toISOString().slice(0, 10),
     controllers,
@@ -407,6 +441,42 @@ async function main(): Promise<void> {
   };
   fs.writeFileSync(OUT, `${JSON.stringify(table, null, 1)}\n`);
   log(`wrote ${path.relative(REPO_ROOT, OUT)}: ${sites.length} site cases, ${gateways.length} Gateway cases`);
+}
+
+/**
+ * Our server (`serve`, from dist/) with copies on, as the chart runs it, for
+ * the team namespaces only: the Gateway mutation and the copier act there,
+ * and nothing the controllers judge elsewhere passes through it.
+ */
+async function startOurWebhook(controller: Controller, kubeconfigPath: string, kc: import('@kubernetes/client-node').KubeConfig, scratch: string): Promise<{ config: Record<string, unknown>; stop: () => Promise<void> }> {
+  const params = PARAMETERS[controller];
+  const config = {
+    profile: params.profile,
+    mutation: { gatewayClassNames: [params.className], parametersRef: { name: PARAMETERS_NAME }, copyParameters: { enabled: true, sourceNamespace: SOURCE_NAMESPACE } },
+  };
+  const configFile = path.join(scratch, `webhook-${controller}.yaml`);
+  // JSON is YAML.
+  fs.writeFileSync(configFile, JSON.stringify(config));
+  const server = await startWebhookServer({ kubeconfigPath, extraArgs: ['--config', configFile] });
+  await registerWebhooks(kc, { url: server.url, caPem: server.caPem, failurePolicy: 'Fail', namespaceSelector: { matchLabels: { [TEAM_LABEL]: 'true' } } });
+  log(`our webhook (${params.profile}, copies on) serves namespaces labelled ${TEAM_LABEL}`);
+  return {
+    config,
+    stop: async () => {
+      await unregisterWebhooks(kc);
+      await server.stop();
+    },
+  };
+}
+
+async function pollFor<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() - started > COPY_TIMEOUT_MS) throw new Error(`timed out after ${COPY_TIMEOUT_MS} ms waiting for ${what}`);
+    await sleep(50);
+  }
 }
 
 function startController(controller: Controller, bin: string, mode: string, kubeconfig: string, podNamespace: string, logFile: string): ChildProcess {

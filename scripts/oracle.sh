@@ -5,7 +5,7 @@
 # a cold build takes ~20 min per controller.
 #
 #   bash scripts/oracle.sh build    # build (or reuse) both controllers
-#   bash scripts/oracle.sh record   # run them one after the other against the test API server, write fixtures
+#   bash scripts/oracle.sh record   # build our server, run the controllers one after the other against the test API server, write fixtures
 #                                   # (KGA_ORACLE_ONLY=kgateway|agentgateway: one, keeping the other's cases)
 #   bash scripts/oracle.sh          # both
 #
@@ -75,6 +75,9 @@ record() {
     if [ ! -x "$KGATEWAY_BIN" ] && [ -x "$AGENTGATEWAY_BIN" ]; then export KGA_ORACLE_ONLY=agentgateway; log "kgateway not built: recording agentgateway only"; fi
   fi
   [ -x "$KGATEWAY_BIN" ] || [ -x "$AGENTGATEWAY_BIN" ] || die "build first: bash scripts/oracle.sh build"
+  # The team-namespace-copy case runs our own server (dist/cli/main.js serve) with copies on.
+  log "building our server (npm run build)"
+  (cd "$ROOT" && PATH="$ROOT/node_modules/.bin:$PATH" npm run --silent build) >&2
   KGA_ORACLE_KGATEWAY_BIN="$KGATEWAY_BIN" KGA_ORACLE_AGENTGATEWAY_BIN="$AGENTGATEWAY_BIN" \
   KGA_ORACLE_KGATEWAY_VERSION="$KGATEWAY_VERSION" KGA_ORACLE_AGENTGATEWAY_VERSION="$AGENTGATEWAY_VERSION" \
   KGA_ORACLE_KGATEWAY_SRC="$SRC_DIR/kgateway-$KGATEWAY_VERSION" KGA_ORACLE_AGENTGATEWAY_SRC="$SRC_DIR/agentgateway-$AGENTGATEWAY_VERSION" \

@@ -451,6 +451,23 @@ describeOnlyOn(target, ['process'], ON_PROCESS_ONLY)('Helm chart against a real 
     expect(resources).toEqual(['gatewayparameters', 'agentgatewayparameters', 'gateways']);
   });
 
+  it.each(Object.entries(PROFILES))('parameter copies with profile %s: write access to that profile\'s parameters kind only, and the chart\'s own parameters object of that kind', async (profile, { parametersRef }) => {
+    const on = await renderChart(helm, 'cp', 'kga-cp', { config: { profile, mutation: { copyParameters: { enabled: true } } }, gatewayParameters: { create: true, namespaces: ['kga-cp'] } });
+    expect(find(on, 'ClusterRole', 'cp-kgateway-admission-parameter-copies').rules).toEqual([
+      // Both kinds' plural is the kind in lower case (kgateway's and agentgateway's CRDs).
+      { apiGroups: [parametersRef.group], resources: [parametersRef.kind.toLowerCase()], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
+      { apiGroups: ['gateway.networking.k8s.io'], resources: ['gateways'], verbs: ['list', 'watch'] },
+    ]);
+    // The source the copier copies (gatewayParameters.create), of the kind the profile's Gateways point at.
+    expect(on.filter((o) => o.metadata?.name === 'agentgateway-otel').map((o) => `${o.apiVersion}/${o.kind}`)).toEqual([`${parametersRef.group}/v1alpha1/${parametersRef.kind}`]);
+  });
+
+  it.each(['GatewayParameters', 'AgentgatewayParameters'])('parameter copies with config.mutation.parametersRef.kind %s: write access to its plural, as the API server names it', async (kind) => {
+    const on = await renderChart(helm, 'cp', 'kga-cp', { config: { mutation: { parametersRef: { name: 'otel', kind }, copyParameters: { enabled: true } } } });
+    const [rule] = find(on, 'ClusterRole', 'cp-kgateway-admission-parameter-copies').rules as { resources: string[] }[];
+    expect(rule!.resources).toEqual([kind.toLowerCase()]);
+  });
+
   it('the ClusterRole grants list and watch of exactly the kinds the server watches', async () => {
     const api = new KubeApi(cp.kubeConfig);
     const watched = [

@@ -68,7 +68,8 @@ export async function chartTarget(name: Exclude<TargetName, 'process'>, skip: st
     },
     async startWebhook(cluster, options = {}) {
       const c = await bringUp();
-      const replicas = await installChart(cluster.kubeConfig, c, { profile: options.profile, chartValues: options.chartValues, excludeNamespaces: excluded.get(cluster) });
+      const chartValues = options.config ? deepMerge(options.chartValues ?? {}, { config: options.config }) : options.chartValues;
+      const replicas = await installChart(cluster.kubeConfig, c, { profile: options.profile, chartValues, excludeNamespaces: excluded.get(cluster) });
       return chartWebhook(cluster.kubeConfig, c, replicas);
     },
   };

@@ -6,6 +6,9 @@
 // A suite asks for a cluster and a webhook through this interface and never
 // learns which one it got, except through `target.name` for the cases that
 // only one kind of target can show (see `onlyOn`).
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { describe, inject, it } from 'vitest';
 import {
@@ -52,6 +55,11 @@ export interface StartClusterOptions {
 export interface StartWebhookOptions {
   /** --profile / config.profile; undefined: the server picks it from the CRDs. */
   profile?: string;
+  /**
+   * The server's config (src/config/config.schema.json): a --config file for
+   * the process, the chart's `config` value (merged over its defaults) on a chart target.
+   */
+  config?: Record<string, unknown>;
   /** Further chart values (chart targets only; the process target has no chart). */
   chartValues?: Record<string, unknown>;
 }
@@ -141,12 +149,21 @@ function processTarget(skip: string | undefined): E2eTarget {
       return cluster;
     },
     async startWebhook(cluster, options = {}) {
+      const configDir = options.config ? await mkdtemp(join(tmpdir(), 'kga-e2e-config-')) : undefined;
+      const configArgs: string[] = [];
+      if (configDir) {
+        // JSON is YAML: the server's --config reads either.
+        await writeFile(join(configDir, 'config.yaml'), JSON.stringify(options.config));
+        configArgs.push('--config', join(configDir, 'config.yaml'));
+      }
       const server = await startWebhookServer({
         kubeconfigPath: cluster.kubeconfigPath,
-        extraArgs: options.profile ? ['--profile', options.profile] : [],
+        extraArgs: [...configArgs, ...(options.profile ? ['--profile', options.profile] : [])],
       });
       await registerWebhooks(cluster.kubeConfig, { url: server.url, caPem: server.caPem, failurePolicy: 'Fail' });
-      return processWebhook(cluster, server);
+      const webhook = processWebhook(cluster, server);
+      if (!configDir) return webhook;
+      return { ...webhook, release: async () => { await webhook.release(); await rm(configDir, { recursive: true, force: true }); } };
     },
   };
 }

@@ -126,15 +126,26 @@ objectSelector:
 {{- end }}
 
 {{/* The parameters kind to create: explicit, else the profile's, else what the cluster serves. */}}
+{{/*
+The parameters kind of config.profile (src/rules/profiles.ts, PROFILES[…].parametersRef.kind),
+or "" without a profile (serve then picks it from the cluster's CRDs).
+*/}}
+{{- define "kga.profileParametersKind" -}}
+{{- $profile := default "" .Values.config.profile }}
+{{- if has $profile (list "agentgateway-v2.2" "agentgateway-v1") }}
+{{- "AgentgatewayParameters" }}
+{{- else if has $profile (list "kgateway-v2.1" "kgateway-v2.3" "kgateway-v2.4") }}
+{{- "GatewayParameters" }}
+{{- end }}
+{{- end }}
+
 {{- define "kga.gatewayParametersKind" -}}
 {{- if .Values.gatewayParameters.kind }}
 {{- .Values.gatewayParameters.kind }}
 {{- else if (.Values.config.mutation.parametersRef | default dict).kind }}
 {{- .Values.config.mutation.parametersRef.kind }}
-{{- else if eq (default "" .Values.config.profile) "agentgateway-v2.2" }}
-{{- "AgentgatewayParameters" }}
-{{- else if eq (default "" .Values.config.profile) "kgateway-v2.1" }}
-{{- "GatewayParameters" }}
+{{- else if include "kga.profileParametersKind" . }}
+{{- include "kga.profileParametersKind" . }}
 {{- else if .Capabilities.APIVersions.Has "agentgateway.dev/v1alpha1/AgentgatewayParameters" }}
 {{- "AgentgatewayParameters" }}
 {{- else }}

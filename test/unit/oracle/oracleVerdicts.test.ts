@@ -7,55 +7,20 @@
 // missing grant we deny, where it accepts a granted ref we admit, where it
 // accepts an ungranted one the webhook is deliberately stricter and STRICTER
 // says why. A Gateway we would point at a missing parameters object is one
-// the deployer refuses, so the mutation must never do it.
+// the deployer refuses, so the mutation must never do it; with copies on, the
+// Gateway our webhook patched in a team namespace (the ref added before the
+// copy is there) is accepted, and its proxy carries the copied source's OTEL env.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InMemoryClusterView, viewOptionsFor } from '../../../src/cluster/inMemoryClusterView.js';
 import { parseConfig, ruleSettings } from '../../../src/config/config.js';
+import { copyObject } from '../../../src/rules/parametersCopies.js';
 import { buildRuleSet, decide } from '../../../src/rules/ruleSet.js';
 import type { KubeObject } from '../../../src/rules/types.js';
+import { ORACLE_VERDICTS_FILE, type Condition, type GatewayVerdict as GatewayCase, type OracleTable, type SiteVerdict as SiteCase } from '../../../harness/oracleVerdicts.ts';
 import { admissionRequest } from '../../support/builders.js';
-import { REPO } from '../../support/cli.js';
 
-interface Condition {
-  type: string;
-  status: string;
-  reason?: string;
-  message?: string;
-}
-
-interface SiteCase {
-  controller: 'kgateway' | 'agentgateway';
-  version: string;
-  grantMode: string;
-  case: string;
-  group: string;
-  kind: string;
-  path: string;
-  grant: boolean;
-  object: KubeObject;
-  referenceGrant?: KubeObject;
-  conditions: Condition[];
-}
-
-interface GatewayCase {
-  controller: 'kgateway' | 'agentgateway';
-  version: string;
-  grantMode: string;
-  case: 'parameters-present' | 'parameters-missing' | 'no-parameters-ref';
-  gateway: KubeObject;
-  conditions: Condition[];
-  deployment: { containers: { name: string; env: { name: string; value?: string }[] }[] } | null;
-}
-
-interface OracleTable {
-  controllers: Record<string, string>;
-  sites: SiteCase[];
-  gateways: GatewayCase[];
-}
-
-const table = JSON.parse(readFileSync(join(REPO, 'test/fixtures/oracle/verdicts.json'), 'utf8')) as OracleTable;
+const table = JSON.parse(readFileSync(ORACLE_VERDICTS_FILE, 'utf8')) as OracleTable;
 
 /**
  * Where the controller admits an ungranted ref and the webhook still denies
@@ -97,8 +62,8 @@ function verdictOf(conditions: Condition[]): 'missing-grant' | 'accepted' | 'ref
 }
 
 function ourDecision(site: SiteCase): { allowed: boolean; message?: string } {
-  const view = InMemoryClusterView.fromObjects(site.referenceGrant ? [site.referenceGrant] : [], viewOptionsFor(settings));
-  const verdict = decide(rules.validating, admissionRequest(site.object), view);
+  const view = InMemoryClusterView.fromObjects(site.referenceGrant ? [site.referenceGrant as KubeObject] : [], viewOptionsFor(settings));
+  const verdict = decide(rules.validating, admissionRequest(site.object as KubeObject), view);
   return { allowed: verdict.allowed, ...(verdict.message ? { message: verdict.message } : {}) };
 }
 
@@ -113,6 +78,8 @@ describe('the recorded controller verdicts (test/fixtures/oracle/verdicts.json)'
       expect(new Set(cases.map((s) => s.grantMode)).size, controller).toBe(3);
       expect(cases.some((s) => s.grant) && cases.some((s) => !s.grant), controller).toBe(true);
       expect(table.gateways.filter((g) => g.controller === controller).length, controller).toBeGreaterThan(0);
+      // The Gateway case through our webhook with copies on, under each grant mode.
+      expect(new Set(table.gateways.filter((g) => g.controller === controller && g.case === 'team-namespace-copy').map((g) => g.grantMode)).size, controller).toBe(3);
     }
   });
 
@@ -161,9 +128,10 @@ describe('the recorded controller verdicts (test/fixtures/oracle/verdicts.json)'
 });
 
 describe('the recorded Gateway cases: the mutation never produces a Gateway the deployer refuses', () => {
+  // Our profiles for the releases recorded (kgateway v2.4.x, agentgateway v1.x).
   const PARAMETERS = {
-    kgateway: { profile: 'kgateway-v2.1', group: 'gateway.kgateway.dev', kind: 'GatewayParameters' },
-    agentgateway: { profile: 'agentgateway-v2.2', group: 'agentgateway.dev', kind: 'AgentgatewayParameters' },
+    kgateway: { profile: 'kgateway-v2.4', group: 'gateway.kgateway.dev', kind: 'GatewayParameters' },
+    agentgateway: { profile: 'agentgateway-v1', group: 'agentgateway.dev', kind: 'AgentgatewayParameters' },
   } as const;
 
   /** Our mutation of the recorded Gateway without its ref, with or without the parameters object it names in the view. */
@@ -172,9 +140,9 @@ describe('the recorded Gateway cases: the mutation never produces a Gateway the 
     const ref = (g.gateway.spec as { infrastructure?: { parametersRef?: { name: string } } }).infrastructure?.parametersRef;
     const className = (g.gateway.spec as { gatewayClassName: string }).gatewayClassName;
     const s = ruleSettings(parseConfig({ profile: p.profile, mutation: { gatewayClassNames: [className], parametersRef: { group: p.group, kind: p.kind, name: ref?.name ?? 'otel' } } }));
-    const namespace = g.gateway.metadata!.namespace!;
+    const namespace = (g.gateway as KubeObject).metadata!.namespace!;
     const objects = objectPresent ? [{ apiVersion: `${p.group}/v1alpha1`, kind: p.kind, metadata: { name: ref?.name ?? 'otel', namespace } }] : [];
-    const withoutRef: KubeObject = { ...g.gateway, spec: { ...(g.gateway.spec as object), infrastructure: undefined } };
+    const withoutRef: KubeObject = { ...(g.gateway as KubeObject), spec: { ...(g.gateway.spec as object), infrastructure: undefined } };
     delete (withoutRef.spec as { infrastructure?: unknown }).infrastructure;
     return decide(buildRuleSet(s).mutating, admissionRequest(withoutRef), InMemoryClusterView.fromObjects(objects, viewOptionsFor(s)));
   }
@@ -204,6 +172,55 @@ describe('the recorded Gateway cases: the mutation never produces a Gateway the 
       expect(verdict.patch, label(g)).toEqual([{ op: 'add', path: '/spec/infrastructure', value: { parametersRef: ref } }]);
       const env = g.deployment?.containers.flatMap((c) => c.env) ?? [];
       expect(env, label(g)).toContainEqual({ name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: 'http://otel-collector.monitoring:4317' });
+    }
+  });
+
+  /** The OTEL_EXPORTER_OTLP_ENDPOINT entries anywhere in a parameters object's spec (kgateway: kube.envoyContainer.env; agentgateway: env). */
+  function otelEnv(value: unknown): { name: string; value?: string }[] {
+    if (Array.isArray(value)) return value.flatMap(otelEnv);
+    if (value === null || typeof value !== 'object') return [];
+    const entry = value as { name?: unknown; value?: unknown };
+    if (entry.name === 'OTEL_EXPORTER_OTLP_ENDPOINT' && typeof entry.value === 'string') return [{ name: entry.name, value: entry.value }];
+    return Object.values(value).flatMap(otelEnv);
+  }
+
+  const teamCases = table.gateways.filter((g) => g.case === 'team-namespace-copy');
+
+  it('in a team namespace with no parameters object, with copies on: our mutation adds the ref the webhook added, and the copy is ours', () => {
+    expect(teamCases.length).toBeGreaterThan(0);
+    for (const g of teamCases) {
+      const copied = g.copied!;
+      expect(copied, label(g)).toBeDefined();
+      const s = ruleSettings(parseConfig(copied.webhookConfig));
+      const source = copied.source as KubeObject;
+      // What the webhook saw when the Gateway came: the source, nothing yet in the Gateway's namespace.
+      const verdict = decide(buildRuleSet(s).mutating, admissionRequest(copied.sent as KubeObject), InMemoryClusterView.fromObjects([source], viewOptionsFor(s)));
+      const ref = (g.gateway.spec as { infrastructure: { parametersRef: unknown } }).infrastructure.parametersRef;
+      expect(verdict.patch, label(g)).toEqual([{ op: 'add', path: '/spec/infrastructure', value: { parametersRef: ref } }]);
+      expect(verdict.warnings, label(g)).toEqual([]);
+      const namespace = (g.gateway as KubeObject).metadata!.namespace!;
+      const expectedCopy = copyObject({ namespace: source.metadata!.namespace!, name: source.metadata!.name!, spec: source.spec }, { apiVersion: source.apiVersion!, kind: source.kind! }, namespace);
+      expect(copied.copy, label(g)).toEqual(expectedCopy);
+    }
+  });
+
+  it('in a team namespace with a copy: the deployer accepts the Gateway we patched, and its proxy carries the OTEL env of the source we copied', () => {
+    expect(teamCases.length).toBeGreaterThan(0);
+    for (const g of teamCases) {
+      expect(accepted(g), label(g)).toMatchObject({ status: 'True' });
+      const sourceEnv = otelEnv(g.copied!.source.spec);
+      expect(sourceEnv.length, label(g)).toBe(1);
+      const env = g.deployment?.containers.flatMap((c) => c.env) ?? [];
+      expect(env, label(g)).toContainEqual(sourceEnv[0]);
+    }
+  });
+
+  it('no Gateway our mutation patches is refused by the deployer for its parameters', () => {
+    const patched = [...table.gateways.filter((g) => g.case === 'parameters-present' && mutate(g, true).patch.length > 0), ...teamCases];
+    expect(patched.length).toBe(table.gateways.filter((g) => g.case === 'parameters-present').length + teamCases.length);
+    for (const g of patched) {
+      expect(accepted(g)?.reason, label(g)).not.toBe('InvalidParameters');
+      expect(g.deployment, label(g)).not.toBeNull();
     }
   });
 
