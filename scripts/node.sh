@@ -19,7 +19,7 @@
 # snapshots, kubelet volumes, pod network namespaces) behind; `up` clears them
 # first and `down` is idempotent. Every iptables rule (kube-proxy's, kubelet's,
 # the CNI's) lives inside the namespace and goes with it; the host's are not
-# touched. Settings measured on Debian 12: /work/shared/brief/real-node.md.
+# touched. Settings and timings measured on Debian 12: docs/real-cluster.md.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
