@@ -62,8 +62,11 @@ describe.skipIf(skip)('install from a registry on loopback: podman push, helm pu
       if (down.code !== 0) process.stderr.write(`[e2e] node:down failed:\n${down.output.slice(-2000)}\n`);
     }
     registry?.kill('SIGTERM');
-    // The tag image.sh added in the engine's store.
-    if (registryAddr) await run('podman', ['rmi', `${registryAddr}/kgateway-admission:${VERSION}`], 60_000);
+    // The tag image.sh added in the engine's store (docker where one answers, else podman).
+    if (registryAddr) {
+      const tag = `${registryAddr}/kgateway-admission:${VERSION}`;
+      if ((await run('docker', ['rmi', tag], 60_000)).code !== 0) await run('podman', ['rmi', tag], 60_000);
+    }
     if (work) await rm(work, { recursive: true, force: true });
   }, 600_000);
 

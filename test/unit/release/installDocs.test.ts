@@ -70,7 +70,7 @@ describe("the project's internal word", () => {
       }
     }
     expect(files.length).toBeGreaterThan(10);
-    const found = [];
+    const found: string[] = [];
     for (const file of files) {
       const lines = (await read(file)).split('\n');
       lines.forEach((line, i) => /\bbrief/i.test(line) && found.push(`${file}:${i + 1}: ${line.trim()}`));
