@@ -70,6 +70,20 @@ describe('the npm package (npm pack)', () => {
     expect(manifest.private).toBeUndefined();
     expect(manifest.name).toBe('kgateway-admission');
   });
+
+  it('as a release publishes it (scripts/release/npm-pack.sh): the same files, a package.json without scripts or devDependencies', async () => {
+    const releaseDir = join(work, 'release');
+    await run('bash', ['scripts/release/npm-pack.sh'], { cwd: REPO, env: { ...process.env, RELEASE_DIR: releaseDir }, maxBuffer: 16 << 20 });
+    const tarball = join(releaseDir, `npm-kgateway-admission-${manifest.version}.tgz`);
+    const listed = (await run('tar', ['-tzf', tarball], { maxBuffer: 16 << 20 })).stdout.trim().split('\n').map((f) => f.replace(/^package\//, ''));
+    expect(listed.sort()).toEqual(dryRun.files.map((f) => f.path).sort());
+    const published = JSON.parse((await run('tar', ['-xzOf', tarball, 'package/package.json'], { maxBuffer: 16 << 20 })).stdout);
+    // npm 11 warns every `npm install -g` about a package with a prepare script it has not allowed.
+    expect(published.scripts).toBeUndefined();
+    expect(published.devDependencies).toBeUndefined();
+    const { scripts: _scripts, devDependencies: _dev, ...rest } = manifest;
+    expect(published).toEqual(rest);
+  });
 });
 
 describe("the repository's own install (npm ci)", () => {
