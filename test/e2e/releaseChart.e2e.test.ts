@@ -11,11 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHART_DIR, find, helmBinary, parseManifests, renderChart, runHelm, valuesArgs, type KubeObject } from '../chart/support.js';
-import { REPO_ROOT } from '../../harness/index.ts';
+import { CHART_DIR, ensureNamespace, find, helmBinary, parseManifests, renderChart, runHelm, serverSideApply, valuesArgs, type KubeObject } from '../chart/support.js';
+import { REPO_ROOT, requireControlPlane, startControlPlane } from '../../harness/index.ts';
 
 const execFileP = promisify(execFile);
 const APP_VERSION = /^appVersion:\s*"?([^"\n]+)"?/m.exec(await readFile(join(CHART_DIR, 'Chart.yaml'), 'utf8'))?.[1];
+const noControlPlane = await requireControlPlane();
 const quotas = (objects: KubeObject[]) => objects.filter((o) => o.kind === 'ResourceQuota');
 
 let helm: string;
@@ -96,6 +97,18 @@ describe('resourceQuota: system-cluster-critical pods outside kube-system (GKE)'
     expect(quota?.spec).toEqual({ hard: { pods: '4' }, scopeSelector: { matchExpressions: [{ operator: 'In', scopeName: 'PriorityClass', values: ['platform-critical'] }] } });
     expect(quotas(await renderChart(helm, 'kga', 'ns', { priorityClassName: '', resourceQuota: { create: true } }))).toEqual([]);
   });
+
+  it.skipIf(noControlPlane)('kube-apiserver stores it as rendered (server-side apply)', async () => {
+    const cp = await startControlPlane();
+    try {
+      const [quota] = quotas(await renderChart(helm, 'kga', 'kgateway-admission', { resourceQuota: { create: true } }));
+      await ensureNamespace(cp.kubeConfig, 'kgateway-admission');
+      const stored = await serverSideApply(cp.kubeConfig, quota!, 'kgateway-admission');
+      expect(stored.spec).toEqual(quota!.spec);
+    } finally {
+      await cp.stop();
+    }
+  }, 600_000);
 
   it.each([
     [{ resourceQuota: { create: true, pods: 0 } }, "at '/resourceQuota/pods'"],
