@@ -150,10 +150,13 @@ remove_our_cgroups() {
 # whatever their config says: shim sockets, CNI result caches, the device
 # plugin socket. Removed only when no other containerd or kubelet runs here.
 remove_fixed_path_files() {
+  # The CNI results of our network (kga-pods, the conflist's name) are ours
+  # alone, whatever else runs (a kind node's containerd is a containerd too).
+  rm -f /var/lib/cni/results/kga-pods-* 2>/dev/null || true
   if ! pgrep -x containerd >/dev/null 2>&1 && ! pgrep -f '^containerd-shim' >/dev/null 2>&1; then
     rm -f /run/containerd/s/* 2>/dev/null || true
     rmdir /run/containerd/s /run/containerd 2>/dev/null || true
-    rm -f /var/lib/cni/results/kga-pods-* /var/lib/cni/results/cni-loopback-* 2>/dev/null || true
+    rm -f /var/lib/cni/results/cni-loopback-* 2>/dev/null || true
   fi
   if ! pgrep -x kubelet >/dev/null 2>&1 && ! pgrep -f '/kubelet-v' >/dev/null 2>&1; then
     rm -f /var/lib/kubelet/device-plugins/kubelet.sock /var/lib/kubelet/device-plugins/kubelet_internal_checkpoint 2>/dev/null || true
