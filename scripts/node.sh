@@ -7,6 +7,7 @@
 # server through a veth pair (host 10.213.0.1, node 10.213.0.2).
 #
 #   bash scripts/node.sh up [--install]   (npm run node:up [-- --install])
+#   bash scripts/node.sh registry ADDR    the node pulls ADDR/... (a registry on the host's loopback, e.g. 127.0.0.1:5000)
 #   bash scripts/node.sh down             (npm run node:down)
 #
 # --install also installs the CRDs (Gateway API, kgateway) and the chart with the
@@ -18,7 +19,7 @@
 # snapshots, kubelet volumes, pod network namespaces) behind; `up` clears them
 # first and `down` is idempotent. Every iptables rule (kube-proxy's, kubelet's,
 # the CNI's) lives inside the namespace and goes with it; the host's are not
-# touched. Settings measured on Debian 12: /work/shared/brief/real-node.md.
+# touched. Settings and timings measured on Debian 12: docs/real-cluster.md.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -149,10 +150,13 @@ remove_our_cgroups() {
 # whatever their config says: shim sockets, CNI result caches, the device
 # plugin socket. Removed only when no other containerd or kubelet runs here.
 remove_fixed_path_files() {
+  # The CNI results of our network (kga-pods, the conflist's name) are ours
+  # alone, whatever else runs (a kind node's containerd is a containerd too).
+  rm -f /var/lib/cni/results/kga-pods-* 2>/dev/null || true
   if ! pgrep -x containerd >/dev/null 2>&1 && ! pgrep -f '^containerd-shim' >/dev/null 2>&1; then
     rm -f /run/containerd/s/* 2>/dev/null || true
     rmdir /run/containerd/s /run/containerd 2>/dev/null || true
-    rm -f /var/lib/cni/results/kga-pods-* /var/lib/cni/results/cni-loopback-* 2>/dev/null || true
+    rm -f /var/lib/cni/results/cni-loopback-* 2>/dev/null || true
   fi
   if ! pgrep -x kubelet >/dev/null 2>&1 && ! pgrep -f '/kubelet-v' >/dev/null 2>&1; then
     rm -f /var/lib/kubelet/device-plugins/kubelet.sock /var/lib/kubelet/device-plugins/kubelet_internal_checkpoint 2>/dev/null || true
@@ -343,6 +347,9 @@ state = "$BASE/containerd/state"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$BASE/cni/net.d"
+  # One hosts.toml per registry (node.sh registry ADDR writes them), read at each pull.
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "$BASE/containerd/certs.d"
 EOF
   start containerd containerd --config "$BASE/containerd/config.toml"
   wait_for containerd 30 ctr --address "$BASE/containerd.sock" version
@@ -507,6 +514,46 @@ cmd_up() {
   log "up in $(elapsed): kubectl --kubeconfig ${KUBECONFIG_OUT#"$PWD"/} get nodes,pods -A; logs in $BASE/logs; npm run node:down stops it"
 }
 
+# A registry listening on the host's loopback, pulled from by the node's
+# containerd under the same name (ADDR/repository:tag, as the chart's image says).
+# The node has its own loopback, so its 127.0.0.1 is not the host's: a relay
+# on the host's end of the veth ($HOST_IP, the node's only way out) forwards
+# to ADDR, and a hosts.toml tells containerd to pull ADDR's images from the
+# relay over plain HTTP. The relay is one of the node's processes: `down`
+# stops it.
+cmd_registry() { # <loopback addr: 127.0.0.1:PORT or localhost:PORT>
+  local addr="${1:-}" port
+  [[ "$addr" =~ ^(127\.0\.0\.1|localhost):([0-9]+)$ ]] || die "usage: node.sh registry 127.0.0.1:PORT (a registry on the host's loopback)"
+  port="${BASH_REMATCH[2]}"
+  [ -f "$STATE_OUT" ] || die "no node is up ($STATE_OUT missing): npm run node:up first"
+  [ -S "$BASE/containerd.sock" ] || die "the node's containerd is not running ($BASE/containerd.sock missing)"
+  grep -q 'config_path' "$BASE/containerd/config.toml" \
+    || die "the node's containerd was started without a registry config_path (an older node.sh): npm run node:down, then node:up"
+  mkdir -p "$BASE/logs" "$BASE/containerd/certs.d/$addr"
+  cat >"$BASE/containerd/certs.d/$addr/hosts.toml" <<HOSTS
+# The host's $addr, through the relay on $HOST_IP:$port (plain HTTP: a loopback-only registry).
+server = "http://$addr"
+[host."http://$HOST_IP:$port"]
+  capabilities = ["pull", "resolve"]
+HOSTS
+  # The relay: Node's net module, in the host's network namespace.
+  setsid node -e '
+    const net = require("node:net");
+    const [listenHost, port, target] = process.argv.slice(1);
+    const targetHost = target.slice(0, target.lastIndexOf(":"));
+    net.createServer((client) => {
+      const upstream = net.connect(Number(port), targetHost);
+      client.pipe(upstream).pipe(client);
+      const close = () => { client.destroy(); upstream.destroy(); };
+      client.on("error", close);
+      upstream.on("error", close);
+    }).listen(Number(port), listenHost, () => console.log(`relay ${listenHost}:${port} -> ${target}`));
+  ' "$HOST_IP" "$port" "$addr" >"$BASE/logs/registry-relay-$port.log" 2>&1 </dev/null &
+  echo "$!" >>"$BASE/pids"
+  wait_for "the relay to $addr" 10 bash -c "exec 3<>/dev/tcp/$HOST_IP/$port"
+  log "the node pulls $addr/... through $HOST_IP:$port ($BASE/containerd/certs.d/$addr/hosts.toml)"
+}
+
 cmd_down() {
   [ "$(id -u)" -eq 0 ] || die "needs root (it stops kubelet and containerd, unmounts and deletes the network namespace)"
   # Everything here is thrown away: 3 s after SIGTERM, the rest gets SIGKILL.
@@ -519,6 +566,7 @@ cmd_down() {
 
 case "${1:-}" in
   up) shift; cmd_up "$@" ;;
+  registry) shift; cmd_registry "$@" ;;
   down) cmd_down ;;
-  *) echo "usage: $0 up [--install] | down" >&2; exit 2 ;;
+  *) echo "usage: $0 up [--install] | registry 127.0.0.1:PORT | down" >&2; exit 2 ;;
 esac

@@ -50,7 +50,7 @@ async function nodePaths(): Promise<Record<string, string>> {
 
 export interface NodeCluster {
   kc: KubeConfig;
-  /** `npm run node:up -- --install` took this long. */
+  /** `npm run node:up` took this long. */
   upMs: number;
   helm(args: string[], timeoutMs?: number): Promise<RunResult>;
   kubectl(args: string[], timeoutMs?: number): Promise<RunResult>;
@@ -60,15 +60,25 @@ export interface NodeCluster {
 }
 
 /** `node.sh up --install`; throws with the script's output when it fails. */
-export async function nodeUpWithChart(): Promise<NodeCluster> {
+export function nodeUpWithChart(): Promise<NodeCluster> {
+  return nodeUp(['--install']);
+}
+
+/** `node.sh up`: the node alone, no CRDs, no chart, no image imported into its containerd. */
+export function nodeUpWithoutChart(): Promise<NodeCluster> {
+  return nodeUp([]);
+}
+
+async function nodeUp(options: string[]): Promise<NodeCluster> {
   // kubectl (rollout restart/status, apply, wait) comes from the machine; say so before a node is brought up for nothing.
   const kubectl = await run('kubectl', ['version', '--client'], 30_000);
   if (kubectl.code !== 0) throw new Error(`these tests drive the node with kubectl, which does not run here: ${kubectl.output.trim()}`);
-  const up = await nodeScript(['up', '--install'], 2_400_000);
-  process.stderr.write(`[e2e] npm run node:up -- --install: ${(up.ms / 1000).toFixed(0)} s\n`);
+  const what = ['npm run node:up', ...(options.length > 0 ? ['--', ...options] : [])].join(' ');
+  const up = await nodeScript(['up', ...options], 2_400_000);
+  process.stderr.write(`[e2e] ${what}: ${(up.ms / 1000).toFixed(0)} s\n`);
   if (up.code !== 0) {
     await nodeScript(['down'], 300_000);
-    throw new Error(`node:up --install failed (exit ${up.code}):\n${up.output.slice(-6000)}`);
+    throw new Error(`${what} failed (exit ${up.code}):\n${up.output.slice(-6000)}`);
   }
   const kc = new KubeConfig();
   kc.loadFromFile(KUBECONFIG_PATH);
