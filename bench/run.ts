@@ -911,7 +911,7 @@ function printApiserver(r: ApiserverFigures): void {
       const l = k.latency[c]!;
       rows.push({
         kind,
-        configuration: c === 'none' ? 'no admission' : c === 'policy' ? 'MutatingAdmissionPolicy' + (kind === 'Gateway' ? '' : ' (does not match)') : `our webhook${c === 'webhook' ? '' : ` (${c})`}`,
+        configuration: c === 'none' ? 'no admission' : c === 'floor' ? 'the floor peer as the webhook' : c === 'policy' ? 'MutatingAdmissionPolicy' + (kind === 'Gateway' ? '' : ' (does not match)') : `our webhook${c === 'webhook' ? '' : ` (${c})`}`,
         p50: l.p50_ms,
         p90: l.p90_ms,
         p99: l.p99_ms,

@@ -52,11 +52,11 @@ try {
   };
   let registered = false;
   for (let r = 0; r < rounds + 1; r++) {
-    for (const on of r % 2 ? [true, false] : [false, true]) {
+    for (const on of (process.env.KGA_ONLY_NONE ? [false] : r % 2 ? [true, false] : [false, true])) {
       if (on && !registered) await cp.registerWebhooks(plane.kubeConfig, { url: server.url, caPem: server.caPem, matchConditions: conditions });
       if (!on && registered) await cp.unregisterWebhooks(plane.kubeConfig);
       registered = on;
-      for (const kind of ['gateway', 'policy']) {
+      for (const kind of (process.env.KGA_KINDS ?? 'gateway,policy').split(',')) {
         const before = threads(server.pid!);
         const t0 = Date.now();
         for (let i = 0; i < perBlock; i++) await create(kind);
@@ -73,6 +73,9 @@ try {
     console.log(`${key}: µs per create: ${rows.join(', ')}`);
   }
 } finally {
+  // SIGTERM first: serve exits cleanly, so a --cpu-prof in KGA_SERVE_ENV writes its profile.
+  process.kill(server.pid!, 'SIGTERM');
+  for (let i = 0; i < 100 && cp.pidAlive(server.pid!); i++) await new Promise((r) => setTimeout(r, 100));
   await server.stop();
   await plane.stop();
 }

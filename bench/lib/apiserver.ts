@@ -11,6 +11,7 @@
 // another on a machine whose neighbours come and go):
 //   none     no webhook, no policy registered;
 //   webhook  our two webhooks, with the chart's generated matchConditions;
+//   floor    the same webhooks pointing at the floor peer instead;
 //   policy   the chart's MutatingAdmissionPolicy (mutation.engine: policy),
 //            nothing else (a policy create there is a second "none").
 // Our server's CPU (utime+stime from /proc, all its threads) is read around
@@ -19,11 +20,13 @@
 // server its watch events (the live view watches HTTPListenerPolicies for the
 // grant guard) and its timers, which are not admission work.
 import https from 'node:https';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import * as cp from '../../harness/index.ts';
 import { exampleGateway, exampleObject, examplePolicy, type KubeObject } from './bodies.ts';
-import { cpuSeconds } from './servers.ts';
+import { cpuSeconds, startServer } from './servers.ts';
 import { log, percentile, round, sleep } from './util.ts';
 
 /** A client with one keep-alive connection to the API server, timing each request. */
@@ -122,10 +125,15 @@ const KINDS = ['gateway', 'policy'] as const;
 type Kind = (typeof KINDS)[number];
 const KIND_LABEL: Record<Kind, string> = { gateway: 'Gateway', policy: 'HTTPListenerPolicy' };
 
-/** One webhook server measured: the product, or another build of it (KGA_BENCH_COMPARE_ENTRY). */
+/**
+ * One webhook server measured: the product, another build of it
+ * (KGA_BENCH_COMPARE_ENTRY), or the floor (bench/peers/floor-server.ts: reads,
+ * JSON.parses, answers with the uid and the same patch; what any Node webhook
+ * costs the API server and itself).
+ */
 interface Measured {
   name: string;
-  server: cp.WebhookServer;
+  server: { url: string; caPem: string; pid: number | undefined; stop(): Promise<void> };
 }
 
 export interface KindFigures {
@@ -195,6 +203,12 @@ export async function apiserverPart({ perKind, block, build, compareEntry, cpuPr
     const extraArgs = ['--profile', 'kgateway-v2.1'];
     servers.push({ name: 'webhook', server: await cp.startWebhookServer({ kubeconfigPath: plane.kubeconfigPath, extraArgs, ...(profileEnv ? { env: profileEnv } : {}) }) });
     if (compareEntry) servers.push({ name: 'webhook:compare', server: await cp.startWebhookServer({ kubeconfigPath: plane.kubeconfigPath, extraArgs, entry: compareEntry }) });
+    const floorCert = await cp.generateServingCert();
+    const floorDir = mkdtempSync(join(tmpdir(), 'kga-bench-floor-'));
+    writeFileSync(join(floorDir, 'tls.crt'), floorCert.certPem);
+    writeFileSync(join(floorDir, 'tls.key'), floorCert.keyPem);
+    const floor = await startServer({ kind: 'floor', name: 'floor', certFile: join(floorDir, 'tls.crt'), keyFile: join(floorDir, 'tls.key') });
+    servers.push({ name: 'floor', server: { url: floor.url, caPem: floorCert.caPem, pid: floor.pid, stop: async () => (await floor.stop(), rmSync(floorDir, { recursive: true, force: true })) } });
     log(`apiserver: webhook server${servers.length > 1 ? 's' : ''} (live view) ready: ${servers.map((s) => `${s.name} pid ${s.server.pid}`).join(', ')}`);
 
     const configurations = ['none', ...servers.map((s) => s.name), ...(typeof policyObjects === 'string' ? [] : ['policy'])];
