@@ -710,6 +710,7 @@ async function main() {
         block: P.apiBlock,
         build,
         compareEntry: process.env.KGA_BENCH_COMPARE_ENTRY,
+        compareArgs: process.env.KGA_BENCH_COMPARE_ARGS?.split(/\s+/).filter(Boolean) ?? [],
         cpuProfileDir: process.env.KGA_BENCH_APISERVER_CPU_PROF,
       });
       if ('skipped' in r) {
@@ -879,6 +880,15 @@ function printTargets() {
       const through = kf.cpu_us_per_admission.webhook!;
       if (wrk16 === undefined) add(`${label}: CPU per admission through the API server ≤ 2x wrk's at 16 conn (/${endpoint})`, `${through} µs; wrk not run (--only keepalive,apiserver)`);
       else add(`${label}: CPU per admission through the API server ≤ 2x wrk's at 16 conn (/${endpoint})`, `${round(through / wrk16, 2)}x (${through} vs ${wrk16} µs)`, through <= 2 * wrk16);
+      // The same ratios for the floor peer: what any Node webhook pays at the API server's pace, for scale.
+      const floorThrough = kf.cpu_us_per_admission.floor;
+      const floorWrk16 = (k?.peers as Record<string, any> | undefined)?.floor?.[endpoint]?.[16]?.cpu_us_per_request as number | undefined;
+      if (floorThrough !== undefined) {
+        add(
+          `${label}: (for scale) the floor peer as the webhook, added p50 / CPU per admission, and ours ÷ its`,
+          `${kf.added_p50_ms.floor} ms / ${floorThrough} µs${floorWrk16 ? ` (${round(floorThrough / floorWrk16, 2)}x its wrk 16 conn)` : ''}; ours ${round(kf.added_p50_ms.webhook! / kf.added_p50_ms.floor!, 2)}x / ${round(through / floorThrough, 2)}x`,
+        );
+      }
     }
   } else if (parts.has('apiserver')) add('through the API server', `not measured: ${results.apiserver_skipped ?? results.apiserver_error}`);
   const soak = results.soak;

@@ -169,14 +169,18 @@ export interface ApiserverOptions {
   /** Creates per block. */
   block: number;
   build: boolean;
-  /** A second server from another build (its dist/cli/main.js), measured as configuration "webhook:compare" in the same rounds. */
+  /**
+   * A second server, measured as configuration "webhook:compare" in the same
+   * rounds: another build (its dist/cli/main.js) and/or more `serve` flags.
+   */
   compareEntry?: string | undefined;
+  compareArgs?: readonly string[];
   /** Run our server under `node --cpu-prof` into this directory (the profile is written when it stops). */
   cpuProfileDir?: string | undefined;
 }
 
 /** Figures, or why the part was skipped. */
-export async function apiserverPart({ perKind, block, build, compareEntry, cpuProfileDir }: ApiserverOptions): Promise<ApiserverFigures | { skipped: string }> {
+export async function apiserverPart({ perKind, block, build, compareEntry, compareArgs = [], cpuProfileDir }: ApiserverOptions): Promise<ApiserverFigures | { skipped: string }> {
   const ensured = await cp.ensureControlPlaneBinaries({ build });
   if (!ensured.ok) return { skipped: `${ensured.reason} (build with: ${cp.BUILD_HINT})` };
   const loadStart = (await import('node:os')).loadavg().map((x) => round(x, 2));
@@ -202,7 +206,10 @@ export async function apiserverPart({ perKind, block, build, compareEntry, cpuPr
     // The profile the matchConditions and the chart's policy above are made for.
     const extraArgs = ['--profile', 'kgateway-v2.1'];
     servers.push({ name: 'webhook', server: await cp.startWebhookServer({ kubeconfigPath: plane.kubeconfigPath, extraArgs, ...(profileEnv ? { env: profileEnv } : {}) }) });
-    if (compareEntry) servers.push({ name: 'webhook:compare', server: await cp.startWebhookServer({ kubeconfigPath: plane.kubeconfigPath, extraArgs, entry: compareEntry }) });
+    if (compareEntry || compareArgs.length > 0) {
+      const entry = compareEntry ? { entry: compareEntry } : {};
+      servers.push({ name: 'webhook:compare', server: await cp.startWebhookServer({ kubeconfigPath: plane.kubeconfigPath, extraArgs: [...extraArgs, ...compareArgs], ...entry }) });
+    }
     const floorCert = await cp.generateServingCert();
     const floorDir = mkdtempSync(join(tmpdir(), 'kga-bench-floor-'));
     writeFileSync(join(floorDir, 'tls.crt'), floorCert.certPem);
