@@ -2,7 +2,7 @@
 // memory is its own:
 //   node --expose-gc bench/scale-child.ts --grants N [--namespaces 1000] [--iterations K]
 // Builds an InMemoryClusterView with N ReferenceGrants spread over the
-// namespaces (plus the brief's examples), then times
+// namespaces (plus the examples), then times
 // AdmissionEngine.review('validate') on HTTPListenerPolicies that refer to
 // Services across namespaces (one in four has no grant and is denied).
 // Prints one JSON line.
@@ -51,7 +51,7 @@ gc();
 const rssView = process.memoryUsage().rss;
 const engine = new AdmissionEngine({ ruleSet, view });
 
-// The brief's policy (granted by the example grant), and policies whose
+// The README's policy (granted by the example grant), and policies whose
 // backendRef points at svc-i in its namespace: granted (i mod 10 == 0: the
 // grant's from is kgateway) or, one in four, not (denied, with the grant to
 // create in the message).

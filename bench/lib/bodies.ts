@@ -1,4 +1,4 @@
-// Realistic AdmissionReview request bodies for the brief's objects, shaped as
+// Realistic AdmissionReview request bodies for the README's objects, shaped as
 // kube-apiserver sends them: the object as stored on CREATE (uid,
 // creationTimestamp, managedFields, kubectl's last-applied annotation),
 // requestKind/requestResource, userInfo and CreateOptions. A few KiB each.

@@ -8,9 +8,8 @@
 // Gateway mutation as the chart's MutatingAdmissionPolicy (mutation.engine:
 // policy) beside the validating webhook with conditions. Whether a write
 // reached our server is read from its request counter after each write.
-import type { KubeConfig } from '@kubernetes/client-node';
 import * as cp from '../../harness/index.ts';
-import { makeClient, stats, type LatencyStats, type Timed } from './apiserver.ts';
+import { applyChartPolicy, chartMatchConditions, makeClient, stats, type LatencyStats, type Timed } from './apiserver.ts';
 import { log, round } from './util.ts';
 
 type Phase = 'none' | 'all' | 'conditions' | 'policy';
@@ -79,13 +78,7 @@ async function requestCount(metricsUrl: string): Promise<number> {
 export async function matchConditionsPart({ writes, build }: { writes: number; build: boolean }): Promise<MatchConditionFigures | { skipped: string }> {
   const ensured = await cp.ensureControlPlaneBinaries({ build });
   if (!ensured.ok) return { skipped: `${ensured.reason} (build with: ${cp.BUILD_HINT})` };
-  // Loaded from dist/ (npm run bench builds it), as the rest of the bench.
-  const [{ parseConfig, ruleSettings }, { builtInBackendRefKinds }, { webhookMatchConditions }] = await Promise.all([
-    import('#dist/config/config.js'),
-    import('#dist/rules/backendRefKinds.js'),
-    import('#dist/rules/matchConditions.js'),
-  ]);
-  const conditions = webhookMatchConditions(ruleSettings(parseConfig({}), 'kgateway-v2.1'), builtInBackendRefKinds);
+  const conditions = await chartMatchConditions();
 
   log('matchconditions: starting etcd + kube-apiserver ...');
   const plane = await cp.startControlPlane({});
@@ -208,25 +201,6 @@ export async function matchConditionsPart({ writes, build }: { writes: number; b
         return ['POST', `/api/v1/namespaces/${ns}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: { key: name } }];
     }
   }
-}
-
-/** The chart's MutatingAdmissionPolicy and binding (mutation.engine: policy), applied; or why not. */
-async function applyChartPolicy(kc: KubeConfig): Promise<true | string> {
-  const { helm } = await cp.controlPlanePaths();
-  if (!helm) return 'no helm binary';
-  const { execFile } = await import('node:child_process');
-  const { parseAllDocuments } = await import('yaml');
-  const values = JSON.stringify({ mutation: { engine: 'policy' }, config: { profile: 'kgateway-v2.1', mutation: { gatewayClassNames: ['agentgateway'], gatewayControllerNames: [], classParameters: 'add' } } });
-  const rendered = await new Promise<string>((resolve, reject) => {
-    const child = execFile(helm, ['template', 'kga', 'charts/kgateway-admission', '-f', '-'], { cwd: cp.REPO_ROOT, maxBuffer: 32 << 20 }, (error, stdout, stderr) =>
-      error ? reject(new Error(`helm template: ${stderr}`)) : resolve(stdout),
-    );
-    child.stdin!.end(values);
-  });
-  const objects = parseAllDocuments(rendered).map((d) => d.toJS()).filter((o) => o?.kind === 'MutatingAdmissionPolicy' || o?.kind === 'MutatingAdmissionPolicyBinding');
-  if (objects.length !== 2) return `the chart rendered ${objects.length} policy objects`;
-  for (const object of objects) await cp.applyClusterObject(kc, object);
-  return true;
 }
 
 function figures(

@@ -71,7 +71,7 @@ export async function composeWebhook(options: ServeOptions): Promise<ComposedWeb
   let api: KubeApi | undefined;
   let detect: (() => Promise<ProfileName>) | undefined;
   if (!('manifests' in options.cluster)) {
-    // Only a live view loads the watch code (client-node's Watch and undici, ~30 MiB).
+    // Only a live view loads the API client and the watch code.
     const [{ KubeApi }, { detectProfile, loadKubeConnection }] = await Promise.all([import('../kube/kubeApi.js'), import('../kube/kubeConnection.js')]);
     let connection;
     try {

@@ -40,6 +40,8 @@ const LIST_BATCH_ITEMS = 100;
 const LIST_BATCH_BYTES = 8 * 1024 * 1024;
 /** What is kept of an error answer's text, for its message. */
 const ERROR_TEXT_BYTES = 64 * 1024;
+/** A watch silent this long is ended (the API server sends a bookmark at least every minute when asked; client-node's Watch used 30 s). */
+const WATCH_SILENCE_MS = 30_000;
 
 /** Core v1 Namespaces: served by every API server, no discovery needed. */
 export const NAMESPACES: DiscoveredResource = { group: '', kind: 'Namespace', plural: 'namespaces', namespaced: false, versions: ['v1'] };
@@ -58,8 +60,7 @@ export const METADATA_WATCH_ACCEPT = 'application/json;as=PartialObjectMetadata;
 
 /**
  * The few raw reads the webhook makes of the API server (discovery, paginated
- * lists) with the credentials of a KubeConfig. Watch streams go through
- * @kubernetes/client-node's Watch (resourceWatch.ts).
+ * lists, watches) with the credentials of a KubeConfig, on node:http(s).
  */
 export class KubeApi {
   constructor(
@@ -80,13 +81,84 @@ export class KubeApi {
     return { status: res.statusCode ?? 0, body: parsed, text };
   }
 
+  /**
+   * A watch (`path` with its query, `watch=true` among it): resolves once
+   * the API server answered 200, with `abort` to end it; rejects with a
+   * KubeApiError on any other status. Each event line goes to `onEvent` as
+   * it arrives (a line that is not JSON is skipped); `onEnd` is told once:
+   * null when the server ended the stream, else the error, one named
+   * TimeoutError when the stream was silent for `silenceMs`. Read on the
+   * same node:https request as the lists: an event costs a line split and a
+   * JSON.parse (client-node's Watch went through undici's fetch, a web
+   * stream, a Node stream and readline, ~0.3 ms of CPU a policy write at the
+   * API server's pace: bench/README.md, issue 25).
+   */
+  async watch(
+    path: string,
+    accept: string,
+    onEvent: (type: string, object: Record<string, unknown>) => void,
+    onEnd: (error: Error | null) => void,
+    silenceMs = WATCH_SILENCE_MS,
+  ): Promise<{ abort(): void }> {
+    const res = await this.open('GET', path, undefined, 'application/json', accept, silenceMs);
+    const status = res.statusCode ?? 0;
+    if (status !== 200) {
+      const text = await readText(res, ERROR_TEXT_BYTES);
+      res.destroy();
+      let message = text.slice(0, 300);
+      try {
+        message = (JSON.parse(text) as { message?: string }).message ?? message;
+      } catch {
+        // not JSON: the text is the message
+      }
+      throw new KubeApiError(status, `watch ${path}: ${status} ${message}`);
+    }
+    let ended = false;
+    const end = (error: Error | null): void => {
+      if (ended) return;
+      ended = true;
+      res.destroy();
+      onEnd(error);
+    };
+    let partial = '';
+    res.on('data', (chunk: string) => {
+      let text = partial + chunk;
+      let newline = text.indexOf('\n');
+      while (newline >= 0 && !ended) {
+        const line = text.slice(0, newline);
+        text = text.slice(newline + 1);
+        newline = text.indexOf('\n');
+        if (line.trim() === '') continue;
+        let event: { type?: unknown; object?: unknown };
+        try {
+          event = JSON.parse(line) as typeof event;
+        } catch {
+          continue;
+        }
+        if (typeof event?.type === 'string' && typeof event.object === 'object' && event.object !== null) onEvent(event.type, event.object as Record<string, unknown>);
+      }
+      partial = text;
+    });
+    // The request's idle timeout, from connect to the last byte, is the silence limit.
+    res.socket.setTimeout(silenceMs);
+    res.socket.once('timeout', () => {
+      const error = new Error(`watch ${path}: silent for ${silenceMs} ms`);
+      error.name = 'TimeoutError';
+      end(error);
+    });
+    res.on('error', (error: Error) => end(error));
+    res.on('end', () => end(null));
+    res.on('close', () => end(null));
+    return { abort: () => end(null) };
+  }
+
   /** Sends a request and resolves with the response as soon as its headers are in; the body is the caller's to read. */
-  private async open(method: string, path: string, body: unknown, contentType: string, accept: string): Promise<IncomingMessage> {
+  private async open(method: string, path: string, body: unknown, contentType: string, accept: string, timeoutMs = this.timeoutMs): Promise<IncomingMessage> {
     const cluster = this.kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig has no current cluster');
     const url = new URL(cluster.server.replace(/\/$/, '') + path);
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const options: RequestOptions = { method, headers: { accept }, timeout: this.timeoutMs };
+    const options: RequestOptions = { method, headers: { accept }, timeout: timeoutMs };
     await this.kubeConfig.applyToHTTPSOptions(options);
     if (payload !== undefined) {
       options.headers = { ...(options.headers as Record<string, string>), 'content-type': contentType, 'content-length': String(Buffer.byteLength(payload)) };
@@ -98,7 +170,7 @@ export class KubeApi {
         res.setEncoding('utf8');
         resolve(res);
       });
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${this.timeoutMs} ms`)));
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)));
       req.on('error', reject);
       if (payload !== undefined) req.write(payload);
       req.end();

@@ -1,18 +1,16 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { RequestOptions } from 'node:https';
 import path from 'node:path';
-import { Agent } from 'undici';
 import { parse } from 'yaml';
 
 /**
  * What the webhook needs of a kubeconfig: the API server, TLS and auth on a
- * node:https request (kubeApi.ts), and on a client-node Watch request. Both
+ * node:https request (kubeApi.ts: requests, lists and watches). Both
  * client-node's KubeConfig and StaticKubeConfig have it.
  */
 export interface KubeConnectionConfig {
   getCurrentCluster(): { readonly name: string; readonly server: string } | null;
   applyToHTTPSOptions(options: RequestOptions): Promise<void>;
-  applySecurityAuthentication(context: { setHeaderParam(key: string, value: string): void; setDispatcher(dispatcher: never): void }): Promise<void>;
 }
 
 export interface StaticCluster {
@@ -58,13 +56,6 @@ export class StaticKubeConfig implements KubeConnectionConfig {
   async applyToHTTPSOptions(options: RequestOptions): Promise<void> {
     Object.assign(options, this.tlsOptions());
     options.headers = { ...(options.headers as Record<string, string> | undefined), ...this.headers() };
-  }
-
-  async applySecurityAuthentication(context: { setHeaderParam(key: string, value: string): void; setDispatcher(dispatcher: never): void }): Promise<void> {
-    for (const [key, value] of Object.entries(this.headers())) context.setHeaderParam(key, value);
-    // A dispatcher per watch, as client-node's KubeConfig makes: a shared
-    // pool could hand a watch a socket the API server dropped on a restart.
-    if (this.cluster.server.startsWith('https:')) context.setDispatcher(new Agent({ connect: this.tlsOptions() }) as never);
   }
 
   private tlsOptions(): { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean; servername?: string } {

@@ -1,7 +1,3 @@
-import type { KubeConfig } from '@kubernetes/client-node';
-// The module alone: the package's index (and its KubeConfig) loads the whole
-// generated API client, ~50 MiB resident that a watch does not use.
-import { Watch } from '@kubernetes/client-node/dist/watch.js';
 import type { Logger } from 'pino';
 import type { KubeObject } from '../rules/types.js';
 import { collectionPath, KubeApiError, METADATA_WATCH_ACCEPT, type DiscoveredResource, type KubeApi, type ListOptions } from './kubeApi.js';
@@ -40,7 +36,7 @@ class WatchExpired extends Error {
 
 /**
  * List+watch of one resource: a paginated list fed to the handlers page by
- * page, then a @kubernetes/client-node Watch from the list's resourceVersion,
+ * page, then a watch (KubeApi.watch) from the list's resourceVersion,
  * resumed from the last seen resourceVersion (bookmarks included) when the API
  * server ends it. 410 Gone re-lists at once; any other failure re-lists after
  * a capped exponential backoff. Nothing of the objects is kept here: the view
@@ -56,7 +52,7 @@ export class ResourceWatch {
   private generation = 0;
   private restartDelayMs = 500;
   private restartTimer: NodeJS.Timeout | undefined;
-  private controller: AbortController | undefined;
+  private controller: { abort(): void } | undefined;
   private pendingWatch: Promise<unknown> | undefined;
   private readonly path: string;
   /** When the API server last answered this resource's list or watch (a list, a watch opened, an event, a watch it closed). */
@@ -86,7 +82,7 @@ export class ResourceWatch {
   /**
    * When the API server last answered a list or watch of this resource; a
    * healthy watch renews it at least every few minutes (the server's watch
-   * timeout, and client-node's 30 s inactivity abort of a quiet stream).
+   * timeout, and the 30 s silence after which KubeApi.watch ends a stream).
    */
   get lastHealthyAt(): number | undefined {
     return this.healthyAt;
@@ -103,9 +99,8 @@ export class ResourceWatch {
     this.generation++;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.controller?.abort();
-    // client-node's Watch hands out its AbortController only once the
-    // request has answered; the callbacks above already ignore it, and it is
-    // aborted when it answers. Bounded: shutdown must not wait on an API
+    // A watch can be aborted only once the API server has answered it; the
+    // callbacks above already ignore it, and it is aborted when it answers. Bounded: shutdown must not wait on an API
     // server that does not answer.
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -157,23 +152,23 @@ export class ResourceWatch {
     const generation = ++this.generation;
     const { min, spread } = this.watchTimeoutSeconds;
     const timeoutSeconds = min + Math.floor(Math.random() * spread);
-    // Watch reads only getCurrentCluster() and applySecurityAuthentication().
-    const kubeConfig = this.listOptions.metadataOnly ? acceptingOnly(this.api.kubeConfig, METADATA_WATCH_ACCEPT) : this.api.kubeConfig;
-    const watch = new Watch(kubeConfig as unknown as KubeConfig);
+    const accept = this.listOptions.metadataOnly ? METADATA_WATCH_ACCEPT : 'application/json';
     let ended: Error | undefined;
     let connected = false;
     const { labelSelector } = this.listOptions;
-    const pending = watch
+    const query = new URLSearchParams({ watch: 'true', resourceVersion: this.resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: String(timeoutSeconds) });
+    if (labelSelector) query.set('labelSelector', labelSelector);
+    const pending = this.api
       .watch(
-        this.path,
-        { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds, ...(labelSelector ? { labelSelector } : {}) },
+        `${this.path}?${query.toString()}`,
+        accept,
         (type: string, object: KubeObject) => {
           if (generation !== this.generation) return;
           ended ??= this.event(type, object);
         },
         (error: unknown) => {
           if (generation !== this.generation) return;
-          // Watch aborts a stream silent for 30 s; once connected, that is a
+          // KubeApi.watch ends a stream silent for 30 s; once connected, that is a
           // quiet resource (or a dead connection): resume from the last
           // resourceVersion. Before, the API server did not answer: a failure.
           if (!ended && connected && (error as Error | null)?.name === 'TimeoutError') return this.watchEnded(null);
@@ -243,18 +238,6 @@ export class ResourceWatch {
     }, delay);
     this.restartTimer.unref();
   }
-}
-
-/** The same credentials, asking for `accept` (client-node's Watch sends the headers its context holds). */
-function acceptingOnly(config: KubeConnectionConfig, accept: string): KubeConnectionConfig {
-  return {
-    getCurrentCluster: () => config.getCurrentCluster(),
-    applyToHTTPSOptions: (options) => config.applyToHTTPSOptions(options),
-    applySecurityAuthentication: async (context) => {
-      await config.applySecurityAuthentication(context);
-      context.setHeaderParam('Accept', accept);
-    },
-  };
 }
 
 /** Namespace → names of one list, holding the objects' own name strings (no "namespace/name" copy per object). */

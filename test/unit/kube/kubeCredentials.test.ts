@@ -57,24 +57,16 @@ describe('staticKubeConfigFromFile', () => {
     expect((options.headers as Record<string, string>).Authorization).toBe('Bearer file-token');
   });
 
-  it('sends a token, basic auth or impersonation as headers, on node:https requests and on client-node Watch requests', async () => {
+  it('sends a token, basic auth or impersonation as headers on node:https requests (lists and watches alike)', async () => {
     const token = staticKubeConfigFromFile(kubeconfig(dir, { token: 'abc', as: 'jane' })) as StaticKubeConfig;
     expect((await httpsOptions(token)).headers).toEqual({ accept: 'application/json', Authorization: 'Bearer abc', 'Impersonate-User': 'jane' });
     const basic = staticKubeConfigFromFile(kubeconfig(dir, { username: 'u', password: 'p' })) as StaticKubeConfig;
     expect((await httpsOptions(basic)).headers).toMatchObject({ Authorization: `Basic ${b64('u:p')}` });
-    const headers: Record<string, string> = {};
-    let dispatcher: unknown;
-    await token.applySecurityAuthentication({ setHeaderParam: (k, v) => (headers[k] = v), setDispatcher: (d) => (dispatcher = d) });
-    expect(headers).toEqual({ Authorization: 'Bearer abc', 'Impersonate-User': 'jane' });
-    expect(dispatcher?.constructor.name).toBe('Agent');
   });
 
-  it('allows plain HTTP only with insecure-skip-tls-verify, and then sets no TLS dispatcher', async () => {
+  it('allows plain HTTP only with insecure-skip-tls-verify', async () => {
     expect(() => staticKubeConfigFromFile(kubeconfig(dir, {}, { server: 'http://127.0.0.1:8080' }))).toThrow(/plain HTTP .* needs insecure-skip-tls-verify/);
     const config = staticKubeConfigFromFile(kubeconfig(dir, {}, { server: 'http://127.0.0.1:8080', 'insecure-skip-tls-verify': true })) as StaticKubeConfig;
-    let dispatcher: unknown;
-    await config.applySecurityAuthentication({ setHeaderParam: () => undefined, setDispatcher: (d) => (dispatcher = d) });
-    expect(dispatcher).toBeUndefined();
     expect((await httpsOptions(config)).rejectUnauthorized).toBe(false);
   });
 
