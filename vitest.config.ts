@@ -78,7 +78,8 @@ export default defineConfig({
       {
         test: {
           name: 'e2e-kind',
-          include: TARGET_SUITES,
+          // Plus kind:up and kind:down themselves (a killed up, then down).
+          include: [...TARGET_SUITES, 'test/e2e/kind/**/*.test.ts'],
           globalSetup: ['./test/support/kindTarget.ts'],
           ...e2eTimeouts,
           sequence: { groupOrder: 4 },

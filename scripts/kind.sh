@@ -577,7 +577,8 @@ cmd_down() {
     clear_podman
     clear_host
   fi
-  rm -f "$KUBECONFIG_OUT"
+  # The e2e-kind target's note that this run's cluster is up (test/support/kindTarget.ts).
+  rm -f "$KUBECONFIG_OUT" "$CLUSTER_DIR/kind-$CLUSTER.ready"
   log "down in $(elapsed)"
 }
 

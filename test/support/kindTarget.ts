@@ -18,13 +18,23 @@
 // One kind cluster per machine at a time: on a shared one, run under
 // `flock /tmp/kga-kind.lock ...`. See test/e2e/kind/README.md.
 import { spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { inject } from 'vitest';
 import type { TestProject } from 'vitest/node';
 import type { ChartCluster } from './chartTarget.js';
-import { REPO_ROOT } from '../../harness/index.ts';
+import { kubeRequest, REPO_ROOT } from '../../harness/index.ts';
 import { chartAppVersion } from './nodeTarget.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** This run of the e2e-kind project: the first file that brings kind up records it, the others reuse the cluster. */
+    kindRun?: string;
+  }
+}
 
 export const KIND = {
   cluster: process.env.KGA_KIND_CLUSTER ?? 'kga-e2e',
@@ -34,6 +44,10 @@ export const KIND = {
   /** Written when a test (not a person) created the cluster: the teardown deletes it. */
   get createdMarker() {
     return join(REPO_ROOT, '.cluster', `kind-${this.cluster}.created`);
+  },
+  /** The run (vitest's) whose first file brought the cluster up with this run's image and chart. */
+  get readyMarker() {
+    return join(REPO_ROOT, '.cluster', `kind-${this.cluster}.ready`);
   },
   // As on the node (test/support/nodeTarget.ts), so the suites name one release.
   release: 'kgateway-admission',
@@ -97,6 +111,18 @@ function kindChart(): ChartCluster {
 
 let upPromise: Promise<ChartCluster> | undefined;
 
+/** An earlier file of this run brought the cluster up, and it still answers with the chart's Deployment. */
+async function upInThisRun(run: string): Promise<boolean> {
+  if ((await readFile(KIND.readyMarker, 'utf8').catch(() => '')).trim() !== run) return false;
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromFile(KIND.kubeconfigPath);
+    return (await kubeRequest(kc, 'GET', `/apis/apps/v1/namespaces/${KIND.releaseNamespace}/deployments/${KIND.release}`, { timeoutMs: 5000 })).status === 200;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The kind cluster with the CRDs, the product image and the chart installed
  * (`kind.sh up --install`: creates the cluster or reuses a running one, and
@@ -106,6 +132,8 @@ let upPromise: Promise<ChartCluster> | undefined;
  */
 export function ensureKindWithChart(): Promise<ChartCluster> {
   upPromise ??= (async () => {
+    const run = inject('kindRun');
+    if (run && (await upInThisRun(run))) return kindChart();
     process.stderr.write(`[e2e] kind cluster ${KIND.cluster} with the chart (bash scripts/kind.sh up --install) ...\n`);
     const up = await runKindScript(['up', '--install'], 3_600_000);
     if (up.code !== 0) throw new Error(`bash scripts/kind.sh up --install exited ${up.code} after ${(up.ms / 1000).toFixed(0)} s:\n${up.output.slice(-4000)}`);
@@ -113,6 +141,7 @@ export function ensureKindWithChart(): Promise<ChartCluster> {
       await mkdir(join(REPO_ROOT, '.cluster'), { recursive: true });
       await writeFile(KIND.createdMarker, `${process.pid}\n`);
     }
+    if (run) await writeFile(KIND.readyMarker, `${run}\n`);
     process.stderr.write(`[e2e] kind up with the chart (npm run kind:up -- --install): ${(up.ms / 1000).toFixed(0)} s\n`);
     return kindChart();
   })();
@@ -128,7 +157,9 @@ export default function setup(project: TestProject): () => Promise<void> {
   if (requiredButMissing) process.stderr.write(`\n!!! FAILING the e2e suites against the chart on kind: ${skip}, and CI=true requires them !!!\n\n`);
   else if (skip) process.stderr.write(`\n!!! SKIPPING the e2e suites against the chart on kind: ${skip} !!!\n\n`);
   project.provide('e2eTarget', { name: 'kind', ...(skip ? { skip } : {}), requiredButMissing });
+  project.provide('kindRun', randomUUID());
   return async () => {
+    await rm(KIND.readyMarker, { force: true });
     if (skip || !existsSync(KIND.createdMarker) || process.env.KGA_KIND_KEEP === '1') return;
     const down = await runKindScript(['down'], 600_000);
     process.stderr.write(`[e2e] kind down (npm run kind:down): ${(down.ms / 1000).toFixed(0)} s, exit ${down.code}\n`);
