@@ -563,8 +563,12 @@ clear_host() {
 cmd_down() {
   PROVIDER="$(provider)"
   if [ "$PROVIDER" = docker ]; then
-    binaries
-    "$KIND" delete cluster --name "$CLUSTER" --kubeconfig "$KUBECONFIG_OUT"
+    # The kind built by up, else one on PATH: deleting needs no build.
+    local kind_bin
+    kind_bin="$(bash "$ROOT/scripts/control-plane.sh" kind-paths 2>/dev/null | sed -n 's/^kind=//p')"
+    [ -x "$kind_bin" ] || kind_bin="$(command -v kind || true)"
+    [ -n "$kind_bin" ] || die "no kind binary (npm run kind:up builds one)"
+    "$kind_bin" delete cluster --name "$CLUSTER" --kubeconfig "$KUBECONFIG_OUT"
   else
     [ "$(id -u)" -eq 0 ] || die "needs root (rootful podman, the bridge, /lib/modules, ip_forward)"
     containers_conf
