@@ -26,7 +26,8 @@
 # image-archive`) and, with --install, installs the CRDs and the chart.
 # down deletes the cluster and whatever a killed run left: the node and build
 # containers, the network and its bridge, /lib/modules when up created it,
-# net.ipv4.ip_forward as it was before up. Host sysctls are not changed: the
+# net.ipv4.ip_forward as it was before up, podman's CNI chains in iptables
+# when up found none. Host sysctls are not changed: the
 # base image carries no /usr/lib/sysctl.d files (the node's systemd would
 # apply them to the host).
 #
@@ -136,6 +137,33 @@ restore_ip_forward() {
     sysctl -qw "net.ipv4.ip_forward=$want"
     log "net.ipv4.ip_forward back to $want"
   fi
+}
+
+# podman's CNI plugins (firewall, portmap) add chains and jumps to the host's
+# iptables the first time a container joins a CNI network; down removes them
+# again when up found none (and no other podman container runs).
+note_cni_chains() {
+  mkdir -p "$STATE_DIR"
+  [ -f "$STATE_DIR/cni-chains" ] && return 0
+  if iptables-save 2>/dev/null | grep -q '^:CNI-'; then echo present >"$STATE_DIR/cni-chains"; else echo absent >"$STATE_DIR/cni-chains"; fi
+}
+
+remove_cni_chains() {
+  [ "$(cat "$STATE_DIR/cni-chains" 2>/dev/null)" = absent ] || return 0
+  if [ -n "$(podman ps -q 2>/dev/null)" ]; then
+    log "other podman containers run: leaving podman's CNI chains in iptables"
+    return 0
+  fi
+  local table chain
+  iptables -D FORWARD -m comment --comment "CNI firewall plugin rules" -j CNI-FORWARD 2>/dev/null || true
+  iptables -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT 2>/dev/null || true
+  iptables -t nat -D OUTPUT -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT 2>/dev/null || true
+  iptables -t nat -D POSTROUTING -m comment --comment "CNI portfwd requiring masquerade" -j CNI-HOSTPORT-MASQ 2>/dev/null || true
+  for table in filter nat; do
+    for chain in $(iptables -t "$table" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^CNI-/ { print $2 }'); do iptables -t "$table" -F "$chain"; done
+    for chain in $(iptables -t "$table" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^CNI-/ { print $2 }'); do iptables -t "$table" -X "$chain" 2>/dev/null || log "warning: could not delete iptables chain $chain ($table)"; done
+  done
+  log "removed podman's CNI chains from iptables (there were none before up)"
 }
 
 # kind mounts /lib/modules read-only into the node.
@@ -556,7 +584,8 @@ clear_host() {
     rm -f "$STATE_DIR/lib-modules-created"
   fi
   restore_ip_forward
-  rm -f "$STATE_DIR/ip_forward"
+  remove_cni_chains
+  rm -f "$STATE_DIR/ip_forward" "$STATE_DIR/cni-chains"
   rmdir "$STATE_DIR" 2>/dev/null || true
 }
 
@@ -619,6 +648,7 @@ cmd_up() {
       build_images
       clear_podman
       save_ip_forward
+      note_cni_chains
       ensure_lib_modules
       modprobe br_netfilter 2>/dev/null || true
       ON_EXIT=up_failed

@@ -1,6 +1,7 @@
 // `npm run kind:down` after a killed `npm run kind:up` leaves the host as it
-// found it: no container, podman network, bridge, mount, /lib/modules or
-// sysctl change (net.ipv4.ip_forward put back as it was before up). On the
+// found it: no container, podman network, bridge, mount, /lib/modules,
+// iptables chain or sysctl change (net.ipv4.ip_forward put back as it was
+// before up). On the
 // podman path only: it is the one that changes the host (with Docker, kind
 // and the engine own all of it). Part of project e2e-kind; it deletes the
 // shared cluster, so the suite that runs after it makes a new one.
@@ -44,7 +45,8 @@ async function hostTraces() {
     // The containers' overlay roots and /dev/shm mounts.
     mounts: readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith('/var/lib/containers/storage/') || m.startsWith('/run/containers/storage/') || m === '/lib/modules').sort(),
     libModules: existsSync('/lib/modules'),
-    iptables: (await lines('iptables-save', [])).filter((l) => /CNI-|KUBE-|kga-kind|10\.216\./.test(l) && !l.startsWith('#') && !/^:/.test(l)),
+    // podman's CNI chains and jumps too (down removes them when up found none), without the packet counters.
+    iptables: (await lines('iptables-save', [])).filter((l) => /CNI-|KUBE-|kga-kind|10\.216\./.test(l)).map((l) => l.replace(/ \[\d+:\d+\]$/, '')),
     sysctls: sysctls(),
   };
 }
