@@ -7,8 +7,8 @@
 #   bash scripts/control-plane.sh build-node  # also kubelet, kube-controller-manager,
 #                                             # kube-scheduler, kube-proxy and pause (npm run node:up)
 #   bash scripts/control-plane.sh node-paths  # print NAME=path lines for all of them
-#   bash scripts/control-plane.sh build-kind  # also kubeadm and kubectl (one go build), kind
-#                                             # and a CoreDNS (npm run kind:up)
+#   bash scripts/control-plane.sh build-kind [--no-coredns]  # kind, kubeadm and kubectl (one
+#                                             # go build) and a CoreDNS (npm run kind:up)
 #   bash scripts/control-plane.sh kind-paths  # print NAME=path lines for those
 #
 # Everything is built from Go modules pinned under test/controlplane/ (test-only).
@@ -213,7 +213,7 @@ build_kind() {
   log "kind: built in $(( $(date +%s) - start ))s -> $KIND_BIN"
 }
 
-cmd_build_kind() {
+cmd_build_kind() { # [--no-coredns]: Docker's path runs kind's published node image, which has its own
   find_go || die "Go not found (looked for 'go' on PATH and /usr/local/go/bin/go)"
   mkdir -p "$BIN_DIR"
   exec 9>"$BIN_DIR/.build.lock"
@@ -222,7 +222,7 @@ cmd_build_kind() {
   start=$(date +%s)
   build_kind
   build_kube_clients
-  build_module coredns "$CP/coredns" "$COREDNS_BIN"
+  [ "${1:-}" = --no-coredns ] || build_module coredns "$CP/coredns" "$COREDNS_BIN"
   exec 9>&-
   log "kind binaries ready in $(( $(date +%s) - start ))s"
 }
@@ -262,7 +262,7 @@ case "${1:-}" in
   paths) cmd_paths ;;
   build-node) cmd_build_node ;;
   node-paths) cmd_node_paths ;;
-  build-kind) cmd_build_kind ;;
+  build-kind) shift; cmd_build_kind "$@" ;;
   kind-paths) cmd_kind_paths ;;
   *) echo "usage: $0 {build|paths|build-node|node-paths|build-kind|kind-paths}" >&2; exit 2 ;;
 esac

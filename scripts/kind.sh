@@ -84,9 +84,14 @@ binary_paths() {
   ETCD_TAG="${ETCD_VERSION#v}-0"
 }
 
-binaries() { # [node]: also the node components and pause
-  if [ "${1:-}" = node ]; then bash "$ROOT/scripts/control-plane.sh" build-node; else bash "$ROOT/scripts/control-plane.sh" build; fi
-  bash "$ROOT/scripts/control-plane.sh" build-kind
+binaries() { # [node]: also the node components, pause and CoreDNS (the podman path's node image)
+  if [ "${1:-}" = node ]; then
+    bash "$ROOT/scripts/control-plane.sh" build-node
+    bash "$ROOT/scripts/control-plane.sh" build-kind
+  else
+    bash "$ROOT/scripts/control-plane.sh" build
+    bash "$ROOT/scripts/control-plane.sh" build-kind --no-coredns
+  fi
   binary_paths
 }
 
@@ -514,9 +519,9 @@ check_node_routes() {
 }
 
 create_cluster() {
-  mkdir -p "$CLUSTER_DIR" "$KIND_DIR/work"
+  mkdir -p "$CLUSTER_DIR"
   local config
-  config="$(mktemp "$KIND_DIR/work/kind-config.XXXXXX")"
+  config="$(mktemp "${TMPDIR:-/tmp}/kga-kind-config.XXXXXX")"
   WORK_DIRS+=("$config")
   if [ "$PROVIDER" = podman ]; then
     kind_config "$config"
