@@ -95,10 +95,14 @@ function ok(res: KubeResponse, what: string): KubeResponse {
   return res;
 }
 
-/** What the previous suite left: every namespace but the system ones, the release's and the probe's; every GatewayClass. */
-async function resetCluster(kc: KubeConfig, c: ChartCluster, gatewayClasses: string[] = []): Promise<void> {
+/**
+ * What the previous suite left: every namespace but the system ones, the
+ * release's (unless `keepReleaseNamespace` is false: a scenario that installs
+ * the chart afresh) and the probe's; every GatewayClass.
+ */
+export async function resetCluster(kc: KubeConfig, c: ChartCluster, gatewayClasses: string[] = [], { keepReleaseNamespace = true } = {}): Promise<void> {
   const t0 = performance.now();
-  const keep = new Set([...SYSTEM_NAMESPACES, c.namespace, PROBE_NAMESPACE]);
+  const keep = new Set([...SYSTEM_NAMESPACES, ...(keepReleaseNamespace ? [c.namespace] : []), PROBE_NAMESPACE]);
   const list = ok(await kubeRequest(kc, 'GET', '/api/v1/namespaces'), 'listing namespaces').body.items as { metadata: { name: string } }[];
   const doomed = list.map((n) => n.metadata.name).filter((n) => !keep.has(n));
   for (const ns of doomed) await kubeRequest(kc, 'DELETE', `/api/v1/namespaces/${ns}`);

@@ -14,7 +14,9 @@ import type { ChartCluster } from './chartTarget.js';
 import { controlPlanePaths, installCrds, REPO_ROOT } from '../../harness/index.ts';
 import { chartAppVersion } from './nodeTarget.js';
 
-const CLUSTER = process.env.KGA_KIND_CLUSTER ?? 'kga-e2e';
+/** The cluster's name (its node container is `<name>-control-plane`). */
+export const KIND_CLUSTER = process.env.KGA_KIND_CLUSTER ?? 'kga-e2e';
+const CLUSTER = KIND_CLUSTER;
 const KUBECONFIG = join(REPO_ROOT, '.cluster', `kind-${CLUSTER}.kubeconfig`);
 // As on the node (test/support/nodeTarget.ts), so the suites name one release.
 const RELEASE = 'kgateway-admission';

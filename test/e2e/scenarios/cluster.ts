@@ -1,24 +1,33 @@
-// The single-node cluster of `npm run node:up -- --install` for the tests of
-// what only the chart's pods can show: bring it up with the chart installed,
-// drive it with helm, kubectl and the API, read its pods and EndpointSlices,
-// take it down. One node runs on a machine at a time: run these suites under
-// `flock /tmp/kga-node.lock` (see docs/real-node.md).
+// The cluster the scenarios of docs/real-node.md run on: the chart's pods on
+// a real node, driven with helm, kubectl and the API under load. One
+// interface, two clusters, chosen by the vitest project the file runs in
+// (vitest.config.ts puts test/e2e/scenarios/ in e2e-kind, or in e2e-node with
+// KGA_SCENARIO_TARGET=node):
+//   kind  the kind cluster of test/support/kindTarget.ts (npm run kind:up's)
+//   node  the single-node cluster of scripts/node.sh (test/support/nodeTarget.ts)
+// The project's target brings the cluster up once for all its files and takes
+// it down in its teardown; each scenario file starts from a fresh install of
+// the chart (the release uninstalled, every namespace but the system ones
+// deleted, the chart installed with its defaults and the cluster's image).
+// Clusters are one per machine: run these under the target's lock
+// (`flock /tmp/kga-kind.lock`, `flock /tmp/kga-node.lock`; see docs/real-node.md).
 import { execFile, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { accessSync, constants } from 'node:fs';
 import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
+import { inject } from 'vitest';
 import { kubeRequest, REPO_ROOT } from '../../../harness/index.ts';
+import { CHART_DIR, helmBinary, valuesArgs } from '../../chart/support.js';
+import { resetCluster, type ChartCluster } from '../../support/chartTarget.js';
+import { clusterNode, type ClusterNode } from '../../support/clusterNode.js';
 import { ensureNamespaces, pollUntil } from '../support.js';
+import { missingForRealE2e } from '../real/gate.js';
 
 const execFileP = promisify(execFile);
 
-export const NETNS = 'kga-node';
-export const NODE_DIR = '/var/lib/kga-node';
-export const NODE_IP = '10.213.0.2';
 export const RELEASE = 'kgateway-admission';
 export const RELEASE_NS = 'kgateway-system';
 export const DEPLOYMENT_PATH = `/apis/apps/v1/namespaces/${RELEASE_NS}/deployments/${RELEASE}`;
-export const KUBECONFIG_PATH = join(REPO_ROOT, '.cluster', 'kubeconfig');
 
 export interface RunResult {
   code: number | null;
@@ -39,56 +48,115 @@ export function run(cmd: string, args: string[], timeoutMs: number, env: NodeJS.
   });
 }
 
-export function nodeScript(args: string[], timeoutMs: number): Promise<RunResult> {
-  return run('bash', ['scripts/node.sh', ...args], timeoutMs);
-}
+export type ScenarioTargetName = 'node' | 'kind';
 
-async function nodePaths(): Promise<Record<string, string>> {
-  const { stdout } = await execFileP('bash', ['scripts/control-plane.sh', 'node-paths'], { cwd: REPO_ROOT });
-  return Object.fromEntries(stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-}
-
-export interface NodeCluster {
+export interface ScenarioCluster {
+  target: ScenarioTargetName;
   kc: KubeConfig;
-  /** `npm run node:up -- --install` took this long. */
+  kubeconfigPath: string;
+  /** Bringing the cluster up (when this file was the first to need it) and installing the chart afresh took this long. */
   upMs: number;
+  /** The node the pods run on, seen from the host (its network namespace, the API server's PKI, its processes). */
+  node: ClusterNode;
   helm(args: string[], timeoutMs?: number): Promise<RunResult>;
   kubectl(args: string[], timeoutMs?: number): Promise<RunResult>;
   /** Runs a command inside the node's network namespace (pod IPs are reachable only there). */
   inNode(cmd: string, args: string[], timeoutMs?: number): Promise<RunResult>;
-  down(): Promise<RunResult>;
+  /** Values every install of the chart gets on this cluster (its image, never pulled). */
+  baseValues: Record<string, unknown>;
 }
 
-/** `node.sh up --install`; throws with the script's output when it fails. */
-export async function nodeUpWithChart(): Promise<NodeCluster> {
-  // kubectl (rollout restart/status, apply, wait) comes from the machine; say so before a node is brought up for nothing.
-  const kubectl = await run('kubectl', ['version', '--client'], 30_000);
-  if (kubectl.code !== 0) throw new Error(`these tests drive the node with kubectl, which does not run here: ${kubectl.output.trim()}`);
-  const up = await nodeScript(['up', '--install'], 2_400_000);
-  process.stderr.write(`[e2e] npm run node:up -- --install: ${(up.ms / 1000).toFixed(0)} s\n`);
-  if (up.code !== 0) {
-    await nodeScript(['down'], 300_000);
-    throw new Error(`node:up --install failed (exit ${up.code}):\n${up.output.slice(-6000)}`);
+/**
+ * The target of this file's project, or why the scenario cannot run here
+ * (skipped with one loud line; under CI=true, a target that is required but
+ * cannot run fails the file).
+ */
+export function scenarioTarget(what: string): { name: ScenarioTargetName; skip: string | undefined } {
+  const provided = inject('e2eTarget');
+  if (!provided || provided.name === 'process') {
+    return { name: 'kind', skip: 'runs in the e2e-kind project (or e2e-node with KGA_SCENARIO_TARGET=node), on the chart\'s pods' };
+  }
+  if (provided.requiredButMissing) throw new Error(`${what}: the ${provided.name} target cannot run here: ${provided.skip}, and CI=true requires it`);
+  // nsenter into the node's network namespace, /proc of its processes.
+  const skip = provided.skip ?? missingForRealE2e({ netns: false });
+  if (skip && !provided.skip && process.env.CI === 'true') throw new Error(`${what} on ${provided.name}: ${skip}, and CI=true requires it`);
+  if (skip) process.stderr.write(`[e2e] SKIPPED ${what} on ${provided.name}: ${skip}\n`);
+  return { name: provided.name, skip };
+}
+
+/** kubectl v1.36.3 as scripts/control-plane.sh builds it for kind (no version skew), else the machine's. */
+export async function kubectlBinary(): Promise<string> {
+  try {
+    const { stdout } = await execFileP('bash', ['scripts/control-plane.sh', 'kind-paths'], { cwd: REPO_ROOT });
+    const built = /^kubectl=(.+)$/m.exec(stdout)?.[1];
+    if (built) {
+      accessSync(built, constants.X_OK);
+      return built;
+    }
+  } catch {
+    // not built here (or a control-plane.sh without kind): the machine's
+  }
+  return 'kubectl';
+}
+
+/** The chart installed as the scenarios expect it: no release left, no namespace but the system ones, then `helm install` with the defaults. */
+async function installChartAfresh(kc: KubeConfig, chart: ChartCluster, helm: (args: string[], timeoutMs?: number) => Promise<RunResult>): Promise<void> {
+  const uninstall = await helm(['uninstall', chart.release, '--namespace', chart.namespace, '--ignore-not-found', '--wait', '--timeout', '5m']);
+  if (uninstall.code !== 0) throw new Error(`helm uninstall: ${uninstall.output}`);
+  // The release's namespace too: the Secret the pods made (self-managed certificates) must not outlive it.
+  await resetCluster(kc, chart, [], { keepReleaseNamespace: false });
+  await ensureNamespaces(kc, 'monitoring');
+  const install = await helm([
+    'install', chart.release, CHART_DIR, '--namespace', chart.namespace, '--create-namespace',
+    ...(await valuesArgs(chart.baseValues)), '--wait', '--timeout', '5m',
+  ]);
+  if (install.code !== 0) throw new Error(`helm install (the chart's defaults): ${install.output}`);
+}
+
+/**
+ * The cluster of this file's project, with the chart freshly installed; the
+ * project's teardown takes the cluster down (never a file: the next reuses it).
+ */
+export async function scenarioCluster(target: ScenarioTargetName): Promise<ScenarioCluster> {
+  const t0 = performance.now();
+  const kubectlPath = await kubectlBinary();
+  const version = await run(kubectlPath, ['version', '--client'], 30_000);
+  if (version.code !== 0) throw new Error(`these tests drive the cluster with kubectl, which does not run here: ${version.output.trim()}`);
+  let chart: ChartCluster;
+  let kindContainer = '';
+  if (target === 'node') {
+    chart = await (await import('../../support/nodeTarget.js')).ensureNodeWithChart();
+  } else {
+    const kind = await import('../../support/kindTarget.js');
+    chart = await kind.ensureKindWithChart();
+    kindContainer = `${kind.KIND_CLUSTER}-control-plane`;
   }
   const kc = new KubeConfig();
-  kc.loadFromFile(KUBECONFIG_PATH);
-  const paths = await nodePaths();
-  const kubeEnv = { ...process.env, KUBECONFIG: KUBECONFIG_PATH };
-  await ensureNamespaces(kc, 'monitoring');
+  kc.loadFromFile(chart.kubeconfigPath);
+  const kubeEnv = { ...process.env, KUBECONFIG: chart.kubeconfigPath };
+  const helmPath = await helmBinary();
+  const helm = (args: string[], timeoutMs = 600_000) => run(helmPath, args, timeoutMs, kubeEnv);
+  await installChartAfresh(kc, chart, helm);
+  const node = await clusterNode(kc, target === 'node' ? { name: 'node' } : { name: 'kind', kindContainer });
+  const upMs = performance.now() - t0;
+  process.stderr.write(`[e2e] ${target}: cluster ready and the chart installed afresh in ${(upMs / 1000).toFixed(1)} s (kubectl ${kubectlPath})\n`);
   return {
+    target,
     kc,
-    upMs: up.ms,
-    helm: (args, timeoutMs = 600_000) => run(paths.helm!, args, timeoutMs, kubeEnv),
-    kubectl: (args, timeoutMs = 600_000) => run('kubectl', args, timeoutMs, kubeEnv),
-    inNode: (cmd, args, timeoutMs = 60_000) => run('nsenter', [`--net=/run/netns/${NETNS}`, '--', cmd, ...args], timeoutMs),
-    down: () => nodeScript(['down'], 300_000),
+    kubeconfigPath: chart.kubeconfigPath,
+    upMs,
+    node,
+    helm,
+    kubectl: (args, timeoutMs = 600_000) => run(kubectlPath, args, timeoutMs, kubeEnv),
+    inNode: (cmd, args, timeoutMs = 60_000) => run('nsenter', [`--net=${node.netns}`, '--', cmd, ...args], timeoutMs),
+    baseValues: chart.baseValues,
   };
 }
 
 /** `helm upgrade` of the release as node:up installed it, plus `set` (--reuse-values keeps the image settings). */
-export function helmUpgrade(cluster: NodeCluster, set: string[], { wait = true, setString = [] }: { wait?: boolean; setString?: string[] } = {}): Promise<RunResult> {
+export function helmUpgrade(cluster: ScenarioCluster, set: string[], { wait = true, setString = [] }: { wait?: boolean; setString?: string[] } = {}): Promise<RunResult> {
   return cluster.helm([
-    'upgrade', RELEASE, join(REPO_ROOT, 'charts/kgateway-admission'), '--namespace', RELEASE_NS, '--reuse-values',
+    'upgrade', RELEASE, CHART_DIR, '--namespace', RELEASE_NS, '--reuse-values',
     ...set.flatMap((s) => ['--set', s]),
     ...setString.flatMap((s) => ['--set-string', s]),
     ...(wait ? ['--wait', '--timeout', '5m'] : []),
