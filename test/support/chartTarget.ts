@@ -23,8 +23,8 @@ export interface ChartCluster {
   baseValues: Record<string, unknown>;
 }
 
-/** Namespaces a suite's reset leaves alone. */
-const SYSTEM_NAMESPACES = new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease']);
+/** Namespaces a suite's reset leaves alone (local-path-storage: kind's storage provisioner). */
+const SYSTEM_NAMESPACES = new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease', 'local-path-storage']);
 /** Where the target's own probes run (dry-run only: nothing is stored). */
 export const PROBE_NAMESPACE = 'kga-e2e-probe';
 const SERVER_PORT = 8443;
