@@ -1,11 +1,11 @@
 // certificates.mode=certManager with the real cert-manager on a real node
 // (kind's or the bare one): its controller and CA injector, built from the
 // published cert-manager Go module (scripts/cert-manager.sh), run as host
-// processes against the cluster's API server (its kubeconfig). The chart's self-signed root, CA and serving Certificate are
-// issued, the injector puts the CA into every webhook's caBundle, the pods
-// serve cert-manager's certificate, and the API server calls the webhooks;
-// the CA is rotated and the serving certificate reissued from it with no
-// call failing.
+// processes against the cluster's API server (its kubeconfig). The chart's
+// self-signed root, CA and serving Certificate are issued, the injector puts
+// the CA into every webhook's caBundle, the pods serve cert-manager's
+// certificate, and the API server calls the webhooks; the CA is rotated and
+// the serving certificate reissued from it with no call failing.
 // Figures: docs/real-node.md.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
