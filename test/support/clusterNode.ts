@@ -14,6 +14,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { kubeRequest } from '../../harness/index.ts';
+import { kindProvider } from './kindTarget.js';
 import { NODE } from './nodeTarget.js';
 
 export interface ClusterNode {
@@ -109,16 +110,12 @@ function bareNode(ip: string): ClusterNode {
   };
 }
 
-/** The container engine kind uses here: podman when kind is told so or docker does not answer. */
-export function kindEngine(): 'podman' | 'docker' {
-  if (process.env.KIND_EXPERIMENTAL_PROVIDER === 'podman') return 'podman';
-  if (process.env.KIND_EXPERIMENTAL_PROVIDER === 'docker') return 'docker';
-  try {
-    execFileSync('docker', ['info'], { stdio: 'ignore', timeout: 20_000 });
-    return 'docker';
-  } catch {
-    return 'podman';
-  }
+/** The container engine kind runs on here: KGA_KIND_PROVIDER as scripts/kind.sh reads it, else docker when it answers, else podman. */
+function kindEngine(): 'podman' | 'docker' {
+  const chosen = process.env.KGA_KIND_PROVIDER;
+  if (chosen === 'podman' || chosen === 'docker') return chosen;
+  const engine = kindProvider();
+  return 'provider' in engine ? engine.provider : 'podman';
 }
 
 /** The host pid of the kind node container's init (`<engine> inspect -f {{.State.Pid}}`). */

@@ -1,83 +1,149 @@
 // A kind cluster as an e2e target (project e2e-kind, `npm run test:kind`): the
-// same suites as the process and the node, against the chart installed in kind
-// with the image of `npm run image:build`, loaded from the same archive the
-// node imports (`kind load image-archive`). Needs Docker (an engine that
-// answers `docker info`), kind on PATH and KGA_KIND_E2E=1 (which npm run
-// test:kind sets); without them it skips with one loud line (kind is never
-// required, not even in CI). See test/e2e/kind/README.md.
+// same suites as the process, against the chart installed in kind with the
+// image of `npm run image:build`. The cluster is what `npm run kind:up`
+// makes (scripts/kind.sh): with Docker where `docker info` answers (kind's
+// published node image), else with podman and a node image built here from Go
+// modules and Debian packages, on a network nothing leaves.
+//
+//   - default export: the globalSetup of the project. It decides once whether
+//     kind can run here: it runs under CI=true or KGA_KIND_E2E=1 (npm run
+//     test:kind sets it); a machine without Docker, podman (as root) or Go
+//     skips with one loud line, and fails each file under CI=true (CI must
+//     run the suites on kind). Its teardown deletes the cluster when a test
+//     created it (`kind:down`), unless KGA_KIND_KEEP=1.
+//   - ensureKindWithChart(): the cluster with the CRDs, the image and the chart
+//     (`bash scripts/kind.sh up --install`); the first caller brings it up,
+//     the others reuse it. One harness for every test on kind.
+//
+// One kind cluster per machine at a time: on a shared one, run under
+// `flock /tmp/kga-kind.lock ...`. See test/e2e/kind/README.md.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { inject } from 'vitest';
 import type { TestProject } from 'vitest/node';
 import type { ChartCluster } from './chartTarget.js';
-import { controlPlanePaths, installCrds, REPO_ROOT } from '../../harness/index.ts';
+import { kubeRequest, REPO_ROOT } from '../../harness/index.ts';
 import { chartAppVersion } from './nodeTarget.js';
 
-/** The cluster's name (its node container is `<name>-control-plane`). */
-export const KIND_CLUSTER = process.env.KGA_KIND_CLUSTER ?? 'kga-e2e';
-const CLUSTER = KIND_CLUSTER;
-const KUBECONFIG = join(REPO_ROOT, '.cluster', `kind-${CLUSTER}.kubeconfig`);
-// As on the node (test/support/nodeTarget.ts), so the suites name one release.
-const RELEASE = 'kgateway-admission';
-const RELEASE_NAMESPACE = 'kgateway-system';
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** This run of the e2e-kind project: the first file that brings kind up records it, the others reuse the cluster. */
+    kindRun?: string;
+  }
+}
+
+export const KIND = {
+  cluster: process.env.KGA_KIND_CLUSTER ?? 'kga-e2e',
+  get kubeconfigPath() {
+    return join(REPO_ROOT, '.cluster', `kind-${this.cluster}.kubeconfig`);
+  },
+  /** Written when a test (not a person) created the cluster: the teardown deletes it. */
+  get createdMarker() {
+    return join(REPO_ROOT, '.cluster', `kind-${this.cluster}.created`);
+  },
+  /** The run (vitest's) whose first file brought the cluster up with this run's image and chart. */
+  get readyMarker() {
+    return join(REPO_ROOT, '.cluster', `kind-${this.cluster}.ready`);
+  },
+  // As on the node (test/support/nodeTarget.ts), so the suites name one release.
+  release: 'kgateway-admission',
+  releaseNamespace: 'kgateway-system',
+};
 
 function works(command: string, args: string[]): boolean {
   return spawnSync(command, args, { stdio: 'ignore', timeout: 20_000 }).status === 0;
 }
 
+/** The engine kind:up would use here, or why there is none. */
+export function kindProvider(): { provider: 'docker' | 'podman' } | { missing: string } {
+  if (works('docker', ['info'])) return { provider: 'docker' };
+  if (process.platform !== 'linux') return { missing: 'docker (no engine answers `docker info`)' };
+  if (!works('podman', ['--version'])) return { missing: 'docker (no engine answers `docker info`) or podman' };
+  if (process.getuid?.() !== 0) return { missing: 'docker (no engine answers `docker info`), and podman is here but kind:up with podman needs root' };
+  return { provider: 'podman' };
+}
+
 /** Why the kind target cannot or should not run here; undefined when it runs. */
 export function kindSkipReason(): string | undefined {
+  const engine = kindProvider();
   const missing = [
-    ...(works('docker', ['info']) ? [] : ['docker (no engine answers `docker info`)']),
-    ...(works('kind', ['version']) ? [] : ['kind (not on PATH)']),
+    ...('missing' in engine ? [engine.missing] : []),
+    // kind, kubeadm, kubectl and helm are built from Go modules; the CRDs are read from its module cache.
+    ...(works('go', ['version']) || works('/usr/local/go/bin/go', ['version']) ? [] : ['Go (kind, kubectl, helm and the CRDs come from Go modules)']),
   ];
   if (missing.length > 0) return `missing ${missing.join(' and ')}; see test/e2e/kind/README.md`;
-  // Go locates the CRDs in its module cache and builds helm, as for the control-plane e2e.
-  if (!works('go', ['version']) && !works('/usr/local/go/bin/go', ['version'])) return 'missing Go (for the CRDs and helm); see test/e2e/kind/README.md';
-  if (process.env.KGA_KIND_E2E !== '1') return 'docker and kind are here, but it creates a cluster and builds the image: run `npm run test:kind` (KGA_KIND_E2E=1)';
+  if (process.env.KGA_KIND_E2E !== '1' && process.env.CI !== 'true') return `${'provider' in engine ? engine.provider : ''} is here, but this creates a kind cluster and builds images: run \`npm run test:kind\` (KGA_KIND_E2E=1)`;
   return undefined;
 }
 
-/** Runs a command with its output on stderr (these steps take minutes); rejects on a non-zero exit. */
-function sh(command: string, args: string[], options: { capture?: boolean } = {}): Promise<string> {
-  process.stderr.write(`[kind] $ ${command} ${args.join(' ')}\n`);
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: REPO_ROOT, stdio: ['ignore', options.capture ? 'pipe' : 'inherit', 'inherit'] });
-    let out = '';
-    child.stdout?.on('data', (c) => (out += c));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${command} ${args.join(' ')} exited ${code}`))));
+/** Runs scripts/kind.sh with its stderr relayed; resolves with the exit code, stdout (KEY=value lines), all output and the time it took. */
+export function runKindScript(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; output: string; ms: number }> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn('bash', [join(REPO_ROOT, 'scripts/kind.sh'), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGTERM' });
+    let stdout = '';
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c;
+      output += c;
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      output += c;
+      process.stderr.write(c);
+    });
+    child.on('close', (code) => resolve({ code, stdout, output, ms: performance.now() - t0 }));
   });
+}
+
+function kindChart(): ChartCluster {
+  return {
+    kubeconfigPath: KIND.kubeconfigPath,
+    release: KIND.release,
+    namespace: KIND.releaseNamespace,
+    // The image kind:up loaded into the node (`kind load image-archive`); never pulled.
+    baseValues: { image: { repository: 'kgateway-admission', tag: chartAppVersion(), pullPolicy: 'Never' } },
+  };
 }
 
 let upPromise: Promise<ChartCluster> | undefined;
 
-/** The kind cluster with the CRDs and the image loaded (created when missing); the chart is installed by the first suite. */
+/** An earlier file of this run brought the cluster up, and it still answers with the chart's Deployment. */
+async function upInThisRun(run: string): Promise<boolean> {
+  if ((await readFile(KIND.readyMarker, 'utf8').catch(() => '')).trim() !== run) return false;
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromFile(KIND.kubeconfigPath);
+    return (await kubeRequest(kc, 'GET', `/apis/apps/v1/namespaces/${KIND.releaseNamespace}/deployments/${KIND.release}`, { timeoutMs: 5000 })).status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The kind cluster with the CRDs, the product image and the chart installed
+ * (`kind.sh up --install`: creates the cluster or reuses a running one, and
+ * rebuilds and reloads the image so it matches the sources). Resolves with the
+ * kubeconfig and the release; the chart target then installs the values each
+ * suite needs.
+ */
 export function ensureKindWithChart(): Promise<ChartCluster> {
   upPromise ??= (async () => {
-    const clusters = (await sh('kind', ['get', 'clusters'], { capture: true })).split('\n');
-    if (!clusters.includes(CLUSTER)) {
-      await sh('kind', ['create', 'cluster', '--name', CLUSTER, '--wait', '180s', ...(process.env.KGA_KIND_NODE_IMAGE ? ['--image', process.env.KGA_KIND_NODE_IMAGE] : [])]);
+    const run = inject('kindRun');
+    if (run && (await upInThisRun(run))) return kindChart();
+    process.stderr.write(`[e2e] kind cluster ${KIND.cluster} with the chart (bash scripts/kind.sh up --install) ...\n`);
+    const up = await runKindScript(['up', '--install'], 3_600_000);
+    if (up.code !== 0) throw new Error(`bash scripts/kind.sh up --install exited ${up.code} after ${(up.ms / 1000).toFixed(0)} s:\n${up.output.slice(-4000)}`);
+    if (/^CREATED=yes$/m.test(up.stdout)) {
       await mkdir(join(REPO_ROOT, '.cluster'), { recursive: true });
-      await writeFile(join(REPO_ROOT, '.cluster', `kind-${CLUSTER}.created`), '');
+      await writeFile(KIND.createdMarker, `${process.pid}\n`);
     }
-    await mkdir(join(REPO_ROOT, '.cluster'), { recursive: true });
-    await writeFile(KUBECONFIG, await sh('kind', ['get', 'kubeconfig', '--name', CLUSTER], { capture: true }), { mode: 0o600 });
-    const kc = new KubeConfig();
-    kc.loadFromFile(KUBECONFIG);
-    await installCrds(kc, (await controlPlanePaths()).crdDirs);
-    // The same archive the node imports, under its full name docker.io/library/kgateway-admission:<appVersion>.
-    const built = await sh('bash', ['scripts/image-build.sh'], { capture: true });
-    const archive = /^archive: (.+)$/m.exec(built)?.[1];
-    if (!archive) throw new Error(`npm run image:build printed no archive:\n${built.slice(-2000)}`);
-    await sh('kind', ['load', 'image-archive', archive, '--name', CLUSTER]);
-    return {
-      kubeconfigPath: KUBECONFIG,
-      release: RELEASE,
-      namespace: RELEASE_NAMESPACE,
-      baseValues: { image: { repository: 'kgateway-admission', tag: chartAppVersion(), pullPolicy: 'Never' } },
-    };
+    if (run) await writeFile(KIND.readyMarker, `${run}\n`);
+    process.stderr.write(`[e2e] kind up with the chart (npm run kind:up -- --install): ${(up.ms / 1000).toFixed(0)} s\n`);
+    return kindChart();
   })();
   upPromise.catch(() => (upPromise = undefined));
   return upPromise;
@@ -86,14 +152,17 @@ export function ensureKindWithChart(): Promise<ChartCluster> {
 /** globalSetup of the e2e-kind project. */
 export default function setup(project: TestProject): () => Promise<void> {
   const skip = kindSkipReason();
-  if (skip) process.stderr.write(`\n!!! SKIPPING the e2e suites against the chart on kind: ${skip} !!!\n\n`);
-  project.provide('e2eTarget', { name: 'kind', ...(skip ? { skip } : {}) });
+  // Under CI=true a machine that cannot run kind fails each of these files (not the whole run).
+  const requiredButMissing = Boolean(skip) && process.env.CI === 'true';
+  if (requiredButMissing) process.stderr.write(`\n!!! FAILING the e2e suites against the chart on kind: ${skip}, and CI=true requires them !!!\n\n`);
+  else if (skip) process.stderr.write(`\n!!! SKIPPING the e2e suites against the chart on kind: ${skip} !!!\n\n`);
+  project.provide('e2eTarget', { name: 'kind', ...(skip ? { skip } : {}), requiredButMissing });
+  project.provide('kindRun', randomUUID());
   return async () => {
-    // The cluster is created in a test worker; the worker leaves a marker for this teardown.
-    const { existsSync, rmSync } = await import('node:fs');
-    const marker = join(REPO_ROOT, '.cluster', `kind-${CLUSTER}.created`);
-    if (skip || !existsSync(marker) || process.env.KGA_KIND_KEEP === '1') return;
-    await sh('kind', ['delete', 'cluster', '--name', CLUSTER]).catch(() => undefined);
-    rmSync(marker, { force: true });
+    await rm(KIND.readyMarker, { force: true });
+    if (skip || !existsSync(KIND.createdMarker) || process.env.KGA_KIND_KEEP === '1') return;
+    const down = await runKindScript(['down'], 600_000);
+    process.stderr.write(`[e2e] kind down (npm run kind:down): ${(down.ms / 1000).toFixed(0)} s, exit ${down.code}\n`);
+    await rm(KIND.createdMarker, { force: true });
   };
 }

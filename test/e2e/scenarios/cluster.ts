@@ -11,9 +11,7 @@
 // deleted, the chart installed with its defaults and the cluster's image).
 // Clusters are one per machine: run these under the target's lock
 // (`flock /tmp/kga-kind.lock`, `flock /tmp/kga-node.lock`; see docs/real-node.md).
-import { execFile, spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { promisify } from 'node:util';
+import { spawn } from 'node:child_process';
 import { KubeConfig } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import { kubeRequest, REPO_ROOT } from '../../../harness/index.ts';
@@ -22,8 +20,6 @@ import { resetCluster, type ChartCluster } from '../../support/chartTarget.js';
 import { clusterNode, type ClusterNode } from '../../support/clusterNode.js';
 import { ensureNamespaces, pollUntil } from '../support.js';
 import { missingForRealE2e } from '../real/gate.js';
-
-const execFileP = promisify(execFile);
 
 export const RELEASE = 'kgateway-admission';
 export const RELEASE_NS = 'kgateway-system';
@@ -84,21 +80,6 @@ export function scenarioTarget(what: string): { name: ScenarioTargetName; skip: 
   return { name: provided.name, skip };
 }
 
-/** kubectl v1.36.3 as scripts/control-plane.sh builds it for kind (no version skew), else the machine's. */
-export async function kubectlBinary(): Promise<string> {
-  try {
-    const { stdout } = await execFileP('bash', ['scripts/control-plane.sh', 'kind-paths'], { cwd: REPO_ROOT });
-    const built = /^kubectl=(.+)$/m.exec(stdout)?.[1];
-    if (built) {
-      accessSync(built, constants.X_OK);
-      return built;
-    }
-  } catch {
-    // not built here (or a control-plane.sh without kind): the machine's
-  }
-  return 'kubectl';
-}
-
 /** The chart installed as the scenarios expect it: no release left, no namespace but the system ones, then `helm install` with the defaults. */
 async function installChartAfresh(kc: KubeConfig, chart: ChartCluster, helm: (args: string[], timeoutMs?: number) => Promise<RunResult>): Promise<void> {
   const uninstall = await helm(['uninstall', chart.release, '--namespace', chart.namespace, '--ignore-not-found', '--wait', '--timeout', '5m']);
@@ -119,7 +100,8 @@ async function installChartAfresh(kc: KubeConfig, chart: ChartCluster, helm: (ar
  */
 export async function scenarioCluster(target: ScenarioTargetName): Promise<ScenarioCluster> {
   const t0 = performance.now();
-  const kubectlPath = await kubectlBinary();
+  // kubectl v1.36.3 of scripts/control-plane.sh build-kind when built: vitest.config.ts puts it first on PATH.
+  const kubectlPath = 'kubectl';
   const version = await run(kubectlPath, ['version', '--client'], 30_000);
   if (version.code !== 0) throw new Error(`these tests drive the cluster with kubectl, which does not run here: ${version.output.trim()}`);
   let chart: ChartCluster;
@@ -129,7 +111,7 @@ export async function scenarioCluster(target: ScenarioTargetName): Promise<Scena
   } else {
     const kind = await import('../../support/kindTarget.js');
     chart = await kind.ensureKindWithChart();
-    kindContainer = `${kind.KIND_CLUSTER}-control-plane`;
+    kindContainer = `${kind.KIND.cluster}-control-plane`;
   }
   const kc = new KubeConfig();
   kc.loadFromFile(chart.kubeconfigPath);
@@ -139,7 +121,7 @@ export async function scenarioCluster(target: ScenarioTargetName): Promise<Scena
   await installChartAfresh(kc, chart, helm);
   const node = await clusterNode(kc, target === 'node' ? { name: 'node' } : { name: 'kind', kindContainer });
   const upMs = performance.now() - t0;
-  process.stderr.write(`[e2e] ${target}: cluster ready and the chart installed afresh in ${(upMs / 1000).toFixed(1)} s (kubectl ${kubectlPath})\n`);
+  process.stderr.write(`[e2e] ${target}: cluster ready and the chart installed afresh in ${(upMs / 1000).toFixed(1)} s (${version.output.split('\n')[0]?.trim()})\n`);
   return {
     target,
     kc,
