@@ -20,6 +20,13 @@ const TARGET_SUITES = [
   'test/e2e/chart*.e2e.test.ts',
 ];
 
+// What only the chart's pods on a real node can show (docs/real-node.md): the
+// scenarios under load and the container read from /proc. One setting picks
+// their cluster: kind (the e2e-kind project, what CI runs), or the node of
+// scripts/node.sh with KGA_SCENARIO_TARGET=node (the e2e-node project).
+const SCENARIOS = 'test/e2e/scenarios/**/*.test.ts';
+const SCENARIO_TARGET = process.env.KGA_SCENARIO_TARGET === 'node' ? 'node' : 'kind';
+
 const e2eTimeouts = {
   // The first run on a machine builds the control plane from Go modules.
   testTimeout: 180_000,
@@ -53,7 +60,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, 'test/e2e/real/**', 'test/e2e/kind/**', 'test/e2e/node/**'],
+          exclude: [...configDefaults.exclude, 'test/e2e/real/**', 'test/e2e/kind/**', 'test/e2e/scenarios/**'],
           ...e2eTimeouts,
           // Groups run one after the other, in this order: the node and kind
           // projects share one machine-wide cluster each, brought up by their
@@ -68,9 +75,8 @@ export default defineConfig({
       {
         test: {
           name: 'e2e-node',
-          // What only the node can show (/proc of the pods' processes); the
-          // TARGET_SUITES run on kind (e2e-kind) instead.
-          include: ['test/e2e/node/**/*.test.ts'],
+          // With KGA_SCENARIO_TARGET=node only: what only pods can show, on the node.
+          include: SCENARIO_TARGET === 'node' ? [SCENARIOS] : [],
           globalSetup: ['./test/support/nodeTarget.ts'],
           ...e2eTimeouts,
           sequence: { groupOrder: 3 },
@@ -79,8 +85,8 @@ export default defineConfig({
       {
         test: {
           name: 'e2e-kind',
-          // Plus kind:up and kind:down themselves (a killed up, then down).
-          include: [...TARGET_SUITES, 'test/e2e/kind/**/*.test.ts'],
+          // Plus kind:up and kind:down themselves (a killed up, then down), and what only pods can show.
+          include: [...TARGET_SUITES, 'test/e2e/kind/**/*.test.ts', ...(SCENARIO_TARGET === 'kind' ? [SCENARIOS] : [])],
           globalSetup: ['./test/support/kindTarget.ts'],
           ...e2eTimeouts,
           sequence: { groupOrder: 4 },

@@ -641,6 +641,8 @@ cmd_up() {
   PROVIDER="$(provider)"
   log "provider: $PROVIDER"
   local created=no
+  # A cluster another checkout brought up is reused: its kubeconfig goes to this checkout's .cluster/.
+  mkdir -p "$CLUSTER_DIR"
   if [ "$PROVIDER" = podman ]; then
     ensure_podman_tools
     containers_conf

@@ -23,8 +23,8 @@ export interface ChartCluster {
   baseValues: Record<string, unknown>;
 }
 
-/** Namespaces a suite's reset leaves alone. */
-const SYSTEM_NAMESPACES = new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease']);
+/** Namespaces a suite's reset leaves alone (local-path-storage: kind's storage provisioner). */
+const SYSTEM_NAMESPACES = new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease', 'local-path-storage']);
 /** Where the target's own probes run (dry-run only: nothing is stored). */
 export const PROBE_NAMESPACE = 'kga-e2e-probe';
 const SERVER_PORT = 8443;
@@ -96,10 +96,14 @@ function ok(res: KubeResponse, what: string): KubeResponse {
   return res;
 }
 
-/** What the previous suite left: every namespace but the system ones, the release's and the probe's; every GatewayClass. */
-async function resetCluster(kc: KubeConfig, c: ChartCluster, gatewayClasses: string[] = []): Promise<void> {
+/**
+ * What the previous suite left: every namespace but the system ones, the
+ * release's (unless `keepReleaseNamespace` is false: a scenario that installs
+ * the chart afresh) and the probe's; every GatewayClass.
+ */
+export async function resetCluster(kc: KubeConfig, c: ChartCluster, gatewayClasses: string[] = [], { keepReleaseNamespace = true } = {}): Promise<void> {
   const t0 = performance.now();
-  const keep = new Set([...SYSTEM_NAMESPACES, c.namespace, PROBE_NAMESPACE]);
+  const keep = new Set([...SYSTEM_NAMESPACES, ...(keepReleaseNamespace ? [c.namespace] : []), PROBE_NAMESPACE]);
   const list = ok(await kubeRequest(kc, 'GET', '/api/v1/namespaces'), 'listing namespaces').body.items as { metadata: { name: string } }[];
   const doomed = list.map((n) => n.metadata.name).filter((n) => !keep.has(n));
   for (const ns of doomed) await kubeRequest(kc, 'DELETE', `/api/v1/namespaces/${ns}`);

@@ -16,7 +16,8 @@ import { controlPlanePaths, freePorts, installCrds, kubeRequest, REPO_ROOT } fro
 import { httpListenerPolicy } from '../../support/builders.js';
 import { ensureNamespaces, PATHS, pollUntil } from '../support.js';
 import { skipRealE2e } from './gate.js';
-import { NODE_DIR, nodeScript, nodeUpWithoutChart, RELEASE, RELEASE_NS, run, webhookPods, type NodeCluster } from './nodeCluster.js';
+import { RELEASE, RELEASE_NS, run, webhookPods } from '../scenarios/cluster.js';
+import { NODE_DIR, nodeScript, nodeUpWithoutChart, type NodeCluster } from './nodeCluster.js';
 
 const skip = skipRealE2e('the install from a registry on loopback (distribution registry, podman push, helm push, the node pulling)', { netns: true });
 const VERSION = /^appVersion:\s*"?([^"\n]+)"?/m.exec(await readFile(join(REPO_ROOT, 'charts/kgateway-admission/Chart.yaml'), 'utf8'))?.[1] ?? '';

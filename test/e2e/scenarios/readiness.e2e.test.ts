@@ -1,4 +1,4 @@
-// Readiness on a real node: a pod enters the Service's endpoints only once its
+// Readiness on a real node (kind's or the bare one): a pod enters the Service's endpoints only once its
 // watches have synced. The chart is pointed (KUBERNETES_SERVICE_HOST/_PORT) at
 // a relay inside the node's network namespace that holds the pods' LIST
 // requests: the API server is slow to list for them. The new pod of the
@@ -13,10 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeRequest, REPO_ROOT } from '../../../harness/index.ts';
 import { describeLoad, startWriteLoad } from '../../support/writeLoad.js';
 import { ensureNamespaces, pollUntil } from '../support.js';
-import { skipRealE2e } from './gate.js';
-import { helmUpgrade, NETNS, NODE_DIR, NODE_IP, nodeUpWithChart, RELEASE_NS, serviceEndpoints, waitRolledOut, webhookPods, type NodeCluster } from './nodeCluster.js';
+import { helmUpgrade, RELEASE_NS, scenarioCluster, scenarioTarget, serviceEndpoints, waitRolledOut, webhookPods, type ScenarioCluster } from './cluster.js';
 
-const skip = skipRealE2e('readiness while the API server is slow to list, on the single-node cluster (npm run node:up)', { netns: true });
+const target = scenarioTarget('readiness while the API server is slow to list');
 const LOAD_NS = 'readiness-load';
 const RELAY_PORT = 16443;
 const HOLD_MS = 30_000;
@@ -36,12 +35,13 @@ interface Relay {
   stop(): Promise<void>;
 }
 
-async function startRelay(): Promise<Relay> {
-  const pki = join(NODE_DIR, 'pki');
+/** The relay in the node's network namespace, on the node's address (where the pods reach it), in front of the node's API server. */
+async function startRelay(cluster: ScenarioCluster): Promise<Relay> {
+  const { netns, ip, apiServerPki: pki } = cluster.node;
   const child: ChildProcess = spawn('nsenter', [
-    `--net=/run/netns/${NETNS}`, '--', process.execPath, '--no-warnings', join(REPO_ROOT, 'test/support/slowListRelay.ts'),
-    '--listen', `${NODE_IP}:${RELAY_PORT}`, '--upstream', `https://${NODE_IP}:6443`,
-    '--cert', join(pki, 'apiserver.crt'), '--key', join(pki, 'apiserver.key'), '--ca', join(pki, 'ca.crt'), '--hold',
+    `--net=${netns}`, '--', process.execPath, '--no-warnings', join(REPO_ROOT, 'test/support/slowListRelay.ts'),
+    '--listen', `${ip}:${RELAY_PORT}`, '--upstream', `https://${ip}:6443`,
+    '--cert', pki.cert, '--key', pki.key, '--ca', pki.ca, '--hold',
   ], { stdio: ['pipe', 'pipe', 'pipe'] });
   const events: RelayEvent[] = [];
   let stderr = '';
@@ -60,33 +60,29 @@ async function startRelay(): Promise<Relay> {
   };
 }
 
-describe.skipIf(skip)('readiness of the chart\'s pods on a real node', () => {
-  let cluster: NodeCluster;
+describe.skipIf(target.skip)('readiness of the chart\'s pods on a real node', () => {
+  let cluster: ScenarioCluster;
   let relay: Relay | undefined;
 
   beforeAll(async () => {
-    cluster = await nodeUpWithChart();
+    cluster = await scenarioCluster(target.name);
     await ensureNamespaces(cluster.kc, LOAD_NS);
     await waitRolledOut(cluster.kc, 120_000);
   }, 2_400_000);
 
   afterAll(async () => {
     await relay?.stop();
-    if (cluster) {
-      const down = await cluster.down();
-      if (down.code !== 0) process.stderr.write(`[e2e] node:down failed:\n${down.output}\n`);
-    }
   }, 300_000);
 
   it(`a new pod whose lists the API server holds for ${HOLD_MS / 1000} s stays out of the EndpointSlice until they are answered; no write fails`, async () => {
     const kc = cluster.kc;
-    relay = await startRelay();
+    relay = await startRelay(cluster);
     const oldPods = new Set((await webhookPods(kc)).map((p) => p.name));
     const load = startWriteLoad(kc, { namespace: LOAD_NS, ratePerSecond: 20 });
     try {
       const upgrade = await helmUpgrade(cluster, [], {
         wait: false,
-        setString: ['extraEnv[0].name=KUBERNETES_SERVICE_HOST', `extraEnv[0].value=${NODE_IP}`, 'extraEnv[1].name=KUBERNETES_SERVICE_PORT', `extraEnv[1].value=${RELAY_PORT}`],
+        setString: ['extraEnv[0].name=KUBERNETES_SERVICE_HOST', `extraEnv[0].value=${cluster.node.ip}`, 'extraEnv[1].name=KUBERNETES_SERVICE_PORT', `extraEnv[1].value=${RELAY_PORT}`],
       });
       expect(upgrade.code, upgrade.output).toBe(0);
 

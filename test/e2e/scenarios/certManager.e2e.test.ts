@@ -1,11 +1,11 @@
-// certificates.mode=certManager with the real cert-manager on a real node:
-// its controller and CA injector, built from the published cert-manager Go
-// module (scripts/cert-manager.sh), run as processes against the node's API
-// server. The chart's self-signed root, CA and serving Certificate are
-// issued, the injector puts the CA into every webhook's caBundle, the pods
-// serve cert-manager's certificate, and the API server calls the webhooks;
-// the CA is rotated and the serving certificate reissued from it with no
-// call failing.
+// certificates.mode=certManager with the real cert-manager on a real node
+// (kind's or the bare one): its controller and CA injector, built from the
+// published cert-manager Go module (scripts/cert-manager.sh), run as host
+// processes against the cluster's API server (its kubeconfig). The chart's
+// self-signed root, CA and serving Certificate are issued, the injector puts
+// the CA into every webhook's caBundle, the pods serve cert-manager's
+// certificate, and the API server calls the webhooks; the CA is rotated and
+// the serving certificate reissued from it with no call failing.
 // Figures: docs/real-node.md.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -14,13 +14,13 @@ import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gateway, httpListenerPolicy } from '../../support/builders.js';
-import { kubeRequest, REPO_ROOT } from '../../../harness/index.ts';
+import { kubeRequest } from '../../../harness/index.ts';
+import { CHART_DIR, valuesArgs } from '../../chart/support.js';
 import { create, ensureNamespaces, PATHS, pollUntil } from '../support.js';
-import { skipRealE2e } from './gate.js';
-import { KUBECONFIG_PATH, nodeUpWithChart, RELEASE, RELEASE_NS, run, waitRolledOut, webhookPods, type NodeCluster } from './nodeCluster.js';
+import { RELEASE, RELEASE_NS, run, scenarioCluster, scenarioTarget, waitRolledOut, webhookPods, type ScenarioCluster } from './cluster.js';
 import { mutatingWebhookAnswered } from '../../support/gatewayMutation.js';
 
-const skip = skipRealE2e('certificates.mode=certManager with cert-manager on the single-node cluster (npm run node:up)', { netns: true });
+const target = scenarioTarget('certificates.mode=certManager with cert-manager');
 const CM = '/apis/cert-manager.io/v1';
 const SERVING_SECRET = `${RELEASE}-serving-tls`;
 
@@ -44,16 +44,16 @@ function ready(obj: any): boolean {
   return (obj?.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
 }
 
-describe.skipIf(skip)('certificates.mode=certManager with the real cert-manager on a real node', () => {
-  let cluster: NodeCluster;
+describe.skipIf(target.skip)('certificates.mode=certManager with the real cert-manager on a real node', () => {
+  let cluster: ScenarioCluster;
   const processes: ChildProcess[] = [];
   const logDir = '/tmp';
   let installMs = 0;
 
   beforeAll(async () => {
     const paths = await certManagerPaths();
-    cluster = await nodeUpWithChart();
-    // The chart as node:up installed it (selfManaged) goes; cert-manager comes.
+    cluster = await scenarioCluster(target.name);
+    // The chart as installed (selfManaged) goes; cert-manager comes.
     const uninstall = await cluster.helm(['uninstall', RELEASE, '--namespace', RELEASE_NS, '--wait']);
     if (uninstall.code !== 0) throw new Error(uninstall.output);
     const crds = await cluster.kubectl(['apply', '--server-side', '-f', paths.crds!]);
@@ -61,8 +61,8 @@ describe.skipIf(skip)('certificates.mode=certManager with the real cert-manager 
     const established = await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=120s', 'crd/certificates.cert-manager.io', 'crd/issuers.cert-manager.io', 'crd/certificaterequests.cert-manager.io']);
     if (established.code !== 0) throw new Error(established.output);
     await ensureNamespaces(cluster.kc, 'cert-manager', 'cm-webhook-check');
-    processes.push(startProcess(paths.controller!, ['--kubeconfig', KUBECONFIG_PATH], join(logDir, 'kga-cert-manager-controller.log')));
-    processes.push(startProcess(paths.cainjector!, ['--kubeconfig', KUBECONFIG_PATH], join(logDir, 'kga-cert-manager-cainjector.log')));
+    processes.push(startProcess(paths.controller!, ['--kubeconfig', cluster.kubeconfigPath], join(logDir, 'kga-cert-manager-controller.log')));
+    processes.push(startProcess(paths.cainjector!, ['--kubeconfig', cluster.kubeconfigPath], join(logDir, 'kga-cert-manager-cainjector.log')));
     // Both must still run once they have read their kubeconfig and started.
     await new Promise((r) => setTimeout(r, 3_000));
     for (const [i, name] of ['controller', 'cainjector'].entries()) {
@@ -70,12 +70,9 @@ describe.skipIf(skip)('certificates.mode=certManager with the real cert-manager 
         throw new Error(`cert-manager ${name} exited (${processes[i]!.exitCode}):\n${(await readFile(join(logDir, `kga-cert-manager-${name}.log`), 'utf8')).slice(-3000)}`);
       }
     }
-    const chart = await readFile(join(REPO_ROOT, 'charts/kgateway-admission/Chart.yaml'), 'utf8');
-    const appVersion = /^appVersion:\s*"?([^"\n]+)"?/m.exec(chart)?.[1];
     const install = await cluster.helm([
-      'install', RELEASE, join(REPO_ROOT, 'charts/kgateway-admission'), '--namespace', RELEASE_NS,
-      '--set', 'certificates.mode=certManager',
-      '--set', 'image.repository=kgateway-admission', '--set', `image.tag=${appVersion}`, '--set', 'image.pullPolicy=Never',
+      'install', RELEASE, CHART_DIR, '--namespace', RELEASE_NS,
+      ...(await valuesArgs(cluster.baseValues)), '--set', 'certificates.mode=certManager',
       '--wait', '--timeout', '5m',
     ]);
     installMs = install.ms;
@@ -88,10 +85,6 @@ describe.skipIf(skip)('certificates.mode=certManager with the real cert-manager 
 
   afterAll(async () => {
     for (const p of processes) p.kill('SIGTERM');
-    if (cluster) {
-      const down = await cluster.down();
-      if (down.code !== 0) process.stderr.write(`[e2e] node:down failed:\n${down.output}\n`);
-    }
   }, 300_000);
 
   it("cert-manager issues the chart's CA and serving Certificate", async () => {

@@ -1,44 +1,37 @@
-// A rolling update of the chart's pods on a real node, under a steady load of
-// writes through the API server: `helm upgrade` with a changed value, then
+// A rolling update of the chart's pods on a real node (kind's or the bare
+// one), under a steady load of writes through the API server: `helm upgrade` with a changed value, then
 // `kubectl rollout restart`. With 2 replicas, maxUnavailable 0, the
 // PodDisruptionBudget and the preStop sleep, the API server always has a
 // ready pod to call and no write fails. Figures: docs/real-node.md.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { kubeRequest } from '../../../harness/index.ts';
 import { describeLoad, startWriteLoad, type LoadReport } from '../../support/writeLoad.js';
 import { ensureNamespaces } from '../support.js';
-import { skipRealE2e } from './gate.js';
 import {
   deploymentState,
   helmUpgrade,
-  nodeUpWithChart,
+  scenarioCluster,
+  scenarioTarget,
   pdbState,
   RELEASE,
   RELEASE_NS,
   waitRolledOut,
   watchAvailability,
   webhookPods,
-  type NodeCluster,
-} from './nodeCluster.js';
+  type ScenarioCluster,
+} from './cluster.js';
 
-const skip = skipRealE2e('rolling updates under load on the single-node cluster (npm run node:up)', { netns: true });
+const target = scenarioTarget('rolling updates under load');
 const LOAD_NS = 'rollout-load';
 const RATE = 30;
 
-describe.skipIf(skip)('a rolling update of the chart on a real node, under load', () => {
-  let cluster: NodeCluster;
+describe.skipIf(target.skip)('a rolling update of the chart on a real node, under load', () => {
+  let cluster: ScenarioCluster;
 
   beforeAll(async () => {
-    cluster = await nodeUpWithChart();
+    cluster = await scenarioCluster(target.name);
     await ensureNamespaces(cluster.kc, LOAD_NS);
   }, 2_400_000);
-
-  afterAll(async () => {
-    if (cluster) {
-      const down = await cluster.down();
-      if (down.code !== 0) process.stderr.write(`[e2e] node:down failed:\n${down.output}\n`);
-    }
-  }, 300_000);
 
   it('starts with 2 ready replicas and the PodDisruptionBudget (minAvailable 1)', async () => {
     await waitRolledOut(cluster.kc, 120_000);

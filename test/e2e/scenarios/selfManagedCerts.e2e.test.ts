@@ -1,4 +1,5 @@
-// Self-managed certificates (the chart's default) on a real node. Two replicas
+// Self-managed certificates (the chart's default) on a real node (kind's or
+// the bare one). Two replicas
 // race at first start: one Secret, one CA, both pods serving its certificate,
 // every caBundle holding it. Then the CA ages, and pods replaced one by one
 // under a steady load rotate it: no write fails, there is still one Secret,
@@ -11,14 +12,13 @@
 // into the past. That is the only fake; the pods, the Secret, the API server
 // and its TLS checks of the webhook calls are real. Figures: docs/real-node.md.
 import { createPublicKey, X509Certificate } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { kubeRequest } from '../../../harness/index.ts';
 import { describeLoad, startWriteLoad, type LoadReport } from '../../support/writeLoad.js';
 import { ensureNamespaces } from '../support.js';
-import { skipRealE2e } from './gate.js';
-import { nodeUpWithChart, podLog, RELEASE, RELEASE_NS, waitRolledOut, webhookPods, type NodeCluster } from './nodeCluster.js';
+import { podLog, RELEASE, RELEASE_NS, scenarioCluster, scenarioTarget, waitRolledOut, webhookPods, type ScenarioCluster } from './cluster.js';
 
-const skip = skipRealE2e('self-managed certificates on the single-node cluster (npm run node:up)', { netns: true });
+const target = scenarioTarget('self-managed certificates');
 const LOAD_NS = 'certs-load';
 const SECRET = `${RELEASE}-tls`;
 const SECRET_PATH = `/api/v1/namespaces/${RELEASE_NS}/secrets/${SECRET}`;
@@ -41,14 +41,14 @@ function pems(bundle: string): string[] {
   return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((c) => `${c}\n`) ?? [];
 }
 
-async function readSecret(cluster: NodeCluster): Promise<Stored> {
+async function readSecret(cluster: ScenarioCluster): Promise<Stored> {
   const res = await kubeRequest(cluster.kc, 'GET', SECRET_PATH);
   if (res.status !== 200) throw new Error(`reading ${SECRET}: ${res.status} ${res.text}`);
   const d = (k: string) => Buffer.from(res.body.data[k] ?? '', 'base64').toString('utf8');
   return { caCert: d('ca.crt'), caKey: d('ca.key'), cert: d('tls.crt'), key: d('tls.key'), resourceVersion: res.body.metadata.resourceVersion };
 }
 
-async function writeSecretCa(cluster: NodeCluster, stored: Stored, caCert: string): Promise<void> {
+async function writeSecretCa(cluster: ScenarioCluster, stored: Stored, caCert: string): Promise<void> {
   const res = await kubeRequest(cluster.kc, 'PATCH', SECRET_PATH, {
     body: { metadata: { resourceVersion: stored.resourceVersion }, data: { 'ca.crt': Buffer.from(caCert).toString('base64') } },
     contentType: 'application/merge-patch+json',
@@ -57,7 +57,7 @@ async function writeSecretCa(cluster: NodeCluster, stored: Stored, caCert: strin
 }
 
 /** The caBundle of every webhook of the chart's configurations (PEM), by webhook name. */
-async function caBundles(cluster: NodeCluster): Promise<Map<string, string>> {
+async function caBundles(cluster: ScenarioCluster): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const path of WEBHOOK_CONFIGS) {
     const res = await kubeRequest(cluster.kc, 'GET', path);
@@ -102,7 +102,7 @@ async function agedCa(caCertPem: string, caKeyPem: string, leftMs: number): Prom
 }
 
 /** SHA-256 fingerprint of the certificate a pod serves, fetched from inside the node's network namespace. */
-async function servedFingerprint(cluster: NodeCluster, ip: string): Promise<string> {
+async function servedFingerprint(cluster: ScenarioCluster, ip: string): Promise<string> {
   const script = `const s = require('node:tls').connect({ host: process.argv[1], port: 8443, rejectUnauthorized: false }, () => { console.log(s.getPeerCertificate().fingerprint256); s.end(); });
 s.on('error', (e) => { console.error(e.message); process.exit(1); });`;
   const res = await cluster.inNode(process.execPath, ['-e', script, ip]);
@@ -110,13 +110,13 @@ s.on('error', (e) => { console.error(e.message); process.exit(1); });`;
   return res.output.trim();
 }
 
-async function managedSecrets(cluster: NodeCluster): Promise<string[]> {
+async function managedSecrets(cluster: ScenarioCluster): Promise<string[]> {
   const res = await kubeRequest(cluster.kc, 'GET', `/api/v1/namespaces/${RELEASE_NS}/secrets?labelSelector=${encodeURIComponent('app.kubernetes.io/component=webhook-certificates')}`);
   return (res.body.items as { metadata: { name: string } }[]).map((s) => s.metadata.name);
 }
 
 /** Every pod serves the Secret's certificate, every caBundle is the Secret's ca.crt. */
-async function expectConsistent(cluster: NodeCluster): Promise<Stored> {
+async function expectConsistent(cluster: ScenarioCluster): Promise<Stored> {
   const stored = await readSecret(cluster);
   expect(await managedSecrets(cluster)).toEqual([SECRET]);
   const bundles = await caBundles(cluster);
@@ -132,7 +132,7 @@ async function expectConsistent(cluster: NodeCluster): Promise<Stored> {
  * be serving: the one stored when the phase began (the old pods keep it) and,
  * once a new pod is ready, the one the Secret holds (what new pods load).
  */
-function watchCaBundles(cluster: NodeCluster, startLeaf: string, oldPods: Set<string>): { stop(): Promise<{ samples: number; wrong: string[]; leaves: number }> } {
+function watchCaBundles(cluster: ScenarioCluster, startLeaf: string, oldPods: Set<string>): { stop(): Promise<{ samples: number; wrong: string[]; leaves: number }> } {
   let stopped = false;
   let samples = 0;
   const wrong: string[] = [];
@@ -165,7 +165,7 @@ function watchCaBundles(cluster: NodeCluster, startLeaf: string, oldPods: Set<st
 }
 
 /** Ages the signing CA, then rolls the pods one by one under load; returns the load's report. */
-async function rotateUnderLoad(cluster: NodeCluster, leftMs: number, what: string, namePrefix: string): Promise<{ report: LoadReport; before: Stored; after: Stored }> {
+async function rotateUnderLoad(cluster: ScenarioCluster, leftMs: number, what: string, namePrefix: string): Promise<{ report: LoadReport; before: Stored; after: Stored }> {
   const before = await readSecret(cluster);
   const [signing, ...rest] = pems(before.caCert);
   const aged = await agedCa(signing!, before.caKey, leftMs);
@@ -199,21 +199,14 @@ async function rotateUnderLoad(cluster: NodeCluster, leftMs: number, what: strin
   return { report, before, after: await expectConsistent(cluster) };
 }
 
-describe.skipIf(skip)('self-managed certificates on a real node', () => {
-  let cluster: NodeCluster;
+describe.skipIf(target.skip)('self-managed certificates on a real node', () => {
+  let cluster: ScenarioCluster;
 
   beforeAll(async () => {
-    cluster = await nodeUpWithChart();
+    cluster = await scenarioCluster(target.name);
     await ensureNamespaces(cluster.kc, LOAD_NS);
     await waitRolledOut(cluster.kc, 120_000);
   }, 2_400_000);
-
-  afterAll(async () => {
-    if (cluster) {
-      const down = await cluster.down();
-      if (down.code !== 0) process.stderr.write(`[e2e] node:down failed:\n${down.output}\n`);
-    }
-  }, 300_000);
 
   it('two replicas starting together: one Secret, one CA created, both pods serving its certificate, every caBundle its CA', async () => {
     const pods = await webhookPods(cluster.kc);

@@ -1,21 +1,20 @@
 // What the chart's pod really runs as, read from the kernel on the node rather
 // than from the pod spec: the webhook container's process is found through the
-// node's private containerd (pod status containerID -> runc's state file ->
-// init pid), and /proc of that pid must show uid/gid 65532, no capability
-// (effective, permitted, bounding), no_new_privs, a read-only root mount and
-// no shell in its root filesystem. Every check is also run against the node's
-// containerd process (root, all capabilities, writable root, a shell), where
-// each one must report its violation: none of them can pass by construction.
+// node's containerd (pod status containerID -> runc's state file -> init pid,
+// mapped to the host's pid namespace on kind; test/support/clusterNode.ts),
+// and /proc of that pid must show uid/gid 65532, no capability (effective,
+// permitted, bounding), no_new_privs, a read-only root mount and no shell in
+// its root filesystem. Every check is also run against the node's containerd
+// process (root, all capabilities, writable root, a shell), where each one
+// must report its violation: none of them can pass by construction.
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { join, posix } from 'node:path';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { chartTarget } from '../../support/chartTarget.js';
+import { posix } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterNode } from '../../support/clusterNode.js';
 import { kubeRequest } from '../../../harness/index.ts';
-import { NODE } from '../../support/nodeTarget.js';
+import { RELEASE, RELEASE_NS, scenarioCluster, scenarioTarget, waitRolledOut } from './cluster.js';
 
-const provided = inject('e2eTarget');
-if (provided?.requiredButMissing) throw new Error(`the node cannot run here: ${provided.skip}, and CI=true requires it`);
-const skip = provided?.name === 'node' ? provided.skip : 'runs only in the e2e-node project (it reads /proc of the node it brings up)';
+const target = scenarioTarget("the webhook container's process, from /proc");
 
 const NONROOT = '65532';
 const SHELLS = ['sh', 'bash', 'dash', 'ash', 'zsh', 'ksh', 'mksh', 'csh', 'tcsh', 'fish', 'busybox'];
@@ -106,46 +105,22 @@ function violations(facts: ProcessFacts): string[] {
   return found;
 }
 
-/** The init pid of a container of the node's containerd, from runc's state (containerd's runc Root is <node dir>/runc). */
-function containerPid(containerId: string): number {
-  for (const dir of [join(NODE.dir, 'runc', 'k8s.io', containerId), join(NODE.dir, 'runc', containerId)]) {
-    const file = join(dir, 'state.json');
-    if (existsSync(file)) return Number((JSON.parse(readFileSync(file, 'utf8')) as { init_process_pid: number }).init_process_pid);
-  }
-  throw new Error(`no runc state for container ${containerId} under ${NODE.dir}/runc`);
-}
-
-/** The pid of the node's containerd (our private one, by its socket on the command line). */
-function nodeContainerdPid(): number {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (argv[0]?.endsWith('containerd') && argv.some((a) => a.startsWith(NODE.dir))) return Number(entry);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  throw new Error(`no containerd process started with ${NODE.dir}`);
-}
-
-describe.skipIf(skip)("the webhook container's process on the node, from /proc", () => {
+describe.skipIf(target.skip)("the webhook container's process on the node, from /proc", () => {
   let pids: { pod: string; pid: number }[] = [];
+  let node: ClusterNode;
 
   beforeAll(async () => {
-    // The chart as installed (a suite before may have scaled it to zero): helm upgrade, only the new pods running.
-    const target = await chartTarget('node', skip);
-    const cluster = await target.startCluster();
-    await target.startWebhook(cluster);
-    const kc = cluster.kubeConfig;
-    const chart = cluster.chart!;
-    const selector = encodeURIComponent(`app.kubernetes.io/name=kgateway-admission,app.kubernetes.io/instance=${chart.release}`);
-    const pods = await kubeRequest(kc, 'GET', `/api/v1/namespaces/${chart.namespace}/pods?labelSelector=${selector}`);
+    // The chart installed afresh with its defaults (as a user installs it), both pods Ready.
+    const cluster = await scenarioCluster(target.name);
+    node = cluster.node;
+    await waitRolledOut(cluster.kc, 120_000);
+    const selector = encodeURIComponent(`app.kubernetes.io/name=kgateway-admission,app.kubernetes.io/instance=${RELEASE}`);
+    const pods = await kubeRequest(cluster.kc, 'GET', `/api/v1/namespaces/${RELEASE_NS}/pods?labelSelector=${selector}`);
     const running = (pods.body.items as { metadata: { name: string; deletionTimestamp?: string }; status: { containerStatuses?: { name: string; containerID?: string; state: { running?: unknown } }[] } }[])
       .filter((p) => !p.metadata.deletionTimestamp)
       .map((p) => ({ pod: p.metadata.name, status: p.status.containerStatuses?.find((c) => c.name === 'webhook' || c.name === 'kgateway-admission') ?? p.status.containerStatuses?.[0] }))
       .filter((p) => p.status?.state.running && p.status.containerID);
-    pids = running.map((p) => ({ pod: p.pod, pid: containerPid(p.status!.containerID!.replace(/^containerd:\/\//, '')) }));
+    pids = running.map((p) => ({ pod: p.pod, pid: node.containerPid(p.status!.containerID!.replace(/^containerd:\/\//, '')) }));
   });
 
   it('finds a running webhook process in each pod, the server itself (node ... serve) in a mount namespace of its own', () => {
@@ -171,7 +146,7 @@ describe.skipIf(skip)("the webhook container's process on the node, from /proc",
   });
 
   it("each check reports its violation on a process that breaks them all (the node's containerd: root, every capability, a writable root with a shell)", () => {
-    const found = violations(processFacts(nodeContainerdPid()));
+    const found = violations(processFacts(node.containerdPid()));
     const kinds = found.map((v) => v.split(' ')[0]);
     expect(kinds).toEqual(['uid', 'gid', 'CapEff', 'CapPrm', 'CapBnd', 'NoNewPrivs', 'root', 'shells']);
   });
