@@ -294,13 +294,18 @@ make_base_rootfs() { # <dir>
 EOF
   # The node has no default route either: the API server (host network) must
   # still connect to ClusterIPs (webhooks) before kube-proxy's DNAT applies.
+  # What kube-proxy has not translated (a Service with no endpoint yet, or
+  # gone) is refused in the node rather than sent to eth0: nothing addressed to
+  # the Service range ever leaves the node.
   cat >"$r/etc/systemd/system/kga-service-route.service" <<EOF
 [Unit]
-Description=Route the Service range to eth0 (the node has no default route)
+Description=Route the Service range to eth0 (the node has no default route); refuse what leaves for it untranslated
 Before=kubelet.service
 [Service]
 Type=oneshot
 ExecStart=/usr/sbin/ip route replace $SERVICE_SUBNET dev eth0
+ExecStart=/usr/sbin/iptables -w -I OUTPUT -o eth0 -d $SERVICE_SUBNET -j REJECT --reject-with icmp-port-unreachable
+ExecStart=/usr/sbin/iptables -w -I FORWARD -o eth0 -d $SERVICE_SUBNET -j REJECT --reject-with icmp-port-unreachable
 RemainAfterExit=yes
 [Install]
 WantedBy=multi-user.target
@@ -516,6 +521,8 @@ check_node_routes() {
     die "the node $NODE_CONTAINER has a default route ($(grep '^default' <<<"$routes")); deleting nothing, but do not use it: npm run kind:down"
   fi
   log "node routes (no default): $(tr '\n' ';' <<<"$routes")"
+  podman exec "$NODE_CONTAINER" iptables -w -C OUTPUT -o eth0 -d "$SERVICE_SUBNET" -j REJECT --reject-with icmp-port-unreachable \
+    || die "the node $NODE_CONTAINER does not refuse untranslated Service traffic on eth0 (kga-service-route.service): npm run kind:down"
 }
 
 create_cluster() {
