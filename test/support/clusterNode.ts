@@ -111,7 +111,7 @@ function bareNode(ip: string): ClusterNode {
 }
 
 /** The container engine kind runs on here: KGA_KIND_PROVIDER as scripts/kind.sh reads it, else docker when it answers, else podman. */
-function kindEngine(): 'podman' | 'docker' {
+export function kindEngine(): 'podman' | 'docker' {
   const chosen = process.env.KGA_KIND_PROVIDER;
   if (chosen === 'podman' || chosen === 'docker') return chosen;
   const engine = kindProvider();

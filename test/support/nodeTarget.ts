@@ -15,7 +15,7 @@
 // Only one node can run on a machine: on a shared one, run under
 // `flock /tmp/kga-node.lock ...`.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -23,6 +23,7 @@ import type { TestProject } from 'vitest/node';
 import { missingForRealE2e, REAL_E2E_ENABLED } from '../e2e/real/gate.js';
 import type { ChartCluster } from './chartTarget.js';
 import { kubeRequest, REPO_ROOT } from '../../harness/index.ts';
+import { chartAppVersion } from './kindTarget.js';
 
 export const NODE = {
   netns: 'kga-node',
@@ -37,13 +38,6 @@ export const NODE = {
   /** The private containerd's socket (CRI and ctr). */
   containerdSocket: '/var/lib/kga-node/containerd.sock',
 } as const;
-
-export function chartAppVersion(): string {
-  const chart = readFileSync(join(REPO_ROOT, 'charts/kgateway-admission/Chart.yaml'), 'utf8');
-  const version = /^appVersion:\s*"?([^"\n]+)"?/m.exec(chart)?.[1];
-  if (!version) throw new Error('charts/kgateway-admission/Chart.yaml has no appVersion');
-  return version;
-}
 
 /** Why the node cannot run here (undefined: it can). */
 export function nodeSkipReason(): string | undefined {
