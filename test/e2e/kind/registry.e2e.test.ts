@@ -39,6 +39,12 @@ async function nodeImages(): Promise<string[]> {
 
 const productImages = async () => (await nodeImages()).filter((i) => i.includes('kgateway-admission'));
 
+/** Removes every kgateway-admission image from the node's containerd. */
+async function removeProductImages(): Promise<void> {
+  const images = await productImages();
+  if (images.length > 0) await execFileP(kindEngine(), ['exec', KIND.nodeContainer, 'ctr', '-n', 'k8s.io', 'images', 'rm', ...images], { timeout: 60_000 });
+}
+
 // Under CI=true, a machine that cannot run kind fails here (beforeAll), never skips quietly.
 describe.skipIf(Boolean(target.skip) && !target.requiredButMissing)('install from a registry on loopback: podman push, helm push, the kind node\'s containerd pulls, helm install oci://', () => {
   let work = '';
@@ -81,13 +87,18 @@ describe.skipIf(Boolean(target.skip) && !target.requiredButMissing)('install fro
     const uninstall = await helm(['uninstall', RELEASE, '--namespace', RELEASE_NS, '--ignore-not-found', '--wait', '--timeout', '5m']);
     if (uninstall.code !== 0) throw new Error(`helm uninstall: ${uninstall.output}`);
     await resetCluster(kc, { kubeconfigPath, release: RELEASE, namespace: RELEASE_NS, baseValues: {} }, [], { keepReleaseNamespace: false });
-    const left = await productImages();
-    if (left.length > 0) await execFileP(kindEngine(), ['exec', KIND.nodeContainer, 'ctr', '-n', 'k8s.io', 'images', 'rm', ...left], { timeout: 60_000 });
+    await removeProductImages();
   }, 3_600_000);
 
   afterAll(async () => {
-    // The next suite of the run installs the chart with the loaded image again (kind.sh up --install).
-    if (helmPath) await helm(['uninstall', RELEASE, '--namespace', RELEASE_NS, '--ignore-not-found', '--wait', '--timeout', '5m']);
+    // The next suite of the run installs the chart with the loaded image again
+    // (kind.sh up --install). The pulled image goes too: its config (the same
+    // build) is the loaded image's, and the node's CRI then did not see the
+    // loaded name (ErrImageNeverPull on a later `kind load image-archive`).
+    if (helmPath) {
+      await helm(['uninstall', RELEASE, '--namespace', RELEASE_NS, '--ignore-not-found', '--wait', '--timeout', '5m']);
+      await removeProductImages().catch((e) => process.stderr.write(`[e2e] removing the pulled image from the kind node: ${(e as Error).message}\n`));
+    }
     if (relay && relay.exitCode === null) {
       relay.kill('SIGTERM');
       await once(relay, 'close');
