@@ -22,7 +22,7 @@ import { controlPlanePaths, freePorts, installCrds, kubeRequest, REPO_ROOT } fro
 import { httpListenerPolicy } from '../../support/builders.js';
 import { resetCluster } from '../../support/chartTarget.js';
 import { kindEngine } from '../../support/clusterNode.js';
-import { chartAppVersion, ensureKindWithoutImage, KIND } from '../../support/kindTarget.js';
+import { chartAppVersion, ensureKindWithoutImage, KIND, runKindScript } from '../../support/kindTarget.js';
 import { helmBinary } from '../../chart/support.js';
 import { ensureNamespaces, PATHS, pollUntil } from '../support.js';
 import { RELEASE, RELEASE_NS, run, webhookPods } from '../scenarios/cluster.js';
@@ -95,9 +95,17 @@ describe.skipIf(Boolean(target.skip) && !target.requiredButMissing)('install fro
     // (kind.sh up --install). The pulled image goes too: its config (the same
     // build) is the loaded image's, and the node's CRI then did not see the
     // loaded name (ErrImageNeverPull on a later `kind load image-archive`).
+    // Not enough: a later `kind load image-archive` of the same build was still
+    // not seen by the CRI (ErrImageNeverPull). So the cluster goes, as after
+    // lifecycle.e2e.test.ts, and the next suite of the run makes a new one.
     if (helmPath) {
       await helm(['uninstall', RELEASE, '--namespace', RELEASE_NS, '--ignore-not-found', '--wait', '--timeout', '5m']);
       await removeProductImages().catch((e) => process.stderr.write(`[e2e] removing the pulled image from the kind node: ${(e as Error).message}\n`));
+      if (process.env.KGA_KIND_KEEP !== '1') {
+        const down = await runKindScript(['down'], 600_000);
+        process.stderr.write(`[e2e] kind down after the registry install: exit ${down.code}\n`);
+        await rm(KIND.createdMarker, { force: true });
+      }
     }
     if (relay && relay.exitCode === null) {
       relay.kill('SIGTERM');
