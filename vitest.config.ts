@@ -9,8 +9,7 @@ process.env.PATH = pathWithPinnedKubectl(fileURLToPath(new URL('.', import.meta.
 
 // The e2e suites that run against every target (test/support/e2eTarget.ts):
 // today's server process (project e2e) and the chart's pods in kind (e2e-kind,
-// npm run test:kind; what CI runs for the pod-level suites). The single-node
-// cluster (e2e-node) keeps only what has not moved to kind yet.
+// npm run test:kind; what CI runs for the pod-level suites).
 const TARGET_SUITES = [
   'test/e2e/webhook.e2e.test.ts',
   'test/e2e/otherKinds.e2e.test.ts',
@@ -21,11 +20,8 @@ const TARGET_SUITES = [
 ];
 
 // What only the chart's pods on a real node can show (docs/real-node.md): the
-// scenarios under load and the container read from /proc. One setting picks
-// their cluster: kind (the e2e-kind project, what CI runs), or the node of
-// scripts/node.sh with KGA_SCENARIO_TARGET=node (the e2e-node project).
+// scenarios under load and the container read from /proc, on kind.
 const SCENARIOS = 'test/e2e/scenarios/**/*.test.ts';
-const SCENARIO_TARGET = process.env.KGA_SCENARIO_TARGET === 'node' ? 'node' : 'kind';
 
 const e2eTimeouts = {
   // The first run on a machine builds the control plane from Go modules.
@@ -62,34 +58,25 @@ export default defineConfig({
           include: ['test/e2e/**/*.test.ts'],
           exclude: [...configDefaults.exclude, 'test/e2e/real/**', 'test/e2e/kind/**', 'test/e2e/scenarios/**'],
           ...e2eTimeouts,
-          // Groups run one after the other, in this order: the node and kind
-          // projects share one machine-wide cluster each, brought up by their
-          // first test and down by their globalSetup's teardown.
+          // Groups run one after the other, in this order: the kind project
+          // shares one machine-wide cluster, brought up by its first test and
+          // down by its globalSetup's teardown.
           sequence: { groupOrder: 1 },
         },
       },
       {
-        // The image build and the node's own lifecycle (node:up, a killed run, node:down).
+        // The image build (the Dockerfile, with docker or podman).
         test: { name: 'e2e-real', include: ['test/e2e/real/**/*.test.ts'], ...e2eTimeouts, sequence: { groupOrder: 2 } },
       },
       {
         test: {
-          name: 'e2e-node',
-          // With KGA_SCENARIO_TARGET=node only: what only pods can show, on the node.
-          include: SCENARIO_TARGET === 'node' ? [SCENARIOS] : [],
-          globalSetup: ['./test/support/nodeTarget.ts'],
-          ...e2eTimeouts,
-          sequence: { groupOrder: 3 },
-        },
-      },
-      {
-        test: {
           name: 'e2e-kind',
-          // Plus kind:up and kind:down themselves (a killed up, then down), and what only pods can show.
-          include: [...TARGET_SUITES, 'test/e2e/kind/**/*.test.ts', ...(SCENARIO_TARGET === 'kind' ? [SCENARIOS] : [])],
+          // Plus kind:up and kind:down themselves (a killed up, then down), the
+          // install from a registry, and what only pods can show.
+          include: [...TARGET_SUITES, 'test/e2e/kind/**/*.test.ts', SCENARIOS],
           globalSetup: ['./test/support/kindTarget.ts'],
           ...e2eTimeouts,
-          sequence: { groupOrder: 4 },
+          sequence: { groupOrder: 3 },
         },
       },
     ],

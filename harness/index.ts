@@ -1,7 +1,7 @@
 // The control-plane harness: a real etcd + kube-apiserver on loopback with the
 // Gateway API / kgateway CRDs installed (like controller-runtime's envtest), and
 // our webhook server started and registered against it. Used by the e2e tests,
-// scripts/cluster.ts, scripts/node.sh and the bench.
+// scripts/cluster.ts, scripts/kind.sh and the bench.
 //
 //   const skip = await requireControlPlane();
 //   describe.skipIf(skip)('...', () => {

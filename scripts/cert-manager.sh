@@ -2,7 +2,7 @@
 # cert-manager's controller and CA injector, built from the published
 # github.com/cert-manager/cert-manager module (pinned in
 # test/controlplane/cert-manager/go.mod), for certificates.mode=certManager on
-# the single-node cluster. Test-only.
+# the kind cluster (test/e2e/scenarios/certManager.e2e.test.ts). Test-only.
 #
 #   bash scripts/cert-manager.sh build   # build (or reuse) both binaries
 #   bash scripts/cert-manager.sh paths   # NAME=path lines: controller, cainjector, crds

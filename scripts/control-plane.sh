@@ -5,7 +5,7 @@
 #   bash scripts/control-plane.sh build   # build (or reuse) kube-apiserver, etcd, helm
 #   bash scripts/control-plane.sh paths   # print JSON with binary paths and CRD dirs
 #   bash scripts/control-plane.sh build-node  # also kubelet, kube-controller-manager,
-#                                             # kube-scheduler, kube-proxy and pause (npm run node:up)
+#                                             # kube-scheduler, kube-proxy and pause (kind's node image)
 #   bash scripts/control-plane.sh node-paths  # print NAME=path lines for all of them
 #   bash scripts/control-plane.sh build-kind [--no-coredns]  # kind, kubeadm and kubectl (one
 #                                             # go build) and a CoreDNS (npm run kind:up)

@@ -2,9 +2,11 @@
 # A kind cluster for the chart (npm run kind:up / kind:down), the harness of
 # the e2e suites on kind (test/support/kindTarget.ts, npm run test:kind).
 #
-#   bash scripts/kind.sh up [--install]   (npm run kind:up [-- --install])
+#   bash scripts/kind.sh up [--install | --no-image]   (npm run kind:up [-- --install])
 #   bash scripts/kind.sh down             (npm run kind:down)
 #   bash scripts/kind.sh build            (only the binaries and images; CI's build lane)
+#   bash scripts/kind.sh registry ADDR    the node pulls ADDR/... (a registry on the host's
+#                                         loopback, e.g. 127.0.0.1:5000); foreground, until killed
 #
 # Two paths, one command:
 #   docker  where `docker info` answers: kind's published node image
@@ -23,7 +25,12 @@
 # up creates the cluster (or reuses a running one of that name), writes its
 # kubeconfig to .cluster/kind-<name>.kubeconfig (~/.kube/config is not
 # touched), loads the image of `npm run image:build` (`kind load
-# image-archive`) and, with --install, installs the CRDs and the chart.
+# image-archive`; not with --no-image, for installing from a registry) and,
+# with --install, installs the CRDs and the chart.
+# registry ADDR: the node's own 127.0.0.1 is not the host's, and the node
+# reaches the host only at its network's gateway: it writes a hosts.toml for
+# ADDR into the node's containerd (config_path, set by up) and relays the
+# gateway's port to ADDR until killed (then removes the hosts.toml).
 # down deletes the cluster and whatever a killed run left: the node and build
 # containers, the network and its bridge, /lib/modules when up created it,
 # net.ipv4.ip_forward as it was before up, podman's CNI chains in iptables
@@ -477,6 +484,16 @@ ETCD_TAG=""
 
 # ---- the cluster -------------------------------------------------------------------
 
+# containerd reads one hosts.toml per registry (kind.sh registry writes them), at each pull.
+containerd_registry_patch() {
+  cat <<'EOF'
+containerdConfigPatches:
+- |-
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "/etc/containerd/certs.d"
+EOF
+}
+
 kind_config() { # <file>
   cat >"$1" <<EOF
 kind: Cluster
@@ -486,6 +503,7 @@ networking:
   disableDefaultCNI: true
   podSubnet: $POD_SUBNET
   serviceSubnet: $SERVICE_SUBNET
+$(containerd_registry_patch)
 kubeadmConfigPatches:
 - |
   kind: ClusterConfiguration
@@ -535,7 +553,7 @@ create_cluster() {
     kind_env "$KIND" create cluster --name "$CLUSTER" --image "$NODE_IMAGE" --config "$config" \
       --kubeconfig "$KUBECONFIG_OUT" --wait 180s
   else
-    printf 'kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n' >"$config"
+    { printf 'kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n'; containerd_registry_patch; } >"$config"
     "$KIND" create cluster --name "$CLUSTER" --image "${KGA_KIND_NODE_IMAGE:-kindest/node:$KUBE_VERSION}" --config "$config" \
       --kubeconfig "$KUBECONFIG_OUT" --wait 180s
   fi
@@ -638,13 +656,15 @@ cmd_build() {
 }
 
 cmd_up() {
-  local install=0 a
+  local install=0 image=1 a
   for a in "$@"; do
     case "$a" in
       --install) install=1 ;;
-      *) die "unknown option $a (usage: kind.sh up [--install])" ;;
+      --no-image) image=0 ;;
+      *) die "unknown option $a (usage: kind.sh up [--install | --no-image])" ;;
     esac
   done
+  [ "$install" -eq 0 ] || [ "$image" -eq 1 ] || die "--install needs the image: not with --no-image"
   PROVIDER="$(provider)"
   log "provider: $PROVIDER"
   local created=no
@@ -679,11 +699,68 @@ cmd_up() {
     "$KIND" get kubeconfig --name "$CLUSTER" >"$KUBECONFIG_OUT"
   fi
   chmod 600 "$KUBECONFIG_OUT"
-  load_image
+  [ "$image" -eq 0 ] || load_image
   [ "$install" -eq 0 ] || install_chart
   [ "$PROVIDER" != podman ] || restore_ip_forward
   log "up in $(elapsed): kubectl --kubeconfig ${KUBECONFIG_OUT#"$PWD"/} get nodes,pods -A; npm run kind:down deletes it"
   printf 'KUBECONFIG=%s\nCLUSTER=%s\nPROVIDER=%s\nCREATED=%s\n' "$KUBECONFIG_OUT" "$CLUSTER" "$PROVIDER" "$created"
+}
+
+# ---- a registry on the host's loopback -------------------------------------------
+
+# The node's 127.0.0.1 is its own, and it reaches the host only at its
+# network's gateway: containerd is told (a hosts.toml for ADDR) to pull ADDR's
+# images from <gateway>:PORT, where a relay passes them on to the host's ADDR.
+# Plain HTTP: a loopback-only registry. Foreground; on SIGTERM or Ctrl-C the
+# relay stops and the hosts.toml goes.
+cmd_registry() { # <127.0.0.1:PORT | localhost:PORT>
+  local addr="${1:-}" port engine gateway dir
+  [[ "$addr" =~ ^(127\.0\.0\.1|localhost):([0-9]+)$ ]] || die "usage: kind.sh registry 127.0.0.1:PORT (a registry on the host's loopback)"
+  port="${BASH_REMATCH[2]}"
+  PROVIDER="$(provider)"
+  engine="$PROVIDER"
+  [ "$PROVIDER" = docker ] || { [ "$(id -u)" -eq 0 ] || die "needs root (rootful podman)"; containers_conf; }
+  [ "$("$engine" inspect --format '{{.State.Running}}' "$NODE_CONTAINER" 2>/dev/null)" = true ] || die "the kind node $NODE_CONTAINER is not running: npm run kind:up first"
+  "$engine" exec "$NODE_CONTAINER" grep -q 'config_path = "/etc/containerd/certs.d"' /etc/containerd/config.toml \
+    || die "the node's containerd has no registry config_path (a cluster from an older kind.sh): npm run kind:down, then kind:up"
+  # podman: the --internal network's gateway (the node has no default route); docker: the node's default gateway.
+  if [ "$PROVIDER" = podman ]; then gateway="$GATEWAY"; else gateway="$("$engine" exec "$NODE_CONTAINER" ip -4 route show default | awk '{ print $3; exit }')"; fi
+  [ -n "$gateway" ] || die "no gateway address from $NODE_CONTAINER to the host"
+  dir="/etc/containerd/certs.d/$addr"
+  "$engine" exec -i "$NODE_CONTAINER" sh -euc "mkdir -p '$dir' && cat >'$dir/hosts.toml'" <<HOSTS
+# The host's $addr, through the relay on $gateway:$port (kind.sh registry; plain HTTP: a loopback-only registry).
+server = "http://$addr"
+[host."http://$gateway:$port"]
+  capabilities = ["pull", "resolve"]
+HOSTS
+  local relay=""
+  # shellcheck disable=SC2317 # called by the trap
+  stop_registry_relay() {
+    [ -z "$relay" ] || kill "$relay" 2>/dev/null || true
+    "$engine" exec "$NODE_CONTAINER" rm -rf "$dir" 2>/dev/null || true
+  }
+  ON_EXIT=stop_registry_relay
+  trap 'exit 0' TERM INT
+  # The relay: Node's net module, in the host's network namespace.
+  node -e '
+    const net = require("node:net");
+    const [listenHost, port, target] = process.argv.slice(1);
+    const targetHost = target.slice(0, target.lastIndexOf(":"));
+    net.createServer((client) => {
+      const upstream = net.connect(Number(port), targetHost);
+      client.pipe(upstream).pipe(client);
+      const close = () => { client.destroy(); upstream.destroy(); };
+      client.on("error", close);
+      upstream.on("error", close);
+    }).listen(Number(port), listenHost, () => console.error(`[kind] relay ${listenHost}:${port} -> ${target}`));
+  ' "$gateway" "$port" "$addr" &
+  relay=$!
+  local i
+  for i in $(seq 1 50); do (exec 3<>"/dev/tcp/$gateway/$port") 2>/dev/null && break; sleep 0.2; done
+  (exec 3<>"/dev/tcp/$gateway/$port") 2>/dev/null || die "the relay on $gateway:$port did not start"
+  log "the node pulls $addr/... through $gateway:$port ($NODE_CONTAINER:$dir/hosts.toml); stop with Ctrl-C"
+  printf 'RELAY=%s:%s\nHOSTS_TOML=%s/hosts.toml\n' "$gateway" "$port" "$dir"
+  wait "$relay"
 }
 
 WORK_DIRS=()
@@ -709,5 +786,6 @@ case "${1:-}" in
   up) shift; cmd_up "$@" ;;
   down) cmd_down ;;
   build) cmd_build ;;
-  *) echo "usage: $0 up [--install] | down | build" >&2; exit 2 ;;
+  registry) shift; cmd_registry "$@" ;;
+  *) echo "usage: $0 up [--install | --no-image] | down | build | registry 127.0.0.1:PORT" >&2; exit 2 ;;
 esac

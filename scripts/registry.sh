@@ -2,7 +2,7 @@
 # The OCI registry of the CNCF `distribution` project (the code behind Docker
 # Hub's and GitHub's registries), built from its Go module, for proving the
 # release path locally: images pushed with podman, charts with `helm push`,
-# pulled by the node's containerd (test/e2e/real/registry.e2e.test.ts).
+# pulled by the kind node's containerd (test/e2e/kind/registry.e2e.test.ts).
 #
 #   bash scripts/registry.sh build                 # build (or reuse) the binary
 #   bash scripts/registry.sh path                  # print the binary's path (built or not)
@@ -11,7 +11,7 @@
 # Like scripts/control-plane.sh: ${KGA_TOOLS_DIR:-$HOME/.cache/kgateway-admission}/bin,
 # with the version in the file name, so a version bump rebuilds and anything else reuses.
 # Plain HTTP: it is meant for loopback only (podman and helm are told so with
-# --tls-verify=false / --plain-http; containerd by a hosts.toml, see scripts/node.sh).
+# --tls-verify=false / --plain-http; containerd by a hosts.toml: scripts/kind.sh registry ADDR).
 set -euo pipefail
 
 DISTRIBUTION_VERSION="v3.1.2"

@@ -1,7 +1,7 @@
 # Shared by the scripts of scripts/release/ (sourced, not run). The release
 # workflow (.github/workflows/release.yml) runs nothing but these scripts, so
 # every step of a release can be run, and is tested, on a machine with no CI:
-# test/e2e/real/registry.e2e.test.ts pushes to a registry on loopback with them.
+# test/e2e/kind/registry.e2e.test.ts pushes to a registry on loopback with them.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

@@ -113,7 +113,7 @@ describeOnlyOn(target, ['process'], 'on a chart target its pods do it, in the ne
   });
 });
 
-describeOnlyOn(target, ['node', 'kind'], 'the process target has no pods: the server under the chart token is the group above')(`the chart's pods write the Report and record events with the chart's permissions (${target.name})`, () => {
+describeOnlyOn(target, ['kind'], 'the process target has no pods: the server under the chart token is the group above')(`the chart's pods write the Report and record events with the chart's permissions (${target.name})`, () => {
   let kc: import('@kubernetes/client-node').KubeConfig;
   let server: WebhookUnderTest;
   let release: { namespace: string; fullname: string };

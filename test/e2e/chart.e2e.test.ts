@@ -752,7 +752,7 @@ function requestOptions(method: string, body: unknown): { body?: unknown; conten
   return {};
 }
 
-describeOnlyOn(target, ['node', 'kind'], 'the process target has no pods: the server under the chart token is the process case above')("the chart's pods under their ServiceAccount", () => {
+describeOnlyOn(target, ['kind'], 'the process target has no pods: the server under the chart token is the process case above')("the chart's pods under their ServiceAccount", () => {
   let cluster: E2eCluster;
   let server: WebhookUnderTest;
   let saKc: import('@kubernetes/client-node').KubeConfig;
@@ -802,7 +802,7 @@ describeOnlyOn(target, ['node', 'kind'], 'the process target has no pods: the se
     expect(await dispatched()).toBeGreaterThan(before);
   });
 
-  // The release node.sh and kindTarget.ts install: kgateway-admission in kgateway-system.
+  // The release kindTarget.ts installs: kgateway-admission in kgateway-system.
   it.each(forbiddenRequests('kgateway-system', 'kgateway-admission', 'kgateway-admission'))('the token of the pods is forbidden to %s %s (%s)', async (method, path, _what, body) => {
     const res = await kubeRequest(saKc, method, path, requestOptions(method, body));
     expect(res.status, res.text).toBe(403);

@@ -4,7 +4,7 @@
 // create the ResourceQuota that lets system-cluster-critical pods run outside
 // kube-system. helm template only (helm built from its Go module); the push
 // itself, to a real registry, and the install from it are
-// test/e2e/real/registry.e2e.test.ts.
+// test/e2e/kind/registry.e2e.test.ts.
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';

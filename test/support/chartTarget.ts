@@ -1,11 +1,11 @@
-// The chart installed in a real cluster as an e2e target (node or kind): the
+// The chart installed in a real cluster (kind) as an e2e target: the
 // cluster is shared by the suites of a run, so each suite starts by clearing
 // what the previous one left (every namespace but the system ones, every
 // GatewayClass), and gets its server by `helm upgrade --reset-values` with the
 // values it needs, waiting until the new pods are the only ones and the API
 // server calls them. The pods are reached through the API server's pod proxy
-// (their IPs are inside the cluster's network), so this works the same on the
-// node and on kind.
+// (their IPs are inside the cluster's network), so nothing here depends on how
+// the cluster's network is built.
 import { KubeConfig } from '@kubernetes/client-node';
 import { gateway } from './builders.js';
 import { CHART_DIR, helmBinary, runHelm, valuesArgs } from '../chart/support.js';
@@ -35,7 +35,7 @@ export async function chartTarget(name: Exclude<TargetName, 'process'>, skip: st
   let chart: ChartCluster | undefined;
   const bringUp = async (): Promise<ChartCluster> => {
     if (chart) return chart;
-    chart = name === 'node' ? await (await import('./nodeTarget.js')).ensureNodeWithChart() : await (await import('./kindTarget.js')).ensureKindWithChart();
+    chart = await (await import('./kindTarget.js')).ensureKindWithChart();
     return chart;
   };
   const excluded = new Map<E2eCluster, string[]>();

@@ -1,12 +1,8 @@
-// The machine a chart target's pods run on, seen from the host (root): what
-// the scenario suites and the container check need beyond the API, the same
-// way on each cluster.
-//   node  the bare node of scripts/node.sh: network namespace /run/netns/kga-node,
-//         its own containerd (runc state under /var/lib/kga-node/runc), the
-//         processes in the host's pid namespace
-//   kind  the kind node container (podman or docker): its network namespace
-//         and root filesystem through /proc/<its pid>, the containerd inside it,
-//         the processes in the container's pid namespace (mapped to host pids)
+// The machine the chart's pods run on, seen from the host (root): what the
+// scenario suites and the container check need beyond the API. It is the kind
+// node container (podman or docker): its network namespace and root
+// filesystem through /proc/<its pid>, the containerd inside it, the processes
+// in the container's pid namespace (mapped to host pids).
 // Pod IPs are reachable only inside the node's network namespace: run a
 // command there with `nsenter --net=<netns> -- …`.
 import { execFileSync } from 'node:child_process';
@@ -15,7 +11,6 @@ import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { kubeRequest } from '../../harness/index.ts';
 import { kindProvider } from './kindTarget.js';
-import { NODE } from './nodeTarget.js';
 
 export interface ClusterNode {
   /** For `nsenter --net=…`: the node's network namespace, where pod IPs and the node's address are reachable. */
@@ -30,7 +25,7 @@ export interface ClusterNode {
   containerdPid(): number;
 }
 
-/** The Node's InternalIP, from the API (one node on both targets). */
+/** The Node's InternalIP, from the API (kind's one node). */
 async function nodeInternalIp(kc: KubeConfig): Promise<string> {
   const res = await kubeRequest(kc, 'GET', '/api/v1/nodes');
   if (res.status !== 200) throw new Error(`listing the nodes: ${res.status} ${res.text}`);
@@ -91,27 +86,8 @@ function runcInitPid(stateDirs: string[], containerId: string): number {
   throw new Error(`no runc state for container ${containerId} under ${stateDirs.join(' or ')}`);
 }
 
-function bareNode(ip: string): ClusterNode {
-  const runcRoot = join(NODE.dir, 'runc');
-  return {
-    netns: `/run/netns/${NODE.netns}`,
-    ip,
-    apiServerPki: { cert: join(NODE.dir, 'pki', 'apiserver.crt'), key: join(NODE.dir, 'pki', 'apiserver.key'), ca: join(NODE.dir, 'pki', 'ca.crt') },
-    // The node's containerd runs in the host's pid namespace: runc's pid is the host's.
-    containerPid: (id) => runcInitPid([join(runcRoot, 'k8s.io'), runcRoot], id),
-    containerdPid() {
-      const [pid] = findProcesses((p) => {
-        const argv = cmdline(p);
-        return Boolean(argv[0]?.endsWith('containerd') && argv.some((a) => a.startsWith(NODE.dir)));
-      });
-      if (pid === undefined) throw new Error(`no containerd process started with ${NODE.dir}`);
-      return pid;
-    },
-  };
-}
-
 /** The container engine kind runs on here: KGA_KIND_PROVIDER as scripts/kind.sh reads it, else docker when it answers, else podman. */
-function kindEngine(): 'podman' | 'docker' {
+export function kindEngine(): 'podman' | 'docker' {
   const chosen = process.env.KGA_KIND_PROVIDER;
   if (chosen === 'podman' || chosen === 'docker') return chosen;
   const engine = kindProvider();
@@ -150,8 +126,7 @@ function kindNode(container: string, ip: string): ClusterNode {
   };
 }
 
-/** The node of a chart target; `kindContainer` names the kind node container (`<cluster>-control-plane`). */
-export async function clusterNode(kc: KubeConfig, target: { name: 'node' } | { name: 'kind'; kindContainer: string }): Promise<ClusterNode> {
-  const ip = await nodeInternalIp(kc);
-  return target.name === 'node' ? bareNode(ip) : kindNode(target.kindContainer, ip);
+/** The node the chart's pods run on; `kindContainer` names the kind node container (`<cluster>-control-plane`). */
+export async function clusterNode(kc: KubeConfig, kindContainer: string): Promise<ClusterNode> {
+  return kindNode(kindContainer, await nodeInternalIp(kc));
 }

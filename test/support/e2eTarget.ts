@@ -1,8 +1,7 @@
 // Where an e2e suite's webhook runs. One suite, several targets (vitest
 // projects, see vitest.config.ts):
 //   process  today's server process beside a test control plane (fast runs; project e2e)
-//   node     the chart's pods on the single-node cluster of scripts/node.sh (project e2e-node)
-//   kind     the chart's pods in a kind cluster, where Docker is (project e2e-kind, npm run test:kind)
+//   kind     the chart's pods in a kind cluster (project e2e-kind, npm run test:kind)
 // A suite asks for a cluster and a webhook through this interface and never
 // learns which one it got, except through `target.name` for the cases that
 // only one kind of target can show (see `onlyOn`).
@@ -22,11 +21,11 @@ import {
 } from '../../harness/index.ts';
 import { httpsRequest } from './https.js';
 
-export type TargetName = 'process' | 'node' | 'kind';
+export type TargetName = 'process' | 'kind';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    /** Set by the globalSetup of a chart target's project (test/support/nodeTarget.ts, kindTarget.ts). */
+    /** Set by the globalSetup of the chart target's project (test/support/kindTarget.ts). */
     e2eTarget: { name: TargetName; skip?: string; requiredButMissing?: boolean };
   }
 }

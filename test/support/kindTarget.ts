@@ -14,12 +14,15 @@
 //   - ensureKindWithChart(): the cluster with the CRDs, the image and the chart
 //     (`bash scripts/kind.sh up --install`); the first caller brings it up,
 //     the others reuse it. One harness for every test on kind.
+//   - ensureKindWithoutImage(): the same cluster without loading the image
+//     (`kind.sh up --no-image`), for the install from a registry; the caller
+//     clears what an earlier suite left.
 //
 // One kind cluster per machine at a time: on a shared one, run under
 // `flock /tmp/kga-kind.lock ...`. See test/e2e/kind/README.md.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -27,7 +30,6 @@ import { inject } from 'vitest';
 import type { TestProject } from 'vitest/node';
 import type { ChartCluster } from './chartTarget.js';
 import { kubeRequest, REPO_ROOT } from '../../harness/index.ts';
-import { chartAppVersion } from './nodeTarget.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -49,10 +51,21 @@ export const KIND = {
   get readyMarker() {
     return join(REPO_ROOT, '.cluster', `kind-${this.cluster}.ready`);
   },
-  // As on the node (test/support/nodeTarget.ts), so the suites name one release.
+  /** The node container kind names after the cluster. */
+  get nodeContainer() {
+    return `${this.cluster}-control-plane`;
+  },
   release: 'kgateway-admission',
   releaseNamespace: 'kgateway-system',
 };
+
+/** The chart's appVersion: the tag of the image `npm run image:build` makes. */
+export function chartAppVersion(): string {
+  const chart = readFileSync(join(REPO_ROOT, 'charts/kgateway-admission/Chart.yaml'), 'utf8');
+  const version = /^appVersion:\s*"?([^"\n]+)"?/m.exec(chart)?.[1];
+  if (!version) throw new Error('charts/kgateway-admission/Chart.yaml has no appVersion');
+  return version;
+}
 
 function works(command: string, args: string[]): boolean {
   return spawnSync(command, args, { stdio: 'ignore', timeout: 20_000 }).status === 0;
@@ -135,18 +148,36 @@ export function ensureKindWithChart(): Promise<ChartCluster> {
     const run = inject('kindRun');
     if (run && (await upInThisRun(run))) return kindChart();
     process.stderr.write(`[e2e] kind cluster ${KIND.cluster} with the chart (bash scripts/kind.sh up --install) ...\n`);
-    const up = await runKindScript(['up', '--install'], 3_600_000);
-    if (up.code !== 0) throw new Error(`bash scripts/kind.sh up --install exited ${up.code} after ${(up.ms / 1000).toFixed(0)} s:\n${up.output.slice(-4000)}`);
-    if (/^CREATED=yes$/m.test(up.stdout)) {
-      await mkdir(join(REPO_ROOT, '.cluster'), { recursive: true });
-      await writeFile(KIND.createdMarker, `${process.pid}\n`);
-    }
+    await kindUp(['--install']);
     if (run) await writeFile(KIND.readyMarker, `${run}\n`);
-    process.stderr.write(`[e2e] kind up with the chart (npm run kind:up -- --install): ${(up.ms / 1000).toFixed(0)} s\n`);
     return kindChart();
   })();
   upPromise.catch(() => (upPromise = undefined));
   return upPromise;
+}
+
+/** Runs `kind.sh up` with `args`; notes a cluster it created, for the teardown. */
+async function kindUp(args: string[]): Promise<void> {
+  const up = await runKindScript(['up', ...args], 3_600_000);
+  if (up.code !== 0) throw new Error(`bash scripts/kind.sh ${['up', ...args].join(' ')} exited ${up.code} after ${(up.ms / 1000).toFixed(0)} s:\n${up.output.slice(-4000)}`);
+  if (/^CREATED=yes$/m.test(up.stdout)) {
+    await mkdir(join(REPO_ROOT, '.cluster'), { recursive: true });
+    await writeFile(KIND.createdMarker, `${process.pid}\n`);
+  }
+  process.stderr.write(`[e2e] kind up (npm run kind:up -- ${args.join(' ')}): ${(up.ms / 1000).toFixed(0)} s\n`);
+}
+
+/**
+ * The kind cluster without loading the product image (`kind.sh up
+ * --no-image`: creates it or reuses a running one). A reused cluster may hold
+ * the image and the chart of an earlier suite: the caller removes them, and
+ * the next file of the run brings the chart up again (the ready marker goes).
+ */
+export async function ensureKindWithoutImage(): Promise<{ kubeconfigPath: string }> {
+  await rm(KIND.readyMarker, { force: true });
+  process.stderr.write(`[e2e] kind cluster ${KIND.cluster} without the image (bash scripts/kind.sh up --no-image) ...\n`);
+  await kindUp(['--no-image']);
+  return { kubeconfigPath: KIND.kubeconfigPath };
 }
 
 /** globalSetup of the e2e-kind project. */

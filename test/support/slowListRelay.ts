@@ -3,8 +3,8 @@
 // and _PORT). It runs inside the node's network namespace, where the pods can
 // reach it, as a plain Node program (type stripping, no imports but node:*):
 //
-//   nsenter --net=/run/netns/kga-node -- node test/support/slowListRelay.ts \
-//     --listen 10.213.0.2:16443 --upstream https://10.213.0.2:6443 \
+//   nsenter --net=/proc/<pid of the kind node>/ns/net -- node test/support/slowListRelay.ts \
+//     --listen <node IP>:16443 --upstream https://<node IP>:6443 \
 //     --cert apiserver.crt --key apiserver.key --ca ca.crt [--hold]
 //
 // It serves with the API server's own certificate (the pods trust the cluster

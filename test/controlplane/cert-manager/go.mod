@@ -1,5 +1,5 @@
 // Test-only module: cert-manager's controller and CA injector for the chart's
-// certificates.mode=certManager on the single-node cluster (scripts/cert-manager.sh).
+// certificates.mode=certManager on the kind cluster (scripts/cert-manager.sh).
 // cert-manager's own main packages (cmd/controller, cmd/cainjector) are nested
 // modules that no module proxy serves; these mains run the same controllers
 // from the published github.com/cert-manager/cert-manager packages.

@@ -1,38 +1,25 @@
-// Whether the tests that need the real machine (a container engine, root,
-// network namespaces) run here. They are slow (see README "Try it on a real
+// Whether the tests that need the real machine (a container engine, root)
+// run here. They are slow (see README "Try it on a real
 // cluster"), so they run in CI (CI=true, as .ci/run sets it) and, elsewhere,
 // when KGA_REAL_E2E=1 (`npm run test:real`). Asked for on a machine that
 // cannot run them, they fail under CI=true and are skipped with one loud line
 // elsewhere.
-import { execFileSync } from 'node:child_process';
-
 export const REAL_E2E_ENABLED = process.env.KGA_REAL_E2E === '1' || process.env.CI === 'true';
 
-function canMakeNetns(): string | undefined {
-  const probe = `kga-gate-${process.pid}`;
-  try {
-    execFileSync('ip', ['netns', 'add', probe], { stdio: 'pipe' });
-    execFileSync('ip', ['netns', 'del', probe], { stdio: 'pipe' });
-    return undefined;
-  } catch (e) {
-    return `cannot create a network namespace (ip netns add: ${(e as { stderr?: Buffer }).stderr?.toString().trim() || (e as Error).message})`;
-  }
-}
-
 /** What the machine lacks for `what`, or undefined when it has it all. */
-export function missingForRealE2e({ netns }: { netns: boolean }): string | undefined {
+export function missingForRealE2e(): string | undefined {
   if (process.platform !== 'linux') return `needs Linux, this is ${process.platform}`;
   if (process.getuid?.() !== 0) return 'needs root';
-  return netns ? canMakeNetns() : undefined;
+  return undefined;
 }
 
 /** True when the suite must be skipped; prints why, or throws under CI. */
-export function skipRealE2e(what: string, needs: { netns: boolean }): boolean {
+export function skipRealE2e(what: string): boolean {
   if (!REAL_E2E_ENABLED) {
     process.stderr.write(`[e2e] SKIPPED ${what}: set KGA_REAL_E2E=1 (npm run test:real) or CI=true to run it\n`);
     return true;
   }
-  const missing = missingForRealE2e(needs);
+  const missing = missingForRealE2e();
   if (!missing) return false;
   if (process.env.CI === 'true') throw new Error(`${what}: ${missing}, and CI=true requires it to run`);
   process.stderr.write(`[e2e] SKIPPED ${what}: ${missing} ************************************************\n`);

@@ -16,7 +16,7 @@ import { pollUntil } from '../support.js';
 import { skipRealE2e } from './gate.js';
 
 const execFileP = promisify(execFile);
-const skip = skipRealE2e('the image build (npm run image:build)', { netns: false });
+const skip = skipRealE2e('the image build (npm run image:build)');
 
 /** Runs a command, resolving with its exit code and combined output. */
 function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {

@@ -1,16 +1,13 @@
 // The cluster the scenarios of docs/real-node.md run on: the chart's pods on
-// a real node, driven with helm, kubectl and the API under load. One
-// interface, two clusters, chosen by the vitest project the file runs in
-// (vitest.config.ts puts test/e2e/scenarios/ in e2e-kind, or in e2e-node with
-// KGA_SCENARIO_TARGET=node):
-//   kind  the kind cluster of test/support/kindTarget.ts (npm run kind:up's)
-//   node  the single-node cluster of scripts/node.sh (test/support/nodeTarget.ts)
+// a real node, driven with helm, kubectl and the API under load. It is the
+// kind cluster of test/support/kindTarget.ts (npm run kind:up's); the
+// scenarios run in the e2e-kind project (vitest.config.ts).
 // The project's target brings the cluster up once for all its files and takes
 // it down in its teardown; each scenario file starts from a fresh install of
 // the chart (the release uninstalled, every namespace but the system ones
 // deleted, the chart installed with its defaults and the cluster's image).
-// Clusters are one per machine: run these under the target's lock
-// (`flock /tmp/kga-kind.lock`, `flock /tmp/kga-node.lock`; see docs/real-node.md).
+// One kind cluster per machine: run these under `flock /tmp/kga-kind.lock`
+// (see docs/real-node.md).
 import { spawn } from 'node:child_process';
 import { KubeConfig } from '@kubernetes/client-node';
 import { inject } from 'vitest';
@@ -18,6 +15,7 @@ import { kubeRequest, REPO_ROOT } from '../../../harness/index.ts';
 import { CHART_DIR, helmBinary, valuesArgs } from '../../chart/support.js';
 import { resetCluster, type ChartCluster } from '../../support/chartTarget.js';
 import { clusterNode, type ClusterNode } from '../../support/clusterNode.js';
+import { ensureKindWithChart, KIND } from '../../support/kindTarget.js';
 import { ensureNamespaces, pollUntil } from '../support.js';
 import { missingForRealE2e } from '../real/gate.js';
 
@@ -44,7 +42,7 @@ export function run(cmd: string, args: string[], timeoutMs: number, env: NodeJS.
   });
 }
 
-export type ScenarioTargetName = 'node' | 'kind';
+export type ScenarioTargetName = 'kind';
 
 export interface ScenarioCluster {
   target: ScenarioTargetName;
@@ -69,12 +67,12 @@ export interface ScenarioCluster {
  */
 export function scenarioTarget(what: string): { name: ScenarioTargetName; skip: string | undefined } {
   const provided = inject('e2eTarget');
-  if (!provided || provided.name === 'process') {
-    return { name: 'kind', skip: 'runs in the e2e-kind project (or e2e-node with KGA_SCENARIO_TARGET=node), on the chart\'s pods' };
+  if (!provided || provided.name !== 'kind') {
+    return { name: 'kind', skip: 'runs in the e2e-kind project, on the chart\'s pods' };
   }
   if (provided.requiredButMissing) throw new Error(`${what}: the ${provided.name} target cannot run here: ${provided.skip}, and CI=true requires it`);
   // nsenter into the node's network namespace, /proc of its processes.
-  const skip = provided.skip ?? missingForRealE2e({ netns: false });
+  const skip = provided.skip ?? missingForRealE2e();
   if (skip && !provided.skip && process.env.CI === 'true') throw new Error(`${what} on ${provided.name}: ${skip}, and CI=true requires it`);
   if (skip) process.stderr.write(`[e2e] SKIPPED ${what} on ${provided.name}: ${skip}\n`);
   return { name: provided.name, skip };
@@ -104,22 +102,14 @@ export async function scenarioCluster(target: ScenarioTargetName): Promise<Scena
   const kubectlPath = 'kubectl';
   const version = await run(kubectlPath, ['version', '--client'], 30_000);
   if (version.code !== 0) throw new Error(`these tests drive the cluster with kubectl, which does not run here: ${version.output.trim()}`);
-  let chart: ChartCluster;
-  let kindContainer = '';
-  if (target === 'node') {
-    chart = await (await import('../../support/nodeTarget.js')).ensureNodeWithChart();
-  } else {
-    const kind = await import('../../support/kindTarget.js');
-    chart = await kind.ensureKindWithChart();
-    kindContainer = `${kind.KIND.cluster}-control-plane`;
-  }
+  const chart = await ensureKindWithChart();
   const kc = new KubeConfig();
   kc.loadFromFile(chart.kubeconfigPath);
   const kubeEnv = { ...process.env, KUBECONFIG: chart.kubeconfigPath };
   const helmPath = await helmBinary();
   const helm = (args: string[], timeoutMs = 600_000) => run(helmPath, args, timeoutMs, kubeEnv);
   await installChartAfresh(kc, chart, helm);
-  const node = await clusterNode(kc, target === 'node' ? { name: 'node' } : { name: 'kind', kindContainer });
+  const node = await clusterNode(kc, KIND.nodeContainer);
   const upMs = performance.now() - t0;
   process.stderr.write(`[e2e] ${target}: cluster ready and the chart installed afresh in ${(upMs / 1000).toFixed(1)} s (${version.output.split('\n')[0]?.trim()})\n`);
   return {
@@ -135,7 +125,7 @@ export async function scenarioCluster(target: ScenarioTargetName): Promise<Scena
   };
 }
 
-/** `helm upgrade` of the release as node:up installed it, plus `set` (--reuse-values keeps the image settings). */
+/** `helm upgrade` of the release as kind:up installed it, plus `set` (--reuse-values keeps the image settings). */
 export function helmUpgrade(cluster: ScenarioCluster, set: string[], { wait = true, setString = [] }: { wait?: boolean; setString?: string[] } = {}): Promise<RunResult> {
   return cluster.helm([
     'upgrade', RELEASE, CHART_DIR, '--namespace', RELEASE_NS, '--reuse-values',

@@ -51,8 +51,7 @@ s.on('error', (e) => console.log(e.code ?? e.message));`;
 
 /**
  * Both pods gone, as the API server will find it. Where it calls webhooks
- * through the Service's ClusterIP (kind, as kubeadm sets it up; the bare node
- * routes to the endpoints, --enable-aggregator-routing), kube-proxy must have
+ * through the Service's ClusterIP (on kind, as kubeadm sets it up), kube-proxy must have
  * caught up too: until then the ClusterIP still leads to a deleted pod's
  * address and a call waits out its timeout instead of being refused.
  */

@@ -3,7 +3,7 @@
 // these tests hold it to that, check that it publishes what a release must
 // (image for two platforms, chart, signatures, binaries, SBOM, with one
 // version) and run the scripts that need no registry. The image and chart
-// scripts run against a real registry in test/e2e/real/registry.e2e.test.ts.
+// scripts run against a real registry in test/e2e/kind/registry.e2e.test.ts.
 import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
