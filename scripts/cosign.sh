@@ -14,42 +14,12 @@
 set -euo pipefail
 
 COSIGN_VERSION="v2.6.5"
-TOOLS_DIR="${KGA_TOOLS_DIR:-$HOME/.cache/kgateway-admission}"
-BIN_DIR="$TOOLS_DIR/bin"
+. "$(dirname "$0")/lib/go-tool.sh"
 COSIGN_BIN="$BIN_DIR/cosign-$COSIGN_VERSION"
 
-log() { printf '[cosign] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-find_go() {
-  if command -v go >/dev/null 2>&1; then GO="$(command -v go)"
-  elif [ -x /usr/local/go/bin/go ]; then GO=/usr/local/go/bin/go
-  else return 1; fi
-}
-
 cmd_build() {
-  if [ -x "$COSIGN_BIN" ]; then
-    log "reusing $COSIGN_BIN"
-    return 0
-  fi
-  find_go || die "Go not found (looked for 'go' on PATH and /usr/local/go/bin/go)"
-  mkdir -p "$BIN_DIR"
-  if command -v flock >/dev/null 2>&1; then
-    exec 9>"$BIN_DIR/.cosign-build.lock"
-    flock 9
-    [ -x "$COSIGN_BIN" ] && { log "reusing $COSIGN_BIN"; return 0; }
-  fi
-  log "building cosign $COSIGN_VERSION (several minutes on a small machine) ..."
-  local start gobin
-  start=$(date +%s)
-  gobin="$(mktemp -d "$BIN_DIR/.cosign-build.XXXXXX")"
-  # No replace directives in its go.mod: `go install pkg@version` works (and ignores the enclosing module).
-  GOFLAGS= GOBIN="$gobin" CGO_ENABLED=0 nice -n 19 "$GO" install -trimpath \
-    -ldflags="-s -w -X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION" \
-    "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION" || { rm -rf "$gobin"; die "cosign build failed"; }
-  mv -f "$gobin/cosign" "$COSIGN_BIN"
-  rm -rf "$gobin"
-  log "built in $(( $(date +%s) - start ))s -> $COSIGN_BIN"
+  go_tool_build cosign "$COSIGN_BIN" "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION" \
+    "-s -w -X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION"
 }
 
 case "${1:-}" in

@@ -15,43 +15,15 @@
 set -euo pipefail
 
 DISTRIBUTION_VERSION="v3.1.2"
-TOOLS_DIR="${KGA_TOOLS_DIR:-$HOME/.cache/kgateway-admission}"
-BIN_DIR="$TOOLS_DIR/bin"
+. "$(dirname "$0")/lib/go-tool.sh"
 REGISTRY_BIN="$BIN_DIR/registry-$DISTRIBUTION_VERSION"
 
 log() { printf '[registry] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-find_go() {
-  if command -v go >/dev/null 2>&1; then GO="$(command -v go)"
-  elif [ -x /usr/local/go/bin/go ]; then GO=/usr/local/go/bin/go
-  else return 1; fi
-}
-
 cmd_build() {
-  if [ -x "$REGISTRY_BIN" ]; then
-    log "reusing $REGISTRY_BIN"
-    return 0
-  fi
-  find_go || die "Go not found (looked for 'go' on PATH and /usr/local/go/bin/go)"
-  mkdir -p "$BIN_DIR"
-  if command -v flock >/dev/null 2>&1; then
-    exec 9>"$BIN_DIR/.registry-build.lock"
-    flock 9
-    [ -x "$REGISTRY_BIN" ] && { log "reusing $REGISTRY_BIN"; return 0; }
-  fi
-  log "building the distribution registry $DISTRIBUTION_VERSION (a few minutes on a small machine) ..."
-  local start gobin
-  start=$(date +%s)
-  gobin="$(mktemp -d "$BIN_DIR/.registry-build.XXXXXX")"
-  # Its go.mod has no replace directives, so `go install pkg@version` works;
-  # it ignores the enclosing module, and GOFLAGS=-mod=mod would be rejected.
-  GOFLAGS= GOBIN="$gobin" CGO_ENABLED=0 nice -n 19 "$GO" install -trimpath \
-    -ldflags="-s -w -X github.com/distribution/distribution/v3/version.version=$DISTRIBUTION_VERSION" \
-    "github.com/distribution/distribution/v3/cmd/registry@$DISTRIBUTION_VERSION" || { rm -rf "$gobin"; die "registry build failed"; }
-  mv -f "$gobin/registry" "$REGISTRY_BIN"
-  rm -rf "$gobin"
-  log "built in $(( $(date +%s) - start ))s -> $REGISTRY_BIN"
+  go_tool_build registry "$REGISTRY_BIN" "github.com/distribution/distribution/v3/cmd/registry@$DISTRIBUTION_VERSION" \
+    "-s -w -X github.com/distribution/distribution/v3/version.version=$DISTRIBUTION_VERSION"
 }
 
 # Writes a minimal configuration (filesystem storage, no auth, deletes allowed,
