@@ -191,3 +191,40 @@ export function describeLoad(what: string, report: LoadReport): string {
     `${report.failures.length} failed, latency p50 ${report.latencyMs.p50} ms p99 ${report.latencyMs.p99} ms max ${report.latencyMs.max} ms${first}\n`
   );
 }
+
+/**
+ * Waits until the API server reaches the webhooks through their Service:
+ * each kind of write, dry-run, answered as the working webhook answers it,
+ * `inARow` rounds running. `helm install --wait` returns once the pods are
+ * Ready, which is before kube-proxy has programmed a new Service's ClusterIP:
+ * a load started then measures kube-proxy, not the webhook.
+ */
+export async function untilWebhooksAnswer(kc: KubeConfig, namespace: string, { timeoutMs = 120_000, inARow = 3 } = {}): Promise<number> {
+  const started = performance.now();
+  let streak = 0;
+  let last = 'no answer yet';
+  for (let round = 0; streak < inARow; round++) {
+    if (performance.now() - started > timeoutMs) throw new Error(`the webhooks were not reached through their Service within ${timeoutMs} ms: ${last}`);
+    const answers = await Promise.all(
+      LOAD_KINDS.map(async (kind) => {
+        const write = writeFor(kind, namespace, `reach-${round}-${kind}`);
+        try {
+          const res = await kubeRequest(kc, 'POST', `${write.path}?dryRun=All`, { body: write.body, timeoutMs: 10_000 });
+          const why = write.check(res.status, res.body, res.warnings);
+          return why ? `${kind}: ${why}: ${apiMessage(res.body, res.text)}` : undefined;
+        } catch (error) {
+          return `${kind}: ${(error as Error).message}`;
+        }
+      }),
+    );
+    const failed = answers.find((a) => a !== undefined);
+    if (failed) {
+      last = failed;
+      streak = 0;
+      await new Promise((r) => setTimeout(r, 250));
+    } else {
+      streak++;
+    }
+  }
+  return performance.now() - started;
+}
