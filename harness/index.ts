@@ -33,3 +33,4 @@ export { killKubeApiserver, startKubeApiserver, type ExtraKubeApiserver } from '
 export { startWebhookServer, type StartWebhookServerOptions, type WebhookServer } from './webhookServer.ts';
 export { DEFAULT_WEBHOOK_NAME, registerWebhooks, unregisterWebhooks, type MatchCondition, type RegisterWebhooksOptions } from './webhookRegistration.ts';
 export { killPid, pidAlive } from './processes.ts';
+export { waitForWebhooksReached } from './webhooksReached.ts';

@@ -584,6 +584,16 @@ install_chart() {
     --namespace "$RELEASE_NS" --create-namespace \
     --set image.repository=kgateway-admission --set "image.tag=$app_version" --set image.pullPolicy=Never \
     --wait --timeout 5m >&2 || die "helm install did not get the chart's pods Ready (kubectl --kubeconfig $KUBECONFIG_OUT -n $RELEASE_NS get pods)"
+  # helm --wait ends when the pods are Ready; the API server reaches them once
+  # kube-proxy has programmed the new Service: until then a matched write fails.
+  (cd "$ROOT" && node --input-type=module -e '
+    const { waitForWebhooksReached } = await import("./harness/index.ts");
+    const { KubeConfig } = await import("@kubernetes/client-node");
+    const kc = new KubeConfig();
+    kc.loadFromFile(process.argv[1]);
+    const ms = await waitForWebhooksReached(kc);
+    console.error(`[kind] the API server reached the webhooks through their Service ${ms} ms after helm --wait`);
+  ' "$KUBECONFIG_OUT") || die "the API server does not reach the chart's webhooks (kubectl --kubeconfig $KUBECONFIG_OUT -n $RELEASE_NS get endpointslices)"
   log "chart installed with kgateway-admission:$app_version ($(elapsed))"
 }
 

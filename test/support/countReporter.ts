@@ -1,4 +1,32 @@
-import type { Reporter, TestModule } from 'vitest/node';
+import type { Reporter, TestModule, TestSuite } from 'vitest/node';
+
+interface Counts {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
+/**
+ * Counts the tests under a suite or file. A hook that threw (a beforeAll
+ * that could not bring its cluster up, an afterAll that could not clean up)
+ * is a failure: the tests it kept from running count as failed, not skipped,
+ * and a hook error after tests that all passed counts as one failure.
+ */
+function count(node: TestModule | TestSuite, into: Counts, underFailedHook: boolean): void {
+  const hookFailed = underFailedHook || node.errors().length > 0;
+  const before = into.failed;
+  for (const child of node.children) {
+    if (child.type === 'suite') {
+      count(child, into, hookFailed);
+      continue;
+    }
+    const state = child.result().state;
+    if (state === 'passed') into.passed++;
+    else if (state === 'failed' || hookFailed) into.failed++;
+    else into.skipped++;
+  }
+  if (node.errors().length > 0 && into.failed === before) into.failed++;
+}
 
 /**
  * Ends every run with the plain line `N passed, N failed, N skipped`, the count
@@ -6,20 +34,14 @@ import type { Reporter, TestModule } from 'vitest/node';
  */
 export default class CountReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>): void {
-    let passed = 0;
-    let failed = 0;
-    let skipped = 0;
+    const counts: Counts = { passed: 0, failed: 0, skipped: 0 };
     for (const module of testModules) {
-      for (const test of module.children.allTests()) {
-        const state = test.result().state;
-        if (state === 'passed') passed++;
-        else if (state === 'failed') failed++;
-        else skipped++;
-      }
-      // A file that failed to load has no tests but is a failure.
-      if (module.state() === 'failed' && [...module.children.allTests()].length === 0) failed++;
+      const failedBefore = counts.failed;
+      count(module, counts, false);
+      // A file that failed to load has no tests and maybe no errors of its own, but is a failure.
+      if (module.state() === 'failed' && counts.failed === failedBefore) counts.failed++;
     }
-    failed += unhandledErrors.length;
-    process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
+    counts.failed += unhandledErrors.length;
+    process.stdout.write(`\n${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped\n`);
   }
 }

@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import { KubeConfig } from '@kubernetes/client-node';
 import { inject } from 'vitest';
-import { kubeRequest, REPO_ROOT } from '../../../harness/index.ts';
+import { kubeRequest, REPO_ROOT, waitForWebhooksReached } from '../../../harness/index.ts';
 import { CHART_DIR, helmBinary, valuesArgs } from '../../chart/support.js';
 import { resetCluster, type ChartCluster } from '../../support/chartTarget.js';
 import { clusterNode, type ClusterNode } from '../../support/clusterNode.js';
@@ -90,6 +90,8 @@ async function installChartAfresh(kc: KubeConfig, chart: ChartCluster, helm: (ar
     ...(await valuesArgs(chart.baseValues)), '--wait', '--timeout', '5m',
   ]);
   if (install.code !== 0) throw new Error(`helm install (the chart's defaults): ${install.output}`);
+  const reachedMs = await waitForWebhooksReached(kc);
+  process.stderr.write(`[e2e] the API server reached the webhooks through their Service ${(reachedMs / 1000).toFixed(1)} s after helm --wait\n`);
 }
 
 /**

@@ -5,7 +5,7 @@
 // ready pod to call and no write fails. Figures: docs/real-node.md.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { kubeRequest } from '../../../harness/index.ts';
-import { describeLoad, startWriteLoad, type LoadReport, untilWebhooksAnswer } from '../../support/writeLoad.js';
+import { describeLoad, startWriteLoad, type LoadReport } from '../../support/writeLoad.js';
 import { ensureNamespaces } from '../support.js';
 import {
   deploymentState,
@@ -31,9 +31,6 @@ describe.skipIf(target.skip)('a rolling update of the chart on a real node, unde
   beforeAll(async () => {
     cluster = await scenarioCluster(target.name);
     await ensureNamespaces(cluster.kc, LOAD_NS);
-    await waitRolledOut(cluster.kc, 120_000);
-    const reachedMs = await untilWebhooksAnswer(cluster.kc, LOAD_NS);
-    process.stderr.write(`[e2e] the webhooks answered through their Service ${(reachedMs / 1000).toFixed(1)} s after the pods were ready\n`);
   }, 2_400_000);
 
   it('starts with 2 ready replicas and the PodDisruptionBudget (minAvailable 1)', async () => {

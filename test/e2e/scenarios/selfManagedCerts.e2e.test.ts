@@ -14,7 +14,7 @@
 import { createPublicKey, X509Certificate } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { kubeRequest } from '../../../harness/index.ts';
-import { describeLoad, startWriteLoad, type LoadReport, untilWebhooksAnswer } from '../../support/writeLoad.js';
+import { describeLoad, startWriteLoad, type LoadReport } from '../../support/writeLoad.js';
 import { ensureNamespaces } from '../support.js';
 import { podLog, RELEASE, RELEASE_NS, scenarioCluster, scenarioTarget, waitRolledOut, webhookPods, type ScenarioCluster } from './cluster.js';
 
@@ -206,8 +206,6 @@ describe.skipIf(target.skip)('self-managed certificates on a real node', () => {
     cluster = await scenarioCluster(target.name);
     await ensureNamespaces(cluster.kc, LOAD_NS);
     await waitRolledOut(cluster.kc, 120_000);
-    const reachedMs = await untilWebhooksAnswer(cluster.kc, LOAD_NS);
-    process.stderr.write(`[e2e] the webhooks answered through their Service ${(reachedMs / 1000).toFixed(1)} s after the pods were ready\n`);
   }, 2_400_000);
 
   it('two replicas starting together: one Secret, one CA created, both pods serving its certificate, every caBundle its CA', async () => {
