@@ -106,6 +106,14 @@ export async function resetCluster(kc: KubeConfig, c: ChartCluster, gatewayClass
   const keep = new Set([...SYSTEM_NAMESPACES, ...(keepReleaseNamespace ? [c.namespace] : []), PROBE_NAMESPACE]);
   const list = ok(await kubeRequest(kc, 'GET', '/api/v1/namespaces'), 'listing namespaces').body.items as { metadata: { name: string } }[];
   const doomed = list.map((n) => n.metadata.name).filter((n) => !keep.has(n));
+  // Pods first, at once (their owners before them, so none comes back): the
+  // namespace controller otherwise waits out their termination grace period
+  // (30 s for the chart's and cert-manager's) before it looks again, though
+  // they are gone in a few seconds.
+  for (const ns of doomed) {
+    for (const owners of ['deployments', 'replicasets', 'statefulsets', 'daemonsets']) await kubeRequest(kc, 'DELETE', `/apis/apps/v1/namespaces/${ns}/${owners}`);
+    await kubeRequest(kc, 'DELETE', `/api/v1/namespaces/${ns}/pods?gracePeriodSeconds=0`);
+  }
   for (const ns of doomed) await kubeRequest(kc, 'DELETE', `/api/v1/namespaces/${ns}`);
   const classes = (await kubeRequest(kc, 'GET', '/apis/gateway.networking.k8s.io/v1/gatewayclasses')).body.items as { metadata: { name: string } }[] | undefined;
   for (const name of new Set([...(classes ?? []).map((g) => g.metadata.name), ...gatewayClasses])) {
