@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { configDefaults, defineConfig } from 'vitest/config';
+import ClusterLastSequencer from './test/support/clusterLastSequencer.ts';
 import { pathWithPinnedKubectl } from './test/support/pinnedKubectl.ts';
 
 // kubectl v1.36.3 built with the control plane (scripts/control-plane.sh
@@ -34,6 +35,7 @@ export default defineConfig({
   test: {
     reporters: ['default', './test/support/countReporter.ts'],
     globalSetup: ['./test/support/buildOnce.ts'],
+    sequence: { sequencer: ClusterLastSequencer },
     // `npm run test:coverage`: what the suite runs of src/ in its own process
     // (servers started as child processes are not counted).
     coverage: {
