@@ -9,17 +9,15 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  */
 export const CLUSTER_ENDING_FILES = ['test/e2e/kind/registry.e2e.test.ts', 'test/e2e/kind/lifecycle.e2e.test.ts'];
 
-const rank = (spec: TestSpecification): number => {
-  const i = CLUSTER_ENDING_FILES.findIndex((file) => spec.moduleId.endsWith(`/${file}`));
-  return i === -1 ? -1 : i;
-};
+const rank = (spec: TestSpecification): number => CLUSTER_ENDING_FILES.findIndex((file) => spec.moduleId.endsWith(`/${file}`));
 
 /** vitest's order (groups, projects, then longest or largest first), with the cluster-ending files last in their project. */
 export default class ClusterLastSequencer extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const sorted = await super.sort(files);
-    const position = new Map(sorted.map((spec, i) => [spec, i]));
-    const project = (spec: TestSpecification) => sorted.findIndex((s) => s.project.name === spec.project.name);
-    return [...sorted].sort((a, b) => project(a) - project(b) || rank(a) - rank(b) || position.get(a)! - position.get(b)!);
+    const projectAt = new Map<string, number>();
+    sorted.forEach((spec, i) => projectAt.has(spec.project.name) || projectAt.set(spec.project.name, i));
+    // Array.prototype.sort is stable: the rest keeps vitest's order.
+    return sorted.sort((a, b) => projectAt.get(a.project.name)! - projectAt.get(b.project.name)! || rank(a) - rank(b));
   }
 }

@@ -13,7 +13,8 @@ interface Counts {
  * and a hook error after tests that all passed counts as one failure.
  */
 function count(node: TestModule | TestSuite, into: Counts, underFailedHook: boolean): void {
-  const hookFailed = underFailedHook || node.errors().length > 0;
+  const ownHookFailed = node.errors().length > 0;
+  const hookFailed = underFailedHook || ownHookFailed;
   const before = into.failed;
   for (const child of node.children) {
     if (child.type === 'suite') {
@@ -25,7 +26,7 @@ function count(node: TestModule | TestSuite, into: Counts, underFailedHook: bool
     else if (state === 'failed' || hookFailed) into.failed++;
     else into.skipped++;
   }
-  if (node.errors().length > 0 && into.failed === before) into.failed++;
+  if (ownHookFailed && into.failed === before) into.failed++;
 }
 
 /**
